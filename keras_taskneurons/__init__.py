@@ -1,0 +1,22 @@
+"""keras-taskneurons: task-based neurons for Keras 3.
+
+Two steps (Fan et al., "No One-Size-Fits-All Neurons", arXiv 2405.02369):
+
+1. :class:`VectorizedSymbolicRegressor` finds ONE formula ``f`` in one
+   variable, shared by every input, with ``y ≈ a·Σ_i f(x_i) + b``;
+2. :class:`TaskNeuronDense` turns ``f`` into a dense layer with trainable
+   coefficients.
+"""
+
+from keras_taskneurons.formula import Formula
+from keras_taskneurons.layers import TaskNeuronDense, layer_factory
+from keras_taskneurons.primitives import PRIMITIVES
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Formula",
+    "PRIMITIVES",
+    "TaskNeuronDense",
+    "layer_factory",
+]

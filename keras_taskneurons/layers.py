@@ -1,0 +1,348 @@
+"""``TaskNeuronDense``: a dense layer whose aggregation is a found formula."""
+
+import keras
+from keras import ops
+
+from keras_taskneurons.formula import Formula, as_formula
+
+PARAMETERIZATIONS = ("terms", "constants")
+
+_LOW_PRECISION = ("float16", "bfloat16")
+
+
+@keras.saving.register_keras_serializable(package="keras_taskneurons")
+class TaskNeuronDense(keras.layers.Layer):
+    """Densely connected layer of task-based neurons.
+
+    A linear neuron aggregates its inputs as ``w·x + b``. A task-based neuron
+    aggregates them with a formula ``f`` found for the task (for example by
+    :class:`~keras_taskneurons.VectorizedSymbolicRegressor`). The formula is
+    expanded into distinct basis functions,
+    ``f(x) = c_0 + sum_k c_k g_k(x)``, and each basis gets its own trainable
+    weights.
+
+    With ``parameterization="terms"`` (the paper's), unit ``j`` computes
+
+        ``activation(sum_k g_k(x)ᵀ W_k[:, j] + b_j)``
+
+    where ``g_k`` is applied element-wise to the input vector. All
+    ``W_k`` are stored as one ``kernel`` of shape ``(K * input_dim, units)``
+    (rows ``k * input_dim`` to ``(k + 1) * input_dim`` belong to basis ``k``,
+    in the order of ``formula.terms()``), so the layer is ONE matmul over the
+    concatenated features ``[g_1(x), ..., g_K(x)]``. The formula's own
+    coefficients ``c_k`` only choose the basis: like ``Dense``, the kernel
+    starts from ``kernel_initializer``, and the constant ``c_0`` is folded into
+    the bias (dropped when ``use_bias=False``). Constants inside a basis
+    function (``sin(1.3*x + 0.2)``) stay fixed.
+
+    With ``parameterization="constants"`` (the paper's Fig. 1, general form),
+    every constant inside a basis function also becomes a trainable
+    ``(input_dim, units)`` tensor, so unit ``j`` computes
+    ``sum_k sum_i W_k[i, j] g_k(x_i; θ_k[i, j]) + b_j``. The ``θ`` start at the
+    formula's values for every unit; the symmetry between units is broken by
+    the outer weights ``W_k``, which start from ``kernel_initializer`` as in a
+    ``Dense`` layer. Basis functions without inner constants still go through
+    the single matmul. This costs ``batch * input_dim * units`` memory per
+    parametrised basis function, against ``batch * K * input_dim`` for
+    ``"terms"``.
+
+    Formula features are computed in float32 under the ``mixed_float16`` and
+    ``mixed_bfloat16`` policies (protected functions and powers need the
+    range), then cast to the compute dtype for the matmul.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        formula: A :class:`~keras_taskneurons.Formula` or a formula string in
+            ``x`` (for example ``"0.3*x**2 - 0.7*x + 0.1"``).
+        activation: Activation function (name or callable). ``None`` means
+            the identity.
+        use_bias: Whether the layer uses a bias vector.
+        parameterization: ``"terms"`` or ``"constants"``, see above.
+        kernel_initializer: Initializer for the kernels.
+        bias_initializer: Initializer for the bias vector.
+        kernel_regularizer: Regularizer applied to the kernels.
+        bias_regularizer: Regularizer applied to the bias vector.
+        activity_regularizer: Regularizer applied to the output.
+        kernel_constraint: Constraint applied to the kernels.
+        bias_constraint: Constraint applied to the bias vector.
+        **kwargs: Base layer keyword arguments, such as ``name`` and
+            ``dtype``.
+
+    Input shape:
+        N-D tensor with shape ``(batch_size, ..., input_dim)``, ``N >= 2``.
+
+    Output shape:
+        N-D tensor with shape ``(batch_size, ..., units)``.
+
+    >>> import numpy as np
+    >>> import keras_taskneurons
+    >>> layer = keras_taskneurons.TaskNeuronDense(
+    ...     4, "0.3*x**2 - 0.7*x + 0.1", activation="relu")
+    >>> layer(np.ones((2, 3), "float32")).shape
+    (2, 4)
+    >>> layer.kernel.shape  # two basis terms (x, x**2) times 3 inputs
+    (6, 4)
+    """
+
+    def __init__(
+        self,
+        units,
+        formula,
+        activation=None,
+        use_bias=True,
+        parameterization="terms",
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise ValueError(
+                "Received an invalid value for `units`, expected a positive "
+                f"integer. Received: units={units!r}"
+            )
+        if parameterization not in PARAMETERIZATIONS:
+            raise ValueError(
+                "Received an invalid value for `parameterization`, expected "
+                f"one of {PARAMETERIZATIONS}. Received: "
+                f"parameterization={parameterization!r}"
+            )
+        if not isinstance(use_bias, bool):
+            raise TypeError(
+                "Received an invalid value for `use_bias`, expected a bool. "
+                f"Received: use_bias={use_bias!r}"
+            )
+        self.units = units
+        self.formula = as_formula(formula)
+        self.parameterization = parameterization
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.input_spec = keras.layers.InputSpec(min_ndim=2)
+        self.supports_masking = True
+
+        constant, terms = self.formula.terms()
+        self.formula_constant = constant
+        bases = [basis for _, basis in terms]
+        if parameterization == "constants":
+            self._matmul_bases = [b for b in bases if not b.constants]
+            self._parametric_bases = [b for b in bases if b.constants]
+        else:
+            self._matmul_bases = bases
+            self._parametric_bases = []
+
+    @property
+    def bases(self):
+        """The basis functions ``g_k``, in kernel order."""
+        return tuple(self._matmul_bases + self._parametric_bases)
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"The last dimension of the inputs to {self.name} must be "
+                f"known. Received: input_shape={input_shape}"
+            )
+        self.input_dim = input_dim
+        kernel_args = dict(
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.kernel = None
+        if self._matmul_bases:
+            self.kernel = self.add_weight(
+                name="kernel",
+                shape=(len(self._matmul_bases) * input_dim, self.units),
+                **kernel_args,
+            )
+        self.term_kernels = []
+        self.term_constants = []
+        for index, basis in enumerate(self._parametric_bases):
+            self.term_kernels.append(
+                self.add_weight(
+                    name=f"term{index}_kernel",
+                    shape=(input_dim, self.units),
+                    **kernel_args,
+                )
+            )
+            # Kept in float32 under mixed precision: they sit inside
+            # functions, where float16 rounding would move the formula.
+            self.term_constants.append(
+                [
+                    self.add_weight(
+                        name=f"term{index}_constant{position}",
+                        shape=(input_dim, self.units),
+                        initializer=keras.initializers.Constant(value),
+                        autocast=False,
+                    )
+                    for position, value in enumerate(basis.constants)
+                ]
+            )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
+
+    def _feature_dtype(self):
+        compute = self.compute_dtype
+        return "float32" if compute in _LOW_PRECISION else compute
+
+    def call(self, inputs):
+        feature_dtype = self._feature_dtype()
+        x = ops.cast(inputs, feature_dtype)
+        outputs = None
+        if self._matmul_bases:
+            features = [basis.evaluate_keras(x) for basis in self._matmul_bases]
+            features = (
+                features[0] if len(features) == 1
+                else ops.concatenate(features, axis=-1)
+            )
+            features = ops.cast(features, self.compute_dtype)
+            outputs = ops.matmul(features, self.kernel)
+        if self._parametric_bases:
+            # (..., input_dim, 1) against (input_dim, units) constants.
+            expanded = ops.expand_dims(x, -1)
+            for basis, kernel, constants in zip(
+                self._parametric_bases, self.term_kernels, self.term_constants
+            ):
+                values = basis.evaluate_keras(
+                    expanded, [ops.cast(c, feature_dtype) for c in constants]
+                )
+                values = ops.cast(values, self.compute_dtype)
+                term = ops.sum(ops.multiply(values, kernel), axis=-2)
+                outputs = term if outputs is None else ops.add(outputs, term)
+        if self.bias is not None:
+            outputs = ops.add(outputs, self.bias)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)[:-1] + (self.units,)
+
+    def count_formula_parameters(self):
+        """Trainable parameters per unit and input: ``K`` (terms) or more."""
+        return len(self._matmul_bases) + sum(
+            1 + len(b.constants) for b in self._parametric_bases
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "formula": str(self.formula),
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "parameterization": self.parameterization,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                ),
+                "bias_regularizer": keras.regularizers.serialize(
+                    self.bias_regularizer
+                ),
+                "activity_regularizer": keras.regularizers.serialize(
+                    self.activity_regularizer
+                ),
+                "kernel_constraint": keras.constraints.serialize(
+                    self.kernel_constraint
+                ),
+                "bias_constraint": keras.constraints.serialize(
+                    self.bias_constraint
+                ),
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        formula = config.get("formula")
+        if not isinstance(formula, str):
+            raise TypeError(
+                "The config of a TaskNeuronDense layer must hold its formula "
+                "as a string under 'formula'. Received: "
+                f"formula={type(formula).__name__}"
+            )
+        # The allow-list parser reads the untrusted string; nothing runs it.
+        config["formula"] = Formula(formula)
+        return cls(**config)
+
+    def __repr__(self):
+        return (
+            f"<TaskNeuronDense name={self.name}, units={self.units}, "
+            f"formula='{self.formula}', "
+            f"parameterization='{self.parameterization}'>"
+        )
+
+
+class TaskNeuronLayerFactory:
+    """Builds :class:`TaskNeuronDense` layers that share one formula.
+
+    Returned by :func:`layer_factory`; call it with ``units`` (and any
+    keyword overrides) to get a layer.
+    """
+
+    def __init__(self, formula, **defaults):
+        if "units" in defaults:
+            raise TypeError(
+                "Pass `units` when calling the factory, not to "
+                "layer_factory()."
+            )
+        self.formula = as_formula(formula)
+        self.defaults = defaults
+        # Fail now, not at the first call, on bad defaults.
+        TaskNeuronDense(1, self.formula, **defaults)
+
+    def __call__(self, units, **overrides):
+        return TaskNeuronDense(units, self.formula, **{**self.defaults, **overrides})
+
+    def __repr__(self):
+        settings = "".join(f", {k}={v!r}" for k, v in self.defaults.items())
+        return f"layer_factory('{self.formula}'{settings})"
+
+
+def layer_factory(formula, **defaults):
+    """Return ``make(units, **overrides)`` building ``TaskNeuronDense`` layers.
+
+    Every layer is the one registered :class:`TaskNeuronDense` class, so saved
+    models load by name.
+
+    Args:
+        formula: A :class:`~keras_taskneurons.Formula` or formula string.
+        **defaults: Keyword arguments of :class:`TaskNeuronDense` applied to
+            every layer (``activation``, ``parameterization``, ...).
+
+    Returns:
+        A callable ``make(units, **overrides)``.
+
+    >>> import keras, keras_taskneurons
+    >>> make = keras_taskneurons.layer_factory("x**2 + x", activation="relu")
+    >>> model = keras.Sequential([keras.Input((8,)), make(16), make(1, activation=None)])
+    >>> model.output_shape
+    (None, 1)
+    """
+    return TaskNeuronLayerFactory(formula, **defaults)

@@ -1,0 +1,363 @@
+"""The table of primitive functions, one entry per allowed function.
+
+Each primitive is written down once, with three meanings that must agree:
+
+* ``numpy``: used by the symbolic search (the form gplearn's ``make_function``
+  accepts) and by :meth:`Formula.evaluate`;
+* ``keras``: used by :class:`TaskNeuronDense`, written with ``keras.ops`` only so
+  that it runs on every Keras backend;
+* ``sympy``: used for algebra (expansion into terms) and LaTeX.
+
+The protected functions follow gplearn's semantics exactly:
+
+* ``div(a, b)`` is ``a / b``, or ``1`` where ``|b| <= 0.001``;
+* ``log(a)`` is ``log|a|``, or ``0`` where ``|a| <= 0.001``;
+* ``sqrt(a)`` is ``sqrt|a|``;
+* ``inv(a)`` is ``1 / a``, or ``0`` where ``|a| <= 0.001``.
+
+``exp(a)`` is ``exp(min(a, 30))`` so that it never overflows float32, even
+when multiplied by another exponential. Integer powers ``a**k`` (``k`` from 2 to
+:data:`MAX_EXPONENT`) are computed by repeated multiplication, in numpy and
+Keras alike, so both give the same rounding.
+
+The Keras implementations keep gradients finite everywhere (the "double
+``where``" idiom: the unsafe branch never sees an unsafe argument), and compare
+against the protection threshold in the input's own dtype so that a float32
+layer input makes the same protected/unprotected decision as the float64 search.
+"""
+
+import dataclasses
+import functools
+from typing import Callable
+
+import keras
+import numpy as np
+import sympy
+from keras import ops
+
+PROTECTION_THRESHOLD = 0.001
+"""``|a| <= PROTECTION_THRESHOLD`` triggers the protected value (gplearn's)."""
+
+EXP_CLIP = 30.0
+"""``exp`` clips its argument to at most this value."""
+
+MAX_EXPONENT = 9
+"""Largest integer exponent a formula may use (``x**9``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Primitive:
+    """One allowed function of a formula.
+
+    Attributes:
+        name: The name used in formula strings and in gplearn programs.
+        arity: Number of arguments.
+        numpy: ``numpy`` implementation (float64 arrays in, array out).
+        keras: ``keras.ops`` implementation (tensors in, tensor out).
+        sympy: Builds the sympy expression from sympy arguments.
+        description: One line for documentation.
+    """
+
+    name: str
+    arity: int
+    numpy: Callable
+    keras: Callable
+    sympy: Callable
+    description: str
+
+
+# --- protection thresholds -------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _threshold_for(dtype):
+    """Smallest value of ``dtype`` strictly above ``PROTECTION_THRESHOLD``.
+
+    ``|a| > 0.001`` (the exact real comparison gplearn makes in float64) is
+    equivalent to ``|a| >= t`` for this ``t``; comparing against
+    ``dtype(0.001)`` instead would disagree with the search on inputs that
+    round to the threshold.
+    """
+    t = np.asarray(PROTECTION_THRESHOLD, dtype=dtype)
+    if float(t) <= PROTECTION_THRESHOLD:
+        t = np.nextafter(t, np.asarray(np.inf, dtype=dtype))
+    return float(t)
+
+
+def _unprotected(a):
+    """Boolean tensor: where ``|a| > PROTECTION_THRESHOLD`` (exact)."""
+    dtype = keras.backend.standardize_dtype(a.dtype)
+    return ops.greater_equal(ops.abs(a), _threshold_for(dtype))
+
+
+# --- numpy implementations (search side) ------------------------------------
+# Module-level functions so that fitted gplearn programs pickle.
+
+
+def numpy_add(a, b):
+    return np.add(a, b)
+
+
+def numpy_sub(a, b):
+    return np.subtract(a, b)
+
+
+def numpy_mul(a, b):
+    return np.multiply(a, b)
+
+
+def numpy_div(a, b):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(np.abs(b) > PROTECTION_THRESHOLD, np.divide(a, b), 1.0)
+
+
+def numpy_neg(a):
+    return np.negative(a)
+
+
+def numpy_abs(a):
+    return np.abs(a)
+
+
+def numpy_sqrt(a):
+    return np.sqrt(np.abs(a))
+
+
+def numpy_log(a):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(
+            np.abs(a) > PROTECTION_THRESHOLD, np.log(np.abs(a)), 0.0
+        )
+
+
+def numpy_inv(a):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(np.abs(a) > PROTECTION_THRESHOLD, 1.0 / a, 0.0)
+
+
+def numpy_exp(a):
+    return np.exp(np.minimum(a, EXP_CLIP))
+
+
+def numpy_sin(a):
+    return np.sin(a)
+
+
+def numpy_cos(a):
+    return np.cos(a)
+
+
+def numpy_tanh(a):
+    return np.tanh(a)
+
+
+def integer_power(a, k):
+    """``a**k`` by repeated multiplication (numpy arrays and Keras tensors).
+
+    The same multiplication order on both sides gives the same rounding.
+    """
+    result = None
+    square = a
+    while k:
+        if k & 1:
+            result = square if result is None else result * square
+        k >>= 1
+        if k:
+            square = square * square
+    return result
+
+
+def _make_numpy_power(k):
+    def power(a):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return integer_power(np.asarray(a), k)
+
+    # A stable module-level name, so that pickle finds the function by name.
+    power.__name__ = power.__qualname__ = f"numpy_pow{k}"
+    globals()[power.__name__] = power
+    return power
+
+
+# --- keras.ops implementations (layer side) ----------------------------------
+
+
+def _keras_div(a, b):
+    b = ops.convert_to_tensor(b)
+    ok = _unprotected(b)
+    safe_b = ops.where(ok, b, ops.ones_like(b))
+    return ops.where(ok, ops.divide(a, safe_b), 1.0)
+
+
+def _keras_sqrt(a):
+    magnitude = ops.abs(a)
+    positive = ops.greater(magnitude, 0.0)
+    safe = ops.where(positive, magnitude, ops.ones_like(magnitude))
+    return ops.where(positive, ops.sqrt(safe), 0.0)
+
+
+def _keras_log(a):
+    a = ops.convert_to_tensor(a)
+    ok = _unprotected(a)
+    safe = ops.where(ok, ops.abs(a), ops.ones_like(a))
+    return ops.where(ok, ops.log(safe), 0.0)
+
+
+def _keras_inv(a):
+    a = ops.convert_to_tensor(a)
+    ok = _unprotected(a)
+    safe = ops.where(ok, a, ops.ones_like(a))
+    return ops.where(ok, ops.reciprocal(safe), 0.0)
+
+
+def _keras_exp(a):
+    return ops.exp(ops.minimum(a, EXP_CLIP))
+
+
+# --- sympy counterparts --------------------------------------------------------
+# Protected functions are opaque sympy functions, so that algebra never applies
+# an identity that only holds for the unprotected function (for example
+# ``div(a + b, c) = div(a, c) + div(b, c)`` fails where ``|c| <= 0.001``).
+
+
+class ProtectedDiv(sympy.Function):
+    """gplearn's protected division, opaque to sympy's algebra."""
+
+    nargs = 2
+
+    def _latex(self, printer):
+        a, b = (printer._print(arg) for arg in self.args)
+        return r"\frac{%s}{%s}" % (a, b)
+
+
+class ProtectedLog(sympy.Function):
+    """``log|a|`` (0 near zero), opaque to sympy's algebra."""
+
+    nargs = 1
+
+    def _latex(self, printer):
+        return r"\log\left|%s\right|" % printer._print(self.args[0])
+
+
+class ProtectedSqrt(sympy.Function):
+    """``sqrt|a|``, opaque to sympy's algebra."""
+
+    nargs = 1
+
+    def _latex(self, printer):
+        return r"\sqrt{\left|%s\right|}" % printer._print(self.args[0])
+
+
+class ProtectedInv(sympy.Function):
+    """``1/a`` (0 near zero), opaque to sympy's algebra."""
+
+    nargs = 1
+
+    def _latex(self, printer):
+        return r"\frac{1}{%s}" % printer._print(self.args[0])
+
+
+class ClippedExp(sympy.Function):
+    """``exp(min(a, 30))``, opaque to sympy's algebra."""
+
+    nargs = 1
+
+    def _latex(self, printer):
+        return r"e^{%s}" % printer._print(self.args[0])
+
+
+def _table():
+    entries = [
+        Primitive("add", 2, numpy_add, ops.add, lambda a, b: a + b, "a + b"),
+        Primitive(
+            "sub", 2, numpy_sub, ops.subtract, lambda a, b: a - b, "a - b"
+        ),
+        Primitive(
+            "mul", 2, numpy_mul, ops.multiply, lambda a, b: a * b, "a * b"
+        ),
+        Primitive(
+            "div", 2, numpy_div, _keras_div, ProtectedDiv,
+            "a / b, or 1 where |b| <= 0.001",
+        ),
+        Primitive("neg", 1, numpy_neg, ops.negative, lambda a: -a, "-a"),
+        Primitive("abs", 1, numpy_abs, ops.abs, sympy.Abs, "|a|"),
+        Primitive(
+            "sqrt", 1, numpy_sqrt, _keras_sqrt, ProtectedSqrt, "sqrt(|a|)"
+        ),
+        Primitive(
+            "log", 1, numpy_log, _keras_log, ProtectedLog,
+            "log(|a|), or 0 where |a| <= 0.001",
+        ),
+        Primitive(
+            "inv", 1, numpy_inv, _keras_inv, ProtectedInv,
+            "1 / a, or 0 where |a| <= 0.001",
+        ),
+        Primitive(
+            "exp", 1, numpy_exp, _keras_exp, ClippedExp, "exp(min(a, 30))"
+        ),
+        Primitive("sin", 1, numpy_sin, ops.sin, sympy.sin, "sin(a)"),
+        Primitive("cos", 1, numpy_cos, ops.cos, sympy.cos, "cos(a)"),
+        Primitive("tanh", 1, numpy_tanh, ops.tanh, sympy.tanh, "tanh(a)"),
+    ]
+    for k in range(2, MAX_EXPONENT + 1):
+        entries.append(
+            Primitive(
+                f"pow{k}",
+                1,
+                _make_numpy_power(k),
+                functools.partial(integer_power, k=k),
+                lambda a, k=k: a**k,
+                f"a**{k}",
+            )
+        )
+    return {entry.name: entry for entry in entries}
+
+
+PRIMITIVES = _table()
+"""Every allowed function, by name."""
+
+POWER_PREFIX = "pow"
+
+
+def power_name(k):
+    """Name of the primitive computing ``a**k``."""
+    return f"{POWER_PREFIX}{k}"
+
+
+def power_exponent(name):
+    """The exponent of a power primitive's name, or ``None``."""
+    if name.startswith(POWER_PREFIX) and name[len(POWER_PREFIX):].isdigit():
+        return int(name[len(POWER_PREFIX):])
+    return None
+
+
+def get_primitive(name):
+    """Return the primitive called ``name``.
+
+    Raises:
+        ValueError: if there is no such primitive; the message lists them.
+    """
+    try:
+        return PRIMITIVES[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown primitive function {name!r}. Allowed: "
+            f"{', '.join(sorted(PRIMITIVES))}."
+        ) from None
+
+
+_GPLEARN_CACHE = {}
+
+
+def gplearn_function(name):
+    """The primitive ``name`` as a gplearn ``_Function`` (cached)."""
+    if name not in _GPLEARN_CACHE:
+        from gplearn.functions import make_function
+
+        primitive = get_primitive(name)
+        _GPLEARN_CACHE[name] = make_function(
+            function=primitive.numpy,
+            name=primitive.name,
+            arity=primitive.arity,
+            wrap=False,
+        )
+    return _GPLEARN_CACHE[name]

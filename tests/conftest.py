@@ -1,0 +1,20 @@
+"""Shared fixtures. The backend comes from KERAS_BACKEND (CI runs all three)."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+
+def pytest_report_header(config):
+    return f"keras {keras.__version__}, backend {keras.backend.backend()}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """Each test starts with the default dtype policy and fresh layer names."""
+    yield
+    keras.config.set_dtype_policy("float32")
+    keras.backend.clear_session()

@@ -1,0 +1,202 @@
+"""Test helpers shared by the layer tests: round trips and gradients."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+
+import keras_taskneurons
+
+BACKEND = keras.backend.backend()
+BACKENDS = ("tensorflow", "jax", "torch")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def to_numpy(tensor):
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def gradient(function, *arguments):
+    """Gradients of ``sum(function(*arguments))`` w.r.t. every argument.
+
+    Tests may use backend APIs; the package itself never does.
+    """
+    arguments = [keras.ops.convert_to_tensor(a) for a in arguments]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            for a in arguments:
+                tape.watch(a)
+            total = tf.reduce_sum(function(*arguments))
+        grads = tape.gradient(total, arguments)
+    elif BACKEND == "jax":
+        import jax
+
+        grads = jax.grad(
+            lambda *a: function(*a).sum(), argnums=tuple(range(len(arguments)))
+        )(*arguments)
+    else:
+        import torch
+
+        arguments = [a.detach().clone().requires_grad_(True) for a in arguments]
+        function(*arguments).sum().backward()
+        grads = [a.grad for a in arguments]
+    return [
+        np.zeros(to_numpy(a).shape) if g is None else to_numpy(g)
+        for a, g in zip(arguments, grads)
+    ]
+
+
+def variable_gradients(model, x, y):
+    """Gradients of the MSE loss w.r.t. every trainable variable."""
+    variables = model.trainable_variables
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+        grads = tape.gradient(loss, variables)
+    elif BACKEND == "jax":
+        import jax
+
+        def loss_fn(values):
+            outputs, _ = model.stateless_call(
+                values, [v.value for v in model.non_trainable_variables], x
+            )
+            return ((outputs - y) ** 2).mean()
+
+        grads = jax.grad(loss_fn)([v.value for v in variables])
+    else:
+        import torch
+
+        model.zero_grad()
+        loss = ((model(x) - torch.as_tensor(y)) ** 2).mean()
+        loss.backward()
+        grads = [v.value.grad for v in variables]
+    return [to_numpy(g) for g in grads]
+
+
+def make_model(layer_kwargs, input_dim=3, units=4, seed=0):
+    """A small functional model: TaskNeuronDense -> Dense(1)."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((input_dim,))
+    hidden = keras_taskneurons.TaskNeuronDense(units, **layer_kwargs)(inputs)
+    outputs = keras.layers.Dense(1)(hidden)
+    return keras.Model(inputs, outputs)
+
+
+def sample_data(input_dim=3, n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.5, 1.5, size=(n, input_dim)).astype("float32")
+    y = (np.sin(2 * x).sum(axis=1, keepdims=True) + 0.3).astype("float32")
+    return x, y
+
+
+def run_layer_checks(layer_kwargs, tmp_path):
+    """Every check a layer configuration must pass.
+
+    Config and JSON round trip, ``.keras`` round trip, finite gradients and
+    one training step that lowers the loss. Returns the saved model's path
+    and its predictions, so a caller can reload it in another process.
+    """
+    layer = keras_taskneurons.TaskNeuronDense(5, **layer_kwargs)
+    config = layer.get_config()
+    assert isinstance(config["formula"], str)
+    # Config round trip.
+    clone = keras_taskneurons.TaskNeuronDense.from_config(config)
+    assert clone.get_config() == config
+    assert clone.formula == layer.formula
+    # JSON round trip through Keras's own serialization.
+    text = json.dumps(keras.saving.serialize_keras_object(layer))
+    revived = keras.saving.deserialize_keras_object(json.loads(text))
+    assert isinstance(revived, keras_taskneurons.TaskNeuronDense)
+    assert revived.get_config() == config
+
+    x, y = sample_data()
+    model = make_model(layer_kwargs)
+    grads = variable_gradients(model, x, y)
+    assert len(grads) == len(model.trainable_variables)
+    for grad, variable in zip(grads, model.trainable_variables):
+        assert np.all(np.isfinite(grad)), variable.path
+    assert any(np.any(g != 0) for g in grads[:-2])  # the task-neuron layer learns
+
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=1, batch_size=len(x), verbose=0)
+    after = model.evaluate(x, y, verbose=0)
+    assert after < before
+
+    # .keras round trip, in process; the reloaded model keeps training.
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    expected = to_numpy(model.predict(x, verbose=0))
+    np.testing.assert_allclose(
+        to_numpy(reloaded.predict(x, verbose=0)), expected, rtol=1e-6, atol=1e-6
+    )
+    reloaded.fit(x, y, epochs=1, batch_size=len(x), verbose=0)
+    return path, x, expected
+
+
+LOAD_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import keras
+    import keras_taskneurons  # registers the layer
+    cases = json.load(open(sys.argv[1]))
+    worst = 0.0
+    for case in cases:
+        model = keras.models.load_model(case["path"])
+        x = np.load(case["x"])
+        expected = np.load(case["expected"])
+        got = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+        error = float(np.max(np.abs(got - expected)))
+        if not error <= 1e-6 * (1 + float(np.max(np.abs(expected)))):
+            print("MISMATCH", case["path"], error)
+            sys.exit(1)
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, expected, epochs=1, verbose=0)
+        worst = max(worst, error)
+    print("OK", len(cases), worst)
+    """
+)
+
+
+def load_in_subprocess(cases, tmp_path, backend=BACKEND):
+    """Load saved models in a NEW process (optionally another backend).
+
+    ``cases`` is a list of ``(path, x, expected)``. Returns the process's
+    stdout; raises ``AssertionError`` on any mismatch.
+    """
+    records = []
+    for index, (path, x, expected) in enumerate(cases):
+        x_path = str(tmp_path / f"x{index}.npy")
+        y_path = str(tmp_path / f"y{index}.npy")
+        np.save(x_path, x)
+        np.save(y_path, expected)
+        records.append({"path": path, "x": x_path, "expected": y_path})
+    manifest = tmp_path / "cases.json"
+    manifest.write_text(json.dumps(records))
+    return run_python(LOAD_SCRIPT, str(manifest), backend=backend)
+
+
+def run_python(source, *args, backend=BACKEND, cwd=None):
+    """Run ``source`` in a fresh interpreter; return stdout, fail on error."""
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run(
+        [sys.executable, "-c", source, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+    return result.stdout
