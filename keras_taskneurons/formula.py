@@ -449,7 +449,10 @@ def _from_sympy(expr):
             raise ValueError(f"Formula algebra produced a non-finite {expr}.")
         return ("const", value)
     if expr.is_Add:
-        parts = sorted(expr.args, key=sympy.default_sort_key)
+        # Constants last, as people write them: "1.3*x + 0.2".
+        parts = sorted(
+            expr.args, key=lambda e: (e.is_Number, sympy.default_sort_key(e))
+        )
         tree = _from_sympy(parts[0])
         for part in parts[1:]:
             coefficient, rest = part.as_coeff_Mul()

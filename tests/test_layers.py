@@ -1,0 +1,380 @@
+"""TaskNeuronDense: math, serialization, safety, numerics, model styles."""
+
+import json
+import os
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+import keras_taskneurons
+from keras_taskneurons import Formula, TaskNeuronDense, layer_factory
+from keras_taskneurons import primitives as prim
+from tests.helpers import (
+    BACKEND,
+    BACKENDS,
+    gradient,
+    load_in_subprocess,
+    make_model,
+    run_layer_checks,
+    run_python,
+    sample_data,
+    to_numpy,
+)
+
+# Together these use every primitive of the table.
+FORMULAS = [
+    "0.3*x**2 - 0.7*x + 0.1",
+    "x**3 - x",
+    "sin(1.3*x + 0.2) + cos(x)",
+    "div(x, x + 2) + log(x) + sqrt(x) + inv(x)",
+    "exp(-x**2) + tanh(0.5*x) + abs(x) - neg(x)",
+    "0.01*x**9 + x**8 - x**7 + x**6 + x**5 + x**4",
+    "exp(-0.5*x**2)*x + log(0.5*x + 1)",
+]
+PARAMETERIZATIONS = ["terms", "constants"]
+CONFIGS = [
+    dict(formula=f, parameterization=p, activation="tanh")
+    for f in FORMULAS
+    for p in PARAMETERIZATIONS
+]
+
+
+def test_formulas_cover_every_primitive():
+    used = set().union(*(Formula(f).functions for f in FORMULAS))
+    missing = set(prim.PRIMITIVES) - used
+    assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    "config", CONFIGS, ids=[f"{c['parameterization']}:{c['formula']}" for c in CONFIGS]
+)
+def test_layer_configuration(config, tmp_path):
+    run_layer_checks(config, tmp_path)
+
+
+# --- the math ----------------------------------------------------------------------
+
+
+def test_terms_layer_is_one_matmul_over_basis_features():
+    layer = TaskNeuronDense(3, "0.3*x**2 - 0.7*x + 0.1")
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    out = to_numpy(layer(x))
+    kernel = to_numpy(layer.kernel)
+    bias = to_numpy(layer.bias)
+    assert kernel.shape == (2 * 4, 3)
+    features = np.concatenate([x, x**2], axis=-1)  # terms order: x, x**2
+    np.testing.assert_allclose(out, features @ kernel + bias, rtol=1e-5, atol=1e-5)
+    assert [str(b) for b in layer.bases] == ["x", "x**2"]
+
+
+def test_constants_layer_computes_the_sum_over_inputs_per_unit():
+    layer = TaskNeuronDense(3, "sin(1.3*x + 0.2) + x", parameterization="constants")
+    x = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
+    layer.build(x.shape)
+    rng = np.random.default_rng(2)
+    for variable in layer.trainable_variables:
+        variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    out = to_numpy(layer(x))
+    kernel_x = to_numpy(layer.kernel)  # matmul part: the plain basis "x"
+    w = to_numpy(layer.term_kernels[0])
+    a, b = (to_numpy(c) for c in layer.term_constants[0])
+    bias = to_numpy(layer.bias)
+    expected = (
+        x @ kernel_x
+        + np.einsum("niu,iu->nu", np.sin(a * x[:, :, None] + b), w)
+        + bias
+    )
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_constants_start_at_the_formula_values():
+    layer = TaskNeuronDense(2, "sin(1.3*x + 0.2)", parameterization="constants")
+    layer.build((None, 3))
+    a, b = (to_numpy(c) for c in layer.term_constants[0])
+    assert np.all(a == np.float32(1.3)) and np.all(b == np.float32(0.2))
+    # Symmetry between units is broken by the randomly initialised kernel.
+    w = to_numpy(layer.term_kernels[0])
+    assert not np.allclose(w[:, 0], w[:, 1])
+
+
+def test_constants_mode_reduces_to_terms_for_polynomials():
+    x = np.random.default_rng(3).normal(size=(4, 3)).astype("float32")
+    a = TaskNeuronDense(2, "x**2 - x", parameterization="terms")
+    b = TaskNeuronDense(2, "x**2 - x", parameterization="constants")
+    a.build(x.shape)
+    b.build(x.shape)
+    b.set_weights(a.get_weights())
+    np.testing.assert_allclose(to_numpy(a(x)), to_numpy(b(x)), rtol=1e-6)
+
+
+def test_parameter_count_is_linear_in_inputs():
+    layer = TaskNeuronDense(10, "0.3*x**2 - 0.7*x + 0.1")
+    layer.build((None, 7))
+    assert layer.count_params() == 2 * 7 * 10 + 10
+    assert layer.count_formula_parameters() == 2
+    no_bias = TaskNeuronDense(10, "x**2 + 5", use_bias=False)
+    no_bias.build((None, 7))
+    assert no_bias.count_params() == 7 * 10
+
+
+def test_higher_rank_inputs_and_output_shape():
+    layer = TaskNeuronDense(5, "x**2 + sin(x)")
+    x = np.ones((2, 3, 4), "float32")
+    assert tuple(layer(x).shape) == (2, 3, 5)
+    assert layer.compute_output_shape((None, 3, 4)) == (None, 3, 5)
+    symbolic = layer(keras.KerasTensor((None, 3, 4)))
+    assert tuple(symbolic.shape) == (None, 3, 5)
+
+
+def test_sequential_functional_and_subclassed_models_train():
+    x, y = sample_data(input_dim=4)
+    make = layer_factory("x**2 + x", activation="relu")
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = make(8)
+            self.out = keras.layers.Dense(1)
+
+        def call(self, inputs):
+            return self.out(self.hidden(inputs))
+
+    inputs = keras.Input((4,))
+    functional = keras.Model(inputs, make(1, activation=None)(make(8)(inputs)))
+    sequential = keras.Sequential([keras.Input((4,)), make(8), make(1, activation=None)])
+    for model in (sequential, functional, Subclassed()):
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        history = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
+        assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+# --- the factory -------------------------------------------------------------------
+
+
+def test_factory_builds_registered_layers_with_overrides():
+    make = layer_factory("x**2 - x", activation="relu", parameterization="constants")
+    layer = make(16)
+    assert type(layer) is TaskNeuronDense
+    assert layer.units == 16 and layer.formula == Formula("x**2 - x")
+    assert layer.get_config()["activation"] == "relu"
+    assert make(4, activation="sigmoid").get_config()["activation"] == "sigmoid"
+    assert "x**2 - x" in repr(make)
+
+
+def test_factory_validates_its_defaults_eagerly():
+    with pytest.raises(ValueError, match="parameterization='bogus'"):
+        layer_factory("x**2", parameterization="bogus")
+    with pytest.raises(TypeError, match="units"):
+        layer_factory("x**2", units=3)
+    with pytest.raises(ValueError, match="unknown name 'y'"):
+        layer_factory("x + y")
+
+
+# --- arguments ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(units=0), ValueError, "units=0"),
+        (dict(units=-3), ValueError, "units=-3"),
+        (dict(units=2.5), ValueError, "units=2.5"),
+        (dict(units=True), ValueError, "units=True"),
+        (dict(parameterization="all"), ValueError, "parameterization='all'"),
+        (dict(use_bias="yes"), TypeError, "use_bias='yes'"),
+        (dict(formula="x + y"), ValueError, "unknown name 'y'"),
+        (dict(formula=3), TypeError, "must be a string"),
+        (dict(formula="7"), ValueError, "does not depend on 'x'"),
+        (dict(formula="x - x"), ValueError, "no term in x"),
+        (dict(activation="nonexistent"), ValueError, "nonexistent"),
+    ],
+)
+def test_bad_arguments_name_the_value(kwargs, error, message):
+    arguments = dict(units=4, formula="x**2")
+    arguments.update(kwargs)
+    with pytest.raises(error, match=message):
+        TaskNeuronDense(**arguments)
+
+
+def test_unknown_input_dimension_is_refused():
+    layer = TaskNeuronDense(4, "x**2")
+    with pytest.raises(ValueError, match="last dimension"):
+        layer.build((None, None))
+
+
+def test_repr_shows_the_formula():
+    text = repr(TaskNeuronDense(4, "0.3*x**2 + x", name="tn"))
+    assert "tn" in text and "0.3*x**2 + x" in text and "terms" in text
+
+
+# --- numerics ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(prim.PRIMITIVES))
+@pytest.mark.parametrize("parameterization", PARAMETERIZATIONS)
+def test_forward_and_gradients_finite_on_large_inputs(name, parameterization):
+    arity = prim.PRIMITIVES[name].arity
+    text = f"{name}(1.5*x{', x - 0.5' if arity == 2 else ''})"
+    layer = TaskNeuronDense(3, text, parameterization=parameterization)
+    x = np.concatenate(
+        [np.linspace(-1e3, 1e3, 41), [0.0, 0.001, -0.001, 1e-4]]
+    ).astype("float32").reshape(-1, 5)
+    layer.build(x.shape)
+    out = to_numpy(layer(x))
+    assert np.all(np.isfinite(out)), name
+    weights = layer.trainable_variables
+
+    def forward(inputs, *values):
+        outputs, _ = layer.stateless_call(list(values), [], inputs)
+        return outputs
+
+    grads = gradient(forward, x, *[to_numpy(w) for w in weights])
+    for g in grads:
+        assert np.all(np.isfinite(g)), name
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("parameterization", PARAMETERIZATIONS)
+def test_mixed_precision(policy, parameterization):
+    keras.config.set_dtype_policy(policy)
+    x, y = sample_data(input_dim=3)
+    model = make_model(
+        dict(formula="sin(1.3*x + 0.2) + x**2", parameterization=parameterization)
+    )
+    layer = model.layers[1]
+    assert layer.compute_dtype == policy.split("_")[1]
+    assert layer.kernel.dtype == "float32"
+    if parameterization == "constants":
+        assert layer.term_constants[0][0].dtype == "float32"
+    out = model(x)
+    assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    history = model.fit(x, y, epochs=3, batch_size=len(x), verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_float64_policy_computes_in_float64():
+    layer = TaskNeuronDense(2, "x**2", dtype="float64")
+    out = layer(np.ones((1, 3)))
+    assert keras.backend.standardize_dtype(out.dtype) == "float64"
+
+
+# --- saving: other processes, other backends ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    """One saved model per configuration, with its inputs and predictions."""
+    cases = []
+    for index, config in enumerate(CONFIGS):
+        model = make_model(config, seed=index)
+        x, y = sample_data()
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y, epochs=1, verbose=0)
+        path = str(tmp_path_factory.mktemp("saved") / f"model{index}.keras")
+        model.save(path)
+        cases.append((path, x, to_numpy(model.predict(x, verbose=0))))
+    return cases
+
+
+def test_saved_models_load_in_a_new_process(saved_models, tmp_path):
+    output = run_python_load(saved_models, tmp_path, BACKEND)
+    assert output.startswith(f"OK {len(CONFIGS)}")
+
+
+@pytest.mark.parametrize("other", [b for b in BACKENDS if b != BACKEND])
+def test_saved_models_load_under_another_backend(saved_models, tmp_path, other):
+    output = run_python_load(saved_models, tmp_path, other)
+    assert output.startswith(f"OK {len(CONFIGS)}")
+
+
+def run_python_load(saved_models, tmp_path, backend):
+    return load_in_subprocess(saved_models, tmp_path, backend=backend)
+
+
+# --- untrusted files ---------------------------------------------------------------------
+
+PAYLOADS = [
+    "__import__('os').system('touch {marker}')",
+    "x.__class__.__bases__",
+    "lambda: 0",
+    "x**10**10",
+    "x + " * 2_500_000 + "x",
+    "sin(x) if __import__('os').system('touch {marker}') else x",
+]
+
+
+def _tamper(path, target, formula):
+    with zipfile.ZipFile(path) as source:
+        contents = {name: source.read(name) for name in source.namelist()}
+    config = json.loads(contents["config.json"])
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "TaskNeuronDense":
+            layer["config"]["formula"] = formula
+    contents["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(target, "w") as sink:
+        for name, data in contents.items():
+            sink.writestr(name, data)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=range(len(PAYLOADS)))
+def test_tampered_formula_is_refused_and_nothing_runs(payload, tmp_path):
+    model = make_model(dict(formula="x**2 + x"))
+    path = str(tmp_path / "good.keras")
+    model.save(path)
+    marker = tmp_path / "pwned"
+    bad = str(tmp_path / "bad.keras")
+    _tamper(path, bad, payload.replace("{marker}", str(marker)))
+    with pytest.raises(Exception) as info:
+        keras.models.load_model(bad)
+    assert "formula" in str(info.value).lower() or "Invalid" in str(info.value)
+    assert not marker.exists()
+    # Not even with safe_mode off: the formula never reaches an evaluator.
+    with pytest.raises(Exception):
+        keras.models.load_model(bad, safe_mode=False)
+    assert not marker.exists()
+
+
+def test_formula_of_the_wrong_type_in_a_config_is_refused():
+    config = TaskNeuronDense(2, "x**2").get_config()
+    config["formula"] = {"class_name": "Lambda", "config": {}}
+    with pytest.raises(TypeError, match="formula"):
+        TaskNeuronDense.from_config(config)
+
+
+# --- distribution -----------------------------------------------------------------------------
+
+MIRRORED = """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import numpy as np, keras, keras_taskneurons
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+assert strategy.num_replicas_in_sync == 2
+rng = np.random.default_rng(0)
+x = rng.uniform(-1, 1, (256, 4)).astype("float32")
+y = (x**2).sum(1, keepdims=True) - x.sum(1, keepdims=True)
+with strategy.scope():
+    make = keras_taskneurons.layer_factory("x**2 - x", activation="relu")
+    model = keras.Sequential([keras.Input((4,)), make(16),
+        keras_taskneurons.TaskNeuronDense(1, "sin(1.3*x + 0.2)",
+                                          parameterization="constants")])
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+history = model.fit(x, y, epochs=8, batch_size=64, verbose=0)
+loss = history.history["loss"]
+assert loss[-1] < 0.8 * loss[0], loss
+print("OK", loss[0], loss[-1])
+"""
+
+
+@pytest.mark.skipif(
+    BACKEND != "tensorflow",
+    reason="tf.distribute.MirroredStrategy is TensorFlow's engine; runs in the "
+    "tensorflow pass of the suite",
+)
+def test_trains_under_mirrored_strategy_on_two_logical_cpus():
+    assert run_python(MIRRORED, backend="tensorflow").startswith("OK")
