@@ -11,6 +11,10 @@ Two steps (Fan et al., "No One-Size-Fits-All Neurons", arXiv 2405.02369):
 from keras_taskneurons.formula import Formula
 from keras_taskneurons.layers import TaskNeuronDense, layer_factory
 from keras_taskneurons.primitives import PRIMITIVES
+from keras_taskneurons.search import (
+    VectorizedSymbolicClassifier,
+    VectorizedSymbolicRegressor,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -18,5 +22,7 @@ __all__ = [
     "Formula",
     "PRIMITIVES",
     "TaskNeuronDense",
+    "VectorizedSymbolicClassifier",
+    "VectorizedSymbolicRegressor",
     "layer_factory",
 ]

@@ -160,21 +160,21 @@ class _Parser:
         tree = self.term()
         while self.peek()[1] in ("+", "-"):
             name = _INFIX_NAME[self.take()[1]]
-            tree = _apply(name, tree, self.term())
+            tree = apply_primitive(name, tree, self.term())
         return tree
 
     def term(self):
         tree = self.unary()
         while self.peek()[1] in ("*", "/"):
             name = _INFIX_NAME[self.take()[1]]
-            tree = _apply(name, tree, self.unary())
+            tree = apply_primitive(name, tree, self.unary())
         return tree
 
     def unary(self):
         self.enter()
         if self.peek()[1] == "-":
             self.take()
-            tree = _apply("neg", self.unary())
+            tree = apply_primitive("neg", self.unary())
         elif self.peek()[1] == "+":
             self.take()
             tree = self.unary()
@@ -244,7 +244,7 @@ class _Parser:
                 f"{value}() takes {arity} argument(s), got {len(arguments)}",
                 token,
             )
-        return _apply(value, *arguments)
+        return apply_primitive(value, *arguments)
 
 
 def _exponent_value(tree, parser, token):
@@ -279,7 +279,7 @@ def _fold(name, *arguments):
     return ("const", value)
 
 
-def _apply(name, *arguments):
+def apply_primitive(name, *arguments):
     """Build ``name(*arguments)``, folding constants and normalising signs."""
     if all(_is_const(arg) for arg in arguments):
         return _fold(name, *arguments)
@@ -303,7 +303,7 @@ def _power(base, k):
         return ("const", 1.0)
     if k == 1:
         return base
-    return _apply(prim.power_name(k), base)
+    return apply_primitive(prim.power_name(k), base)
 
 
 # --- printing ----------------------------------------------------------------------
@@ -457,9 +457,9 @@ def _from_sympy(expr):
         for part in parts[1:]:
             coefficient, rest = part.as_coeff_Mul()
             if coefficient < 0:
-                tree = _apply("sub", tree, _from_sympy(-part))
+                tree = apply_primitive("sub", tree, _from_sympy(-part))
             else:
-                tree = _apply("add", tree, _from_sympy(part))
+                tree = apply_primitive("add", tree, _from_sympy(part))
         return tree
     if expr.is_Mul:
         coefficient, rest = expr.as_coeff_Mul()
@@ -467,11 +467,11 @@ def _from_sympy(expr):
         factors.sort(key=sympy.default_sort_key)
         tree = _from_sympy(factors[0])
         for factor in factors[1:]:
-            tree = _apply("mul", tree, _from_sympy(factor))
+            tree = apply_primitive("mul", tree, _from_sympy(factor))
         if coefficient == -1:
-            return _apply("neg", tree)
+            return apply_primitive("neg", tree)
         if coefficient != 1:
-            tree = _apply("mul", _from_sympy(coefficient), tree)
+            tree = apply_primitive("mul", _from_sympy(coefficient), tree)
         return tree
     if expr.is_Pow:
         base, exponent = expr.args
@@ -485,12 +485,12 @@ def _from_sympy(expr):
         while k:  # split exponents above MAX_EXPONENT into products
             step = min(k, prim.MAX_EXPONENT)
             piece = _power(tree, step)
-            result = piece if result is None else _apply("mul", result, piece)
+            result = piece if result is None else apply_primitive("mul", result, piece)
             k -= step
         return result
     for function, name in _FROM_SYMPY_FUNCTION.items():
         if expr.func == function:
-            return _apply(name, *(_from_sympy(arg) for arg in expr.args))
+            return apply_primitive(name, *(_from_sympy(arg) for arg in expr.args))
     raise ValueError(f"Formula algebra produced an unsupported {expr}.")
 
 
@@ -666,6 +666,42 @@ class Formula:
                 )
             constants = iter(constants)
         return _evaluate(self._tree, x, "keras", constants)
+
+    def with_constants(self, values):
+        """A formula of the same shape with its constants replaced.
+
+        Args:
+            values: One float per constant, in the order of :attr:`constants`.
+        """
+        values = [float(v) for v in values]
+        if len(values) != len(self.constants):
+            raise ValueError(
+                f"{self} has {len(self.constants)} constants, got "
+                f"{len(values)} values."
+            )
+        supply = iter(values)
+
+        def rebuild(tree):
+            if tree[0] == "const":
+                return ("const", next(supply))
+            if tree[0] == "x":
+                return tree
+            return apply_primitive(tree[0], *(rebuild(a) for a in tree[1:]))
+
+        return Formula._from_tree(rebuild(self._tree))
+
+    def evaluate_with_constants(self, x, values):
+        """:meth:`evaluate` with the constants replaced by ``values``
+        (scalars or arrays broadcasting against ``x``), in numpy."""
+        x = np.asarray(x, dtype=np.float64)
+        values = list(values)
+        if len(values) != len(self.constants):
+            raise ValueError(
+                f"{self} has {len(self.constants)} constants, got "
+                f"{len(values)} values."
+            )
+        with np.errstate(all="ignore"):
+            return _evaluate(self._tree, x, "numpy", iter(values)) + 0 * x
 
     # -- algebra
     def to_sympy(self):

@@ -208,7 +208,7 @@ _trees = st.recursive(_leaves, _extend, max_leaves=12)
 def _build(tree):
     if tree[0] in ("x", "const"):
         return tree
-    return formula_module._apply(tree[0], *(_build(a) for a in tree[1:]))
+    return formula_module.apply_primitive(tree[0], *(_build(a) for a in tree[1:]))
 
 
 @settings(max_examples=300, deadline=None)

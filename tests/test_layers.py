@@ -251,7 +251,8 @@ def test_mixed_precision(policy, parameterization):
     out = model(x)
     assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-    history = model.fit(x, y, epochs=3, batch_size=len(x), verbose=0)
+    # Small batches: the loss-scale optimizer may skip the first steps.
+    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert history.history["loss"][-1] < history.history["loss"][0]
 

@@ -1,0 +1,913 @@
+"""Vectorized symbolic regression (VSR) on gplearn's genetic programming.
+
+VSR looks for ONE formula ``f`` in one variable, shared by every input
+variable, such that ``y ≈ a·Σ_i f(x_i) + b``. It runs gplearn's
+``SymbolicRegressor`` on *stacked* data: the ``n × d`` matrix ``X`` becomes a
+single column of ``n·d`` values, so every program is a function of one
+variable, and a custom fitness sums each sample's ``d`` values of ``f`` before
+comparing with ``y`` after the best least-squares scaling ``a, b``.
+
+Memory model: gplearn evaluates a program on the whole stacked column, one
+float64 array of ``n_search·d`` values per node on the evaluation stack
+(a few arrays at a time per worker). ``max_samples="auto"`` caps the search
+subset at :data:`MAX_STACKED_VALUES` stacked values (``n_search =
+MAX_STACKED_VALUES // d`` samples, drawn once with ``random_state``); the final
+scaling and :meth:`predict` run over all samples in chunks of that size.
+"""
+
+import math
+import numbers
+import sys
+import time
+
+import numpy as np
+from scipy import optimize
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from keras_taskneurons import formula as formula_module
+from keras_taskneurons import primitives as prim
+from keras_taskneurons.formula import Formula
+from keras_taskneurons.layers import layer_factory
+
+DEFAULT_FUNCTION_SET = ("add", "sub", "mul", "sin", "cos", "exp")
+"""The paper's polynomial base functions (+, −, ×) plus sin, cos and exp,
+which the paper names as further base functions: with them the search
+recovers periodic and bell-shaped targets exactly instead of approximating
+them by long polynomials (see ``benchmarks/search.py``)."""
+
+MAX_STACKED_VALUES = 200_000
+"""Stacked values (samples × features) the search evaluates at most."""
+
+_BAD_FITNESS = 1.0  # as bad as predicting the mean: for non-finite programs
+
+
+class _ScaledSumFitness:
+    """Fitness: 1 − R² of ``a·Σ_i f(x_i) + b`` after least-squares ``a, b``.
+
+    Averaged over the outputs. Called by gplearn as ``fitness(y, y_pred, w)``
+    on stacked vectors; the real targets and the shape live in ``state``,
+    which :meth:`release` empties after the fit so that a pickled estimator
+    does not carry the training data.
+    """
+
+    def __init__(self, targets, n_features):
+        self.state = {"targets": targets, "n_features": n_features}
+
+    def release(self):
+        self.state.clear()
+
+    def function(self):
+        state = self.state
+
+        def scaled_sum_error(y, y_pred, sample_weight):
+            targets = state["targets"]
+            if y_pred.size != targets.shape[0] * state["n_features"]:
+                # Only gplearn's own sanity check of the metric gets here.
+                return float(np.average((y - y_pred) ** 2, weights=sample_weight))
+            sums = y_pred.reshape(-1, state["n_features"]).sum(axis=1)
+            weights = sample_weight.reshape(-1, state["n_features"])[:, 0]
+            return scaled_error(sums, targets, weights)
+
+        return scaled_sum_error
+
+
+def scaled_error(sums, targets, weights):
+    """1 − R² (weighted, mean over outputs) after the best ``a·sums + b``."""
+    if not np.all(np.isfinite(sums)):
+        return _BAD_FITNESS
+    total = weights.sum()
+    if total <= 0:
+        return _BAD_FITNESS
+    w = weights / total
+    s_mean = w @ sums
+    s_centered = sums - s_mean
+    s_var = w @ (s_centered * s_centered)
+    y_mean = w @ targets
+    y_centered = targets - y_mean
+    y_var = w @ (y_centered * y_centered)
+    if not s_var > 1e-12 * max(1.0, s_mean * s_mean):
+        return _BAD_FITNESS
+    # An output that is constant on these samples has nothing to explain.
+    varying = y_var > 0
+    if not np.any(varying):
+        return _BAD_FITNESS
+    covariance = (w * s_centered) @ y_centered
+    explained = covariance[varying] ** 2 / (s_var * y_var[varying])
+    error = float(np.mean(1.0 - explained))
+    return error if math.isfinite(error) else _BAD_FITNESS
+
+
+def _linear_scaling(sums, targets, weights):
+    """Least-squares ``a, b`` (one per output) for ``targets ≈ a·sums + b``."""
+    w = weights / weights.sum()
+    s_mean = w @ sums
+    s_centered = sums - s_mean
+    s_var = w @ (s_centered * s_centered)
+    y_mean = w @ targets
+    if s_var <= 0:
+        return np.zeros(targets.shape[1]), y_mean
+    a = ((w * s_centered) @ (targets - y_mean)) / s_var
+    return a, y_mean - a * s_mean
+
+
+def _program_to_formula(program):
+    """Convert a gplearn program (prefix list) to a :class:`Formula`."""
+    from gplearn.functions import _Function
+
+    nodes = iter(program.program)
+
+    def build():
+        node = next(nodes)
+        if isinstance(node, _Function):
+            arguments = [build() for _ in range(node.arity)]
+            return formula_module.apply_primitive(node.name, *arguments)
+        if isinstance(node, numbers.Integral):
+            return ("x",)  # the stacked data has one feature
+        return ("const", float(node))
+
+    return Formula._from_tree(build())
+
+
+class _Progress:
+    """One readable line per generation on stdout."""
+
+    def __init__(self, total, enabled):
+        self.total = total
+        self.enabled = enabled
+        self.start = time.perf_counter()
+
+    def report(self, generation, best, best_ever, length):
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / generation * (self.total - generation)
+        print(
+            f"generation {generation:>3}/{self.total}  "
+            f"best 1-R² {best:.5f}  best ever {best_ever:.5f}  "
+            f"length {length:>3}  elapsed {elapsed:6.1f}s  "
+            f"left ~{left:5.1f}s",
+            flush=True,
+        )
+
+
+def _check_number(name, value, low, high, integer=False, low_open=False):
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok:
+        ok = (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        bound = "(" if low_open else "["
+        raise ValueError(
+            f"{name} must be {'an integer' if integer else 'a number'} in "
+            f"{bound}{low}, {high}]; got {name}={value!r}."
+        )
+
+
+class _VectorizedSymbolicBase(BaseEstimator):
+    """Parameters, validation and the search shared by both estimators."""
+
+    def __init__(
+        self,
+        *,
+        population_size=1000,
+        generations=20,
+        function_set=DEFAULT_FUNCTION_SET,
+        const_range=(-1.0, 1.0),
+        parsimony_coefficient=0.0005,
+        init_depth=(2, 5),
+        tournament_size=20,
+        p_crossover=0.9,
+        p_subtree_mutation=0.01,
+        p_hoist_mutation=0.01,
+        p_point_mutation=0.01,
+        p_point_replace=0.05,
+        stopping_criteria=0.0,
+        max_samples="auto",
+        refine=True,
+        standardize=True,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.population_size = population_size
+        self.generations = generations
+        self.function_set = function_set
+        self.const_range = const_range
+        self.parsimony_coefficient = parsimony_coefficient
+        self.init_depth = init_depth
+        self.tournament_size = tournament_size
+        self.p_crossover = p_crossover
+        self.p_subtree_mutation = p_subtree_mutation
+        self.p_hoist_mutation = p_hoist_mutation
+        self.p_point_mutation = p_point_mutation
+        self.p_point_replace = p_point_replace
+        self.stopping_criteria = stopping_criteria
+        self.max_samples = max_samples
+        self.refine = refine
+        self.standardize = standardize
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # -- validation -------------------------------------------------------------
+    def _validate_parameters(self):
+        _check_number("population_size", self.population_size, 2, 10**7, True)
+        _check_number("generations", self.generations, 1, 10**6, True)
+        _check_number(
+            "tournament_size", self.tournament_size, 1, self.population_size, True
+        )
+        if isinstance(self.function_set, str) or not self.function_set:
+            raise ValueError(
+                "function_set must be a non-empty list of primitive names, "
+                f"got function_set={self.function_set!r}."
+            )
+        for name in self.function_set:
+            prim.get_primitive(name)
+        if self.const_range is not None:
+            if (
+                not isinstance(self.const_range, (tuple, list))
+                or len(self.const_range) != 2
+                or not all(
+                    isinstance(v, numbers.Real) and math.isfinite(v)
+                    for v in self.const_range
+                )
+                or self.const_range[0] > self.const_range[1]
+            ):
+                raise ValueError(
+                    "const_range must be None or a (low, high) pair of finite "
+                    f"numbers, got const_range={self.const_range!r}."
+                )
+        if self.parsimony_coefficient != "auto":
+            _check_number(
+                "parsimony_coefficient", self.parsimony_coefficient, 0, 1e6
+            )
+        if (
+            not isinstance(self.init_depth, (tuple, list))
+            or len(self.init_depth) != 2
+            or not all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                for v in self.init_depth
+            )
+            or not 1 <= self.init_depth[0] <= self.init_depth[1] <= 16
+        ):
+            raise ValueError(
+                "init_depth must be a (min, max) pair of integers with "
+                f"1 <= min <= max <= 16, got init_depth={self.init_depth!r}."
+            )
+        probabilities = {
+            name: getattr(self, name)
+            for name in (
+                "p_crossover", "p_subtree_mutation", "p_hoist_mutation",
+                "p_point_mutation",
+            )
+        }
+        for name, value in probabilities.items():
+            _check_number(name, value, 0, 1)
+        if sum(probabilities.values()) > 1:
+            raise ValueError(
+                "p_crossover + p_subtree_mutation + p_hoist_mutation + "
+                f"p_point_mutation must be at most 1, got "
+                f"{sum(probabilities.values())!r}."
+            )
+        _check_number("p_point_replace", self.p_point_replace, 0, 1)
+        _check_number("stopping_criteria", self.stopping_criteria, 0, 1)
+        if self.max_samples != "auto":
+            if isinstance(self.max_samples, numbers.Integral):
+                _check_number("max_samples", self.max_samples, 2, 10**12, True)
+            else:
+                _check_number("max_samples", self.max_samples, 0, 1, low_open=True)
+        for name in ("refine", "standardize"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(
+                    f"{name} must be True or False, got "
+                    f"{name}={getattr(self, name)!r}."
+                )
+        _check_number("verbose", self.verbose, 0, 100, True)
+
+    def _validate_inputs(self, X, y, sample_weight):
+        self._reject_non_numeric_columns(X)
+        X, y = validate_data(
+            self, X, y, multi_output=True, y_numeric=self._numeric_target,
+            ensure_min_samples=2, dtype=np.float64,
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        else:
+            sample_weight = np.ones(X.shape[0])
+        return X, y, sample_weight
+
+    @staticmethod
+    def _reject_non_numeric_columns(X):
+        dtypes = getattr(X, "dtypes", None)
+        if dtypes is None or not hasattr(X, "columns"):
+            return
+        bad = [
+            str(column) for column, dtype in zip(X.columns, dtypes)
+            if not (np.issubdtype(np.dtype(dtype), np.number)
+                    if isinstance(dtype, np.dtype) else
+                    getattr(dtype, "kind", "O") in "biuf")
+        ]
+        if bad:
+            raise ValueError(
+                f"X has non-numeric columns: {', '.join(bad)}. Encode them as "
+                "numbers first."
+            )
+
+    # -- the search ---------------------------------------------------------------
+    def _search_rows(self, n_samples, n_features, rng):
+        if self.max_samples == "auto":
+            count = max(2, MAX_STACKED_VALUES // n_features)
+        elif isinstance(self.max_samples, numbers.Integral):
+            count = int(self.max_samples)
+        else:
+            count = max(2, int(round(self.max_samples * n_samples)))
+        if count >= n_samples:
+            return np.arange(n_samples)
+        return np.sort(rng.choice(n_samples, size=count, replace=False))
+
+    def _standardize(self, X, targets):
+        if self.standardize:
+            # ONE centre and scale for every column: Σ_i f(x_i) on the
+            # standardized scale is then exactly Σ_i g(x_i) on the raw scale
+            # for some g, so the shared-formula model is unchanged. Per-column
+            # statistics would give each column its own (noisy) affine map.
+            self.x_mean_ = np.full(X.shape[1], X.mean())
+            self.x_scale_ = np.full(X.shape[1], _safe_scale(X.std()))
+            self.y_mean_ = targets.mean(axis=0)
+            self.y_scale_ = _safe_scale(targets.std(axis=0))
+        else:
+            self.x_mean_ = np.zeros(X.shape[1])
+            self.x_scale_ = np.ones(X.shape[1])
+            self.y_mean_ = np.zeros(targets.shape[1])
+            self.y_scale_ = np.ones(targets.shape[1])
+        return (X - self.x_mean_) / self.x_scale_, (
+            targets - self.y_mean_
+        ) / self.y_scale_
+
+    def _fit_targets(self, X, targets, weights):
+        """Search ``f`` for a 2-D ``targets``; sets every learned attribute."""
+        from gplearn.fitness import make_fitness
+        from gplearn.genetic import SymbolicRegressor
+
+        self._validate_parameters()
+        rng = np.random.default_rng(
+            self.random_state
+            if not isinstance(self.random_state, np.random.RandomState)
+            else self.random_state.randint(2**31)
+        )
+        seed = int(rng.integers(2**31 - 1))
+        X_std, t_std = self._standardize(X, targets)
+        n_samples, n_features = X.shape
+        rows = self._search_rows(n_samples, n_features, rng)
+        self.n_search_samples_ = len(rows)
+        X_search, t_search, w_search = X_std[rows], t_std[rows], weights[rows]
+
+        fitness = _ScaledSumFitness(t_search, n_features)
+        metric = make_fitness(
+            function=fitness.function(), greater_is_better=False, wrap=True
+        )
+        gp = SymbolicRegressor(
+            population_size=self.population_size,
+            generations=0,
+            tournament_size=self.tournament_size,
+            stopping_criteria=-np.inf,  # we decide when to stop
+            const_range=(
+                tuple(float(v) for v in self.const_range)
+                if self.const_range is not None else None
+            ),
+            init_depth=tuple(int(v) for v in self.init_depth),
+            function_set=[prim.gplearn_function(n) for n in self.function_set],
+            metric=metric,
+            parsimony_coefficient=self.parsimony_coefficient,
+            p_crossover=self.p_crossover,
+            p_subtree_mutation=self.p_subtree_mutation,
+            p_hoist_mutation=self.p_hoist_mutation,
+            p_point_mutation=self.p_point_mutation,
+            p_point_replace=self.p_point_replace,
+            max_samples=1.0,  # sample selection is ours (whole samples)
+            warm_start=True,
+            low_memory=True,
+            n_jobs=1 if self.n_jobs is None else self.n_jobs,
+            random_state=seed,
+        )
+        stacked = X_search.reshape(-1, 1)
+        stacked_target = np.repeat(t_search[:, 0], n_features)
+        stacked_weight = np.repeat(w_search, n_features)
+
+        progress = _Progress(self.generations, self.verbose > 0)
+        details = {
+            "generation": [], "best_fitness": [], "best_ever_fitness": [],
+            "mean_fitness": [], "best_length": [], "mean_length": [],
+            "seconds": [],
+        }
+        candidates = []  # (fitness, length, generation, program): best ever
+        try:
+            for generation in range(1, self.generations + 1):
+                started = time.perf_counter()
+                gp.set_params(generations=generation)
+                # gplearn 0.4.3 overwrites numpy's global random state while
+                # it draws sample indices (Program.get_all_indices): restore
+                # it, so that a fit leaves the caller's global state alone.
+                global_state = np.random.get_state()
+                try:
+                    gp.fit(stacked, stacked_target, sample_weight=stacked_weight)
+                finally:
+                    np.random.set_state(global_state)
+                population = gp._programs[-1]
+                raw = np.array([p.raw_fitness_ for p in population])
+                lengths = np.array([p.length_ for p in population])
+                best = int(np.argmin(raw))
+                candidates.append(
+                    (raw[best], lengths[best], generation, population[best])
+                )
+                best_ever = min(c[0] for c in candidates)
+                details["generation"].append(generation)
+                details["best_fitness"].append(float(raw[best]))
+                details["best_ever_fitness"].append(float(best_ever))
+                details["mean_fitness"].append(float(np.mean(raw)))
+                details["best_length"].append(int(lengths[best]))
+                details["mean_length"].append(float(np.mean(lengths)))
+                details["seconds"].append(time.perf_counter() - started)
+                progress.report(generation, raw[best], best_ever, lengths[best])
+                if best_ever <= self.stopping_criteria:
+                    break
+        finally:
+            fitness.release()
+
+        self.run_details_ = details
+        self.n_generations_ = len(details["generation"])
+        self.program_, self.evolved_formula_, self.evolved_fitness_ = (
+            self._best_convertible(candidates)
+        )
+        formula = self.evolved_formula_
+        score = self.evolved_fitness_
+        if self.refine:
+            formula, score = _refine(
+                formula, X_search, t_search, w_search, score
+            )
+        self.formula_ = formula
+        self.fitness_ = score
+        # Final scaling on every sample, on the original target scale.
+        sums = feature_sum(self.formula_, X_std)
+        a, b = _linear_scaling(sums, t_std, weights)
+        self.coef_ = a * self.y_scale_
+        self.intercept_ = b * self.y_scale_ + self.y_mean_
+        if self.verbose:
+            print(
+                f"formula: {self.formula_.format(4)}  (1-R² "
+                f"{self.evolved_fitness_:.5f} evolved, {self.fitness_:.5f} "
+                "refined)",
+                flush=True,
+            )
+
+    @staticmethod
+    def _best_convertible(candidates):
+        # Best fitness first, shorter first on ties; skip programs that do
+        # not depend on x or exceed the formula limits.
+        for raw, _, _, program in sorted(candidates, key=lambda c: (c[0], c[1])):
+            try:
+                return program, _program_to_formula(program), float(raw)
+            except ValueError:
+                continue
+        program = candidates[-1][3]
+        return program, Formula("x"), _BAD_FITNESS
+
+    # -- use --------------------------------------------------------------------------
+    def _sums(self, X):
+        check_is_fitted(self, "formula_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self._standardized_sums(X)
+
+    def _standardized_sums(self, X):
+        return feature_sum(self.formula_, (X - self.x_mean_) / self.x_scale_)
+
+    def _scores(self, X):
+        return self._sums(X)[:, None] * self.coef_ + self.intercept_
+
+    def layer_factory(self, **defaults):
+        """A :func:`~keras_taskneurons.layer_factory` for ``formula_``.
+
+        The formula lives on the standardized input scale when
+        ``standardize=True``: feed the layers standardized inputs (for example
+        with a ``keras.layers.Normalization`` layer first).
+        """
+        check_is_fitted(self, "formula_")
+        return layer_factory(self.formula_, **defaults)
+
+
+def _safe_scale(scale):
+    return np.where(scale > 0, scale, 1.0)
+
+
+def feature_sum(formula, X, chunk_values=MAX_STACKED_VALUES):
+    """``Σ_i f(x_i)`` per row of ``X``, in chunks of bounded memory."""
+    n_samples, n_features = X.shape
+    rows = max(1, chunk_values // max(1, n_features))
+    out = np.empty(n_samples)
+    for start in range(0, n_samples, rows):
+        block = formula.evaluate(X[start:start + rows])
+        out[start:start + rows] = block.sum(axis=1)
+    return out
+
+
+def _refine(formula, X, targets, weights, score):
+    """Expand into terms, then tune every real constant by least squares.
+
+    The scaling ``a, b`` is eliminated inside the residual (variable
+    projection), so only the formula's own constants are optimised. Returns
+    the refined formula and its fitness, or the input when that is better.
+    """
+    best_formula, best_score = formula, score
+    try:
+        constant, terms = formula.terms()
+        expanded = Formula._from_tree(_sum_tree(constant, terms))
+    except ValueError:
+        expanded = formula
+    expanded = _prune_terms(expanded, X, targets, weights)
+    start = np.array(expanded.constants, dtype=np.float64)
+    expanded_score = _fitness_with(expanded, start, X, targets, weights)
+    if expanded_score <= best_score + 1e-12:
+        best_formula, best_score = expanded, expanded_score
+    if start.size:
+        root_w = np.sqrt(weights / weights.sum())
+
+        def residuals(values):
+            sums = _sums_with(expanded, values, X)
+            if not np.all(np.isfinite(sums)):
+                return np.full(targets.size, 1e3)
+            a, b = _linear_scaling(sums, targets, weights)
+            return ((targets - (sums[:, None] * a + b)) * root_w[:, None]).ravel()
+
+        try:
+            with np.errstate(all="ignore"):
+                result = optimize.least_squares(
+                    residuals, start, method="trf",
+                    max_nfev=50 * (start.size + 1),
+                )
+            refined = expanded.with_constants(result.x)
+            refined_score = _fitness_with(
+                refined, np.array(refined.constants), X, targets, weights
+            )
+            if refined_score < best_score:
+                best_formula, best_score = refined, refined_score
+        except (ValueError, np.linalg.LinAlgError):
+            pass
+    return best_formula, float(best_score)
+
+
+PRUNE_TOLERANCE = 1e-6
+"""A term is dropped when the fitness, with the other terms' coefficients
+refitted by least squares, worsens by at most this."""
+
+
+def _term_fitness(columns, targets, weights):
+    """1 − R² of the best linear combination of term columns (+ offset)."""
+    if not columns:
+        return _BAD_FITNESS, None
+    design = np.column_stack(columns + [np.ones(len(targets))])
+    root_w = np.sqrt(weights / weights.sum())[:, None]
+    coefficients, *_ = np.linalg.lstsq(design * root_w, targets * root_w, rcond=None)
+    fitted = design @ coefficients
+    residual = ((targets - fitted) ** 2 * root_w**2).sum(axis=0)
+    centred = targets - (root_w[:, 0] ** 2) @ targets
+    total = (centred**2 * root_w**2).sum(axis=0)
+    varying = total > 0
+    return float(np.mean(residual[varying] / total[varying])), coefficients
+
+
+def _prune_terms(formula, X, targets, weights):
+    """Drop terms that do not help, refitting the remaining coefficients.
+
+    Works on the expansion ``c_0 + Σ_k c_k g_k``: the columns ``Σ_i g_k(x_i)``
+    enter a weighted least squares, greedily without the term whose removal
+    costs least, while that costs at most :data:`PRUNE_TOLERANCE`. The
+    coefficients of the result are the least-squares ones.
+    """
+    try:
+        _, terms = formula.terms()
+    except ValueError:
+        return formula
+    bases = [basis for _, basis in terms]
+    with np.errstate(all="ignore"):
+        columns = [basis.evaluate(X).sum(axis=1) for basis in bases]
+    if not all(np.all(np.isfinite(c)) for c in columns):
+        return formula
+    keep = list(range(len(bases)))
+    score, _ = _term_fitness(columns, targets, weights)
+    while len(keep) > 1:
+        trials = [
+            (_term_fitness([columns[j] for j in keep if j != k], targets, weights)[0], k)
+            for k in keep
+        ]
+        trial_score, drop = min(trials)
+        if trial_score > score + PRUNE_TOLERANCE:
+            break
+        keep.remove(drop)
+    _, coefficients = _term_fitness([columns[j] for j in keep], targets, weights)
+    # One output's coefficients define f (the others differ by a·, b).
+    leading = coefficients[:-1, 0]
+    if not np.any(leading):
+        return formula
+    terms = [(float(c), bases[j]) for c, j in zip(leading, keep)]
+    try:
+        return Formula._from_tree(_sum_tree(0.0, terms))
+    except ValueError:
+        return formula
+
+
+def _sum_tree(constant, terms):
+    apply = formula_module.apply_primitive
+    tree = None
+    for coefficient, basis in terms:
+        magnitude = abs(coefficient) if tree is not None else coefficient
+        term = basis.tree if magnitude == 1.0 else apply(
+            "mul", ("const", magnitude), basis.tree
+        )
+        if tree is None:
+            tree = term
+        else:  # "a - 2*x" rather than "a + -2*x"
+            tree = apply("sub" if coefficient < 0 else "add", tree, term)
+    if constant != 0.0:
+        tree = apply("add", tree, ("const", constant))
+    return tree
+
+
+def _sums_with(formula, values, X):
+    return formula.evaluate_with_constants(X, values).sum(axis=1)
+
+
+def _fitness_with(formula, values, X, targets, weights):
+    return scaled_error(_sums_with(formula, values, X), targets, weights)
+
+
+class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
+    """Find one formula ``f`` shared by all inputs: ``y ≈ a·Σ_i f(x_i) + b``.
+
+    Step one of task-based neurons (Fan et al., arXiv 2405.02369): gplearn's
+    genetic programming searches ``f`` in one variable on the stacked data,
+    with fitness ``1 − R²`` after the best least-squares scaling ``a, b``, so
+    the evolution need not find the scale and offset itself. The best program
+    of all generations is kept (gplearn keeps only the last generation's),
+    expanded into terms and its real constants refined by least squares.
+
+    Parameters
+    ----------
+    population_size : int, default=1000
+        Programs per generation.
+    generations : int, default=20
+        Generations to evolve (fewer when ``stopping_criteria`` is met).
+    function_set : sequence of str, default=("add", "sub", "mul", "sin", "cos", "exp")
+        Names from :data:`keras_taskneurons.PRIMITIVES`. ``("add", "sub",
+        "mul")`` restricts the search to polynomials, the paper's setting.
+    const_range : (float, float) or None, default=(-1.0, 1.0)
+        Range of the real-valued random constants; ``None`` for none.
+    parsimony_coefficient : float or "auto", default=0.0005
+        Penalty per program node, on the fitness scale ``1 − R²``.
+    init_depth : (int, int), default=(2, 5)
+        Depth range of the initial programs.
+    tournament_size : int, default=20
+        Programs competing for each parent slot.
+    p_crossover, p_subtree_mutation, p_hoist_mutation, p_point_mutation : float
+        Probabilities of the genetic operators (defaults 0.9, 0.01, 0.01, 0.01).
+    p_point_replace : float, default=0.05
+        Share of nodes replaced by a point mutation.
+    stopping_criteria : float, default=0.0
+        Stop early once the best ``1 − R²`` is at most this.
+    max_samples : "auto", int or float in (0, 1], default="auto"
+        Samples the search uses (a fixed random subset of whole samples).
+        ``"auto"`` uses all while ``n·d <= 200_000`` stacked values, else
+        ``200_000 // d`` samples; this bounds the search's memory.
+    refine : bool, default=True
+        Expand the evolved formula into terms and refine its constants by
+        least squares.
+    standardize : bool, default=True
+        Centre and scale ``X`` with ONE mean and ONE standard deviation over
+        all its values (the same map for every column keeps the shared-formula
+        model exact), and each output of ``y`` with its own, before the
+        search. The formula then lives on the standardized input scale: ``f``
+        is applied to ``(x - x_mean_) / x_scale_``, and ``coef_``,
+        ``intercept_`` map ``Σ_i f`` to ``y`` on its original scale. Columns
+        in different units should be scaled first (for example with
+        ``StandardScaler`` in a ``Pipeline``), as the paper normalizes its
+        data; the layers then see inputs on that same scale.
+    n_jobs : int or None, default=None
+        Parallel jobs for gplearn's evolution (``None`` means 1). Results do
+        not depend on it.
+    random_state : int, RandomState or None, default=None
+        Seed; the same seed gives the same formula. No global state is used.
+    verbose : int, default=0
+        ``> 0`` prints one line per generation (best fitness, length,
+        elapsed and estimated time left) and the final formula.
+
+    Attributes
+    ----------
+    formula_ : Formula
+        The found (expanded, refined) formula ``f``.
+    coef_ : ndarray of shape (n_outputs,)
+        Scale ``a`` per output.
+    intercept_ : ndarray of shape (n_outputs,)
+        Offset ``b`` per output.
+    fitness_ : float
+        ``1 − R²`` of ``formula_`` on the search samples (standardized).
+    evolved_formula_ : Formula
+        The best evolved formula before refinement.
+    evolved_fitness_ : float
+        Its ``1 − R²``.
+    program_ : gplearn program
+        The best program of all generations.
+    run_details_ : dict of lists
+        Per generation: ``generation``, ``best_fitness``,
+        ``best_ever_fitness``, ``mean_fitness``, ``best_length``,
+        ``mean_length``, ``seconds``.
+    n_generations_ : int
+        Generations run.
+    n_search_samples_ : int
+        Samples the search used (see ``max_samples``).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` is a DataFrame with string column names.
+    x_mean_, x_scale_ : ndarray of shape (n_features,)
+        Standardization of ``X`` (one value repeated; zeros and ones when
+        ``standardize=False``).
+    y_mean_, y_scale_ : ndarray of shape (n_outputs,)
+        Standardization of each output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from keras_taskneurons import VectorizedSymbolicRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-2, 2, (300, 5))
+    >>> y = (X**2 - 0.5 * X).sum(axis=1)
+    >>> reg = VectorizedSymbolicRegressor(
+    ...     population_size=300, generations=5, random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.99
+    True
+    >>> make = reg.layer_factory(activation="relu")  # TaskNeuronDense layers
+    """
+
+    _numeric_target = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        # One formula shared by all columns cannot fit a target that weighs
+        # the columns differently, as scikit-learn's generic test data does.
+        tags.regressor_tags.poor_score = True
+        return tags
+
+    def fit(self, X, y, sample_weight=None):
+        """Search the formula.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : VectorizedSymbolicRegressor
+        """
+        X, y, sample_weight = self._validate_inputs(X, y, sample_weight)
+        targets = y.reshape(len(y), -1)
+        constant = np.all(targets == targets[0], axis=0)
+        if np.any(constant):
+            raise ValueError(
+                "y is constant (output(s) "
+                f"{np.flatnonzero(constant).tolist()}); there is nothing to "
+                "explain."
+            )
+        self._y_ndim = y.ndim
+        self._fit_targets(X, targets, sample_weight)
+        return self
+
+    def predict(self, X):
+        """``coef_ · Σ_i f(standardized x_i) + intercept_``.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        scores = self._scores(X)
+        return scores[:, 0] if self._y_ndim == 1 else scores
+
+
+class VectorizedSymbolicClassifier(ClassifierMixin, _VectorizedSymbolicBase):
+    """Vectorized symbolic regression for classification labels.
+
+    The search fits the one-hot labels like a multi-output regression (one
+    shared ``f``, a scale and offset per class, as the paper ran VSR on
+    classification datasets); a logistic regression on ``Σ_i f(x_i)`` then
+    maps the found formula to class probabilities. Parameters and attributes
+    are those of :class:`VectorizedSymbolicRegressor`, with ``coef_`` and
+    ``intercept_`` those of the logistic map, plus ``classes_`` and
+    ``logistic_`` (the fitted ``LogisticRegression``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from keras_taskneurons import VectorizedSymbolicClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 4))
+    >>> y = np.where((X**2).sum(axis=1) > 4, "far", "near")
+    >>> clf = VectorizedSymbolicClassifier(
+    ...     population_size=200, generations=3, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    _numeric_target = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # As for the regressor: generic test data weighs columns differently.
+        tags.classifier_tags.poor_score = True
+        return tags
+
+    def fit(self, X, y, sample_weight=None):
+        """Search the formula on one-hot labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : VectorizedSymbolicClassifier
+        """
+        X, y, sample_weight = self._validate_inputs(X, y, sample_weight)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        binarizer = LabelBinarizer().fit(y)
+        self.classes_ = binarizer.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has a single class ({self.classes_[0]!r}); at least two "
+                "are needed."
+            )
+        targets = binarizer.transform(y).astype(np.float64)
+        if targets.shape[1] == 1:  # binary: one column per class
+            targets = np.hstack([1.0 - targets, targets])
+        self._fit_targets(X, targets, sample_weight)
+        # The search scores f by least squares on one-hot labels (fast); the
+        # final map from Σ_i f(x_i) to classes is a logistic regression, which
+        # places the class boundaries where the likelihood says.
+        sums = self._standardized_sums(X)
+        self._sum_scale = _safe_scale(np.array([sums.std()]))[0]
+        self.logistic_ = LogisticRegression(C=1e4, max_iter=1000).fit(
+            sums[:, None] / self._sum_scale, y, sample_weight=sample_weight
+        )
+        self.coef_ = self.logistic_.coef_[:, 0] / self._sum_scale
+        self.intercept_ = self.logistic_.intercept_
+        return self
+
+    def _features(self, X):
+        return self._sums(X)[:, None] / self._sum_scale
+
+    def decision_function(self, X):
+        """Per-class scores ``coef_ · Σ_i f(x_i) + intercept_``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes), or (n_samples,)
+            for two classes (positive means ``classes_[1]``).
+        """
+        features = self._features(X)  # checks that the estimator is fitted
+        return self.logistic_.decision_function(features)
+
+    def predict_proba(self, X):
+        """Class probabilities from the logistic map of ``Σ_i f(x_i)``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        features = self._features(X)  # checks that the estimator is fitted
+        return self.logistic_.predict_proba(features)
+
+    def predict(self, X):
+        """The most probable class."""
+        features = self._features(X)  # checks that the estimator is fitted
+        return self.logistic_.predict(features)

@@ -1,0 +1,322 @@
+"""VectorizedSymbolicRegressor / Classifier: search, conventions, bad input."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import keras_taskneurons
+from keras_taskneurons import (
+    Formula,
+    TaskNeuronDense,
+    VectorizedSymbolicClassifier,
+    VectorizedSymbolicRegressor,
+)
+from keras_taskneurons import search as search_module
+
+SMALL = dict(population_size=200, generations=4, function_set=("add", "sub", "mul"))
+
+
+def shared_target(g, n=400, d=5, seed=0, noise=0.0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, (n, d))
+    y = g(X).sum(axis=1) + noise * rng.normal(size=n)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def quadratic_fit():
+    X, y = shared_target(lambda x: x**2 - 0.5 * x)
+    return VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, y), X, y
+
+
+def test_recovers_a_shared_quadratic(quadratic_fit):
+    reg, X, y = quadratic_fit
+    X_test, y_test = shared_target(lambda x: x**2 - 0.5 * x, seed=1)
+    assert reg.score(X_test, y_test) > 0.999
+    _, terms = reg.formula_.terms()
+    assert {str(b) for _, b in terms} == {"x", "x**2"}
+    # The found f on the raw scale is proportional to x**2 - 0.5x.
+    grid = np.linspace(-2, 2, 9)
+    f = reg.formula_.evaluate((grid - reg.x_mean_[0]) / reg.x_scale_[0])
+    g = grid**2 - 0.5 * grid
+    assert abs(np.corrcoef(f, g)[0, 1]) > 0.9999
+
+
+def test_learned_attributes(quadratic_fit):
+    reg, X, y = quadratic_fit
+    assert isinstance(reg.formula_, Formula)
+    assert isinstance(reg.evolved_formula_, Formula)
+    assert reg.coef_.shape == (1,) and reg.intercept_.shape == (1,)
+    assert reg.n_features_in_ == 5
+    assert reg.n_generations_ == len(reg.run_details_["generation"]) <= 4
+    assert set(reg.run_details_) >= {
+        "generation", "best_fitness", "mean_fitness", "best_length", "seconds"
+    }
+    best_ever = reg.run_details_["best_ever_fitness"]
+    assert best_ever == sorted(best_ever, reverse=True)  # never gets worse
+    assert reg.evolved_fitness_ == pytest.approx(min(reg.run_details_["best_fitness"]))
+    assert reg.fitness_ <= reg.evolved_fitness_ + 1e-12
+    # program_ and evolved_formula_ mean the same numbers.
+    column = np.linspace(-2, 2, 11)[:, None]
+    np.testing.assert_allclose(
+        reg.evolved_formula_.evaluate(column[:, 0]),
+        reg.program_.execute(column), rtol=1e-9, atol=1e-9,
+    )
+
+
+def test_predict_is_the_scaled_sum(quadratic_fit):
+    reg, X, y = quadratic_fit
+    standardized = (X - reg.x_mean_) / reg.x_scale_
+    manual = reg.coef_[0] * reg.formula_.evaluate(standardized).sum(1) + reg.intercept_[0]
+    np.testing.assert_allclose(reg.predict(X), manual, rtol=1e-10)
+
+
+def test_best_program_ever_is_kept(monkeypatch):
+    # Make the last generation worse than an earlier one: the estimator must
+    # still return the earlier best (gplearn itself would not).
+    X, y = shared_target(lambda x: x**2, n=200)
+    reg = VectorizedSymbolicRegressor(
+        population_size=100, generations=6, random_state=3, refine=False,
+        p_crossover=0.0, p_subtree_mutation=0.5, p_hoist_mutation=0.0,
+        p_point_mutation=0.5, p_point_replace=1.0, tournament_size=1,
+    ).fit(X, y)
+    details = reg.run_details_
+    assert reg.evolved_fitness_ == pytest.approx(min(details["best_fitness"]))
+    assert reg.evolved_fitness_ <= details["best_fitness"][-1]
+
+
+def test_same_seed_same_formula_whatever_n_jobs():
+    X, y = shared_target(lambda x: x**3 - x, n=200)
+    one = VectorizedSymbolicRegressor(random_state=7, n_jobs=1, **SMALL).fit(X, y)
+    again = VectorizedSymbolicRegressor(random_state=7, n_jobs=1, **SMALL).fit(X, y)
+    two = VectorizedSymbolicRegressor(random_state=7, n_jobs=2, **SMALL).fit(X, y)
+    assert one.formula_ == again.formula_ == two.formula_
+    assert one.run_details_["best_fitness"] == two.run_details_["best_fitness"]
+
+
+def test_global_random_state_is_untouched():
+    X, y = shared_target(lambda x: x**2, n=100)
+    np.random.seed(12345)
+    expected = np.random.random_sample(3)
+    np.random.seed(12345)
+    VectorizedSymbolicRegressor(random_state=0, population_size=50, generations=2).fit(X, y)
+    np.testing.assert_array_equal(np.random.random_sample(3), expected)
+
+
+def test_multi_output_shares_one_formula():
+    X, y1 = shared_target(lambda x: x**2, n=300)
+    Y = np.column_stack([y1, -3 * y1 + 10])
+    reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, Y)
+    assert reg.coef_.shape == (2,) and reg.predict(X).shape == (300, 2)
+    assert reg.score(X, Y) > 0.999
+    assert reg.coef_[1] == pytest.approx(-3 * reg.coef_[0], rel=1e-6)
+
+
+def test_sample_weight_changes_the_fit():
+    X, y = shared_target(lambda x: x**2, n=200)
+    y[:100] = shared_target(lambda x: np.sin(3 * x), n=200)[1][:100]
+    w = np.r_[np.zeros(100), np.ones(100)]
+    reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, y, sample_weight=w)
+    assert reg.score(X[100:], y[100:]) > 0.99
+
+
+def test_classifier_on_a_shared_radial_boundary():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 4))
+    y = np.where((X**2).sum(axis=1) > 4, "far", "near")
+    clf = VectorizedSymbolicClassifier(random_state=0, **SMALL).fit(X, y)
+    assert list(clf.classes_) == ["far", "near"]
+    assert clf.decision_function(X).shape == (400,)  # binary: one score
+    proba = clf.predict_proba(X)
+    assert proba.shape == (400, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert clf.score(X, y) > 0.97
+
+
+def test_multiclass_classifier():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3))
+    radius = (X**2).sum(axis=1)
+    y = np.digitize(radius, [1.5, 4.0])
+    clf = VectorizedSymbolicClassifier(random_state=0, **SMALL).fit(X, y)
+    assert clf.decision_function(X).shape == (300, 3)
+    assert clf.predict_proba(X).shape == (300, 3)
+    assert clf.score(X, y) > 0.9
+
+
+def test_verbose_prints_one_line_per_generation(capsys):
+    X, y = shared_target(lambda x: x**2, n=100)
+    VectorizedSymbolicRegressor(
+        random_state=0, population_size=50, generations=3, verbose=1
+    ).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    generations = [line for line in lines if line.startswith("generation")]
+    assert len(generations) == 3
+    assert "best 1-R²" in generations[0] and "left ~" in generations[0]
+    assert lines[-1].startswith("formula:")
+
+
+def test_silent_by_default(capsys):
+    X, y = shared_target(lambda x: x**2, n=100)
+    VectorizedSymbolicRegressor(random_state=0, population_size=50, generations=2).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_layer_factory_uses_the_found_formula(quadratic_fit):
+    reg, _, _ = quadratic_fit
+    make = reg.layer_factory(activation="relu")
+    layer = make(8)
+    assert isinstance(layer, TaskNeuronDense)
+    assert layer.formula == reg.formula_ and layer.units == 8
+
+
+def test_large_data_is_subsampled_for_the_search():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, (3000, 100))  # 300k stacked values
+    y = (X**2).sum(axis=1)
+    reg = VectorizedSymbolicRegressor(random_state=0, population_size=30, generations=1).fit(X, y)
+    assert reg.n_search_samples_ == search_module.MAX_STACKED_VALUES // 100
+    assert reg.predict(X).shape == (3000,)
+
+
+def test_max_samples_sets_the_search_subset():
+    X, y = shared_target(lambda x: x**2, n=200)
+    small = dict(population_size=30, generations=1, random_state=0)
+    assert VectorizedSymbolicRegressor(max_samples=50, **small).fit(X, y).n_search_samples_ == 50
+    assert VectorizedSymbolicRegressor(max_samples=0.25, **small).fit(X, y).n_search_samples_ == 50
+
+
+def test_pickle_clone_pipeline_and_grid_search(quadratic_fit):
+    reg, X, y = quadratic_fit
+    restored = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(restored.predict(X), reg.predict(X))
+    assert restored.formula_ == reg.formula_
+    cloned = clone(reg)
+    assert not hasattr(cloned, "formula_")
+    assert cloned.get_params() == reg.get_params()
+    # Per-column scaling gives each column its own (noisy) affine map, so
+    # the shared formula fits a little less well than on the raw columns.
+    pipe = make_pipeline(StandardScaler(), VectorizedSymbolicRegressor(random_state=0, **SMALL))
+    assert pipe.fit(X, y).score(X, y) > 0.98
+    grid = GridSearchCV(
+        VectorizedSymbolicRegressor(random_state=0, population_size=50, generations=2),
+        {"parsimony_coefficient": [0.0005, 0.01]}, cv=2,
+    ).fit(X, y)
+    assert grid.best_params_["parsimony_coefficient"] in (0.0005, 0.01)
+
+
+def test_pickled_estimator_does_not_carry_the_training_data(quadratic_fit):
+    reg, X, y = quadratic_fit
+    assert len(pickle.dumps(reg)) < X.nbytes
+
+
+def test_feature_names_from_dataframes():
+    X, y = shared_target(lambda x: x**2, n=100, d=3)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    reg = VectorizedSymbolicRegressor(random_state=0, population_size=50, generations=2).fit(frame, y)
+    assert list(reg.feature_names_in_) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="feature names"):
+        reg.predict(frame.rename(columns={"c": "z"}))
+
+
+# --- bad input -------------------------------------------------------------------------
+
+X_OK, Y_OK = shared_target(lambda x: x**2, n=20, d=3)
+
+
+@pytest.mark.parametrize(
+    "X, y, sample_weight, message",
+    [
+        (np.where(np.eye(20, 3) > 0, np.nan, X_OK), Y_OK, None, "NaN"),
+        (np.where(np.eye(20, 3) > 0, np.inf, X_OK), Y_OK, None, "infinity"),
+        (X_OK, np.r_[np.nan, Y_OK[1:]], None, "NaN"),
+        (X_OK, Y_OK, np.r_[np.nan, np.ones(19)], "NaN"),
+        (X_OK, Y_OK[:10], None, "inconsistent numbers of samples"),
+        (X_OK[:1], Y_OK[:1], None, "minimum of 2"),
+        (X_OK[:, :0], Y_OK, None, "0 feature"),
+        (X_OK, np.full(20, 3.0), None, "y is constant"),
+        (X_OK, Y_OK, -np.ones(20), "Negative values in data passed to `sample_weight`"),
+        (X_OK, Y_OK, np.zeros(20), "at least one non-zero"),
+    ],
+)
+def test_bad_data_is_refused(X, y, sample_weight, message):
+    with pytest.raises(ValueError, match=message):
+        VectorizedSymbolicRegressor(population_size=20, generations=1).fit(X, y, sample_weight)
+
+
+def test_non_numeric_columns_are_named():
+    frame = pd.DataFrame({"a": X_OK[:, 0], "city": ["x"] * 20, "b": X_OK[:, 1]})
+    with pytest.raises(ValueError, match="non-numeric columns: city"):
+        VectorizedSymbolicRegressor().fit(frame, Y_OK)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(function_set=["add", "gamma"]), "'gamma'"),
+        (dict(function_set="add"), "function_set="),
+        (dict(population_size=1), "population_size=1"),
+        (dict(generations=0), "generations=0"),
+        (dict(tournament_size=5000), "tournament_size=5000"),
+        (dict(const_range=(1, -1)), "const_range="),
+        (dict(parsimony_coefficient=-1), "parsimony_coefficient=-1"),
+        (dict(parsimony_coefficient="none"), "parsimony_coefficient='none'"),
+        (dict(init_depth=(4, 2)), "init_depth="),
+        (dict(p_crossover=0.95, p_point_mutation=0.1), "at most 1"),
+        (dict(max_samples=0.0), "max_samples=0.0"),
+        (dict(max_samples=1), "max_samples=1"),
+        (dict(standardize="yes"), "standardize='yes'"),
+        (dict(verbose=-1), "verbose=-1"),
+    ],
+)
+def test_bad_parameters_are_named(params, message):
+    with pytest.raises(ValueError, match=message):
+        VectorizedSymbolicRegressor(**{"population_size": 20, "generations": 1, **params}).fit(X_OK, Y_OK)
+
+
+def test_classifier_needs_two_classes():
+    with pytest.raises(ValueError, match="single class|one class"):
+        VectorizedSymbolicClassifier(population_size=20, generations=1).fit(X_OK, np.zeros(20))
+
+
+def test_predict_before_fit_is_refused():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        VectorizedSymbolicRegressor().predict(X_OK)
+
+
+def test_parameters_are_keyword_only():
+    with pytest.raises(TypeError):
+        VectorizedSymbolicRegressor(100)
+
+
+# --- scikit-learn's estimator checks -------------------------------------------------------
+
+CHECK_PARAMS = dict(population_size=30, generations=2, random_state=0)
+
+EXPECTED_FAILED_CHECKS = {
+    # A sample weight of 2 is not the same as a duplicated sample for the
+    # genetic search: the stacked data, and so gplearn's random draws, differ.
+    "check_sample_weight_equivalence_on_dense_data": (
+        "weights enter the fitness, duplicates change the evolved programs"
+    ),
+}
+
+
+@parametrize_with_checks(
+    [
+        VectorizedSymbolicRegressor(**CHECK_PARAMS),
+        VectorizedSymbolicClassifier(**CHECK_PARAMS),
+    ],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
