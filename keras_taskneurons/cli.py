@@ -1,0 +1,708 @@
+"""The ``keras-taskneurons`` command line: fit, predict, inspect.
+
+``fit`` runs the whole method on a CSV file (or a dataset bundled with
+scikit-learn): split, normalize, search the formula, train a network of
+``TaskNeuronDense`` layers, report, save. The saved ``.keras`` model holds the
+input normalization and the formula; a JSON report beside it holds the feature
+names, the target, the classes and the metrics, which ``predict`` uses to check
+a new CSV file.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+PROGRAM = "keras-taskneurons"
+MISSING = {"", "na", "nan", "null", "none", "?"}
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+# --- data ---------------------------------------------------------------------------
+
+
+class Table:
+    """Numeric features, a target, and their names."""
+
+    def __init__(self, X, y, feature_names, target_name, source):
+        self.X = X
+        self.y = y
+        self.feature_names = feature_names
+        self.target_name = target_name
+        self.source = source
+
+
+def read_csv_columns(path):
+    """Header and columns (lists of strings) of a CSV file."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except FileNotFoundError:
+        raise CommandError(f"CSV file not found: {path}") from None
+    except IsADirectoryError:
+        raise CommandError(f"{path} is a directory, not a CSV file") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{path} is not a UTF-8 text CSV file") from None
+    except (OSError, csv.Error) as error:
+        raise CommandError(f"cannot read CSV file {path}: {error}") from None
+    rows = [row for row in rows if row]
+    if len(rows) < 2:
+        raise CommandError(f"{path} has no data rows (a header and rows are needed)")
+    header = [name.strip() for name in rows[0]]
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise CommandError(
+                f"{path}, line {number}: {len(row)} fields, the header has "
+                f"{len(header)}"
+            )
+    duplicates = sorted({n for n in header if header.count(n) > 1})
+    if duplicates:
+        raise CommandError(f"{path}: duplicate column names: {', '.join(duplicates)}")
+    return header, [list(column) for column in zip(*rows[1:])]
+
+
+def _to_numbers(values):
+    """Floats (NaN for missing cells), or None when a cell is not a number."""
+    out = np.empty(len(values))
+    for index, text in enumerate(values):
+        text = text.strip()
+        if text.lower() in MISSING:
+            out[index] = np.nan
+            continue
+        try:
+            out[index] = float(text)
+        except ValueError:
+            return None
+    if np.any(np.isinf(out)):
+        return None
+    return out
+
+
+def features_from_columns(header, columns, names, path):
+    """The named columns as a float matrix; non-numeric ones are named."""
+    index = {name: i for i, name in enumerate(header)}
+    missing = [name for name in names if name not in index]
+    if missing:
+        raise CommandError(
+            f"{path} lacks the column(s) the model was trained on: "
+            f"{', '.join(missing)}"
+        )
+    converted, bad = [], []
+    for name in names:
+        numbers = _to_numbers(columns[index[name]])
+        if numbers is None:
+            bad.append(name)
+        converted.append(numbers)
+    if bad:
+        raise CommandError(
+            f"{path}: non-numeric feature column(s): {', '.join(bad)} "
+            "(encode them as numbers, or drop them)"
+        )
+    return np.column_stack(converted)
+
+
+def load_csv(path, target, task, dropna):
+    header, columns = read_csv_columns(path)
+    target = header[-1] if target is None else target
+    if target not in header:
+        raise CommandError(
+            f"target column {target!r} is not in {path}; columns: "
+            f"{', '.join(header)}"
+        )
+    names = [name for name in header if name != target]
+    if not names:
+        raise CommandError(f"{path} has no feature columns besides {target!r}")
+    X = features_from_columns(header, columns, names, path)
+    raw_target = [value.strip() for value in columns[header.index(target)]]
+    target_missing = np.array([v.lower() in MISSING for v in raw_target])
+    if task == "regression":
+        y = _to_numbers(raw_target)
+        if y is None:
+            raise CommandError(
+                f"target column {target!r} is not numeric; use --task "
+                "classification for labels"
+            )
+    else:
+        y = np.array(raw_target, dtype=object)
+    bad_rows = np.isnan(X).any(axis=1) | target_missing
+    if bad_rows.any():
+        if not dropna:
+            raise CommandError(
+                f"{path}: {int(bad_rows.sum())} row(s) have missing values; "
+                "pass --dropna to drop them"
+            )
+        X, y = X[~bad_rows], y[~bad_rows]
+        print(f"dropped {int(bad_rows.sum())} row(s) with missing values")
+    return Table(X, y, names, target, path)
+
+
+def load_bundled(task):
+    from sklearn import datasets
+
+    if task == "regression":
+        data = datasets.load_diabetes()
+        name = "scikit-learn diabetes"
+    else:
+        data = datasets.load_breast_cancer()
+        name = "scikit-learn breast cancer"
+    y = data.target if task == "regression" else np.array(
+        [str(data.target_names[t]) for t in data.target], dtype=object
+    )
+    return Table(
+        np.asarray(data.data, dtype=np.float64), y,
+        [str(n) for n in data.feature_names], "target", name,
+    )
+
+
+# --- files ----------------------------------------------------------------------------
+
+
+def report_paths(model_path):
+    stem = model_path[: -len(".keras")] if model_path.endswith(".keras") else model_path
+    return stem + ".report.json", stem + ".report.png"
+
+
+def check_writable(path, overwrite):
+    """Fail before any long work if ``path`` cannot be written."""
+    if os.path.exists(path) and not overwrite:
+        raise CommandError(f"{path} exists; pass --overwrite to replace it")
+    if os.path.isdir(path):
+        raise CommandError(f"{path} is a directory")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CommandError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"cannot write {path}: folder {folder} is not writable")
+
+
+def write_atomically(path, write, suffix=""):
+    """Write through a temporary file in the same folder, then rename, so a
+    failed run leaves any existing file intact."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
+    os.close(handle)
+    try:
+        write(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes files private
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+# --- fit ----------------------------------------------------------------------------------
+
+
+def parse_hidden(text):
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or any(size <= 0 for size in sizes):
+        raise CommandError(
+            f"--hidden must be positive integers separated by commas, got {text!r}"
+        )
+    return sizes
+
+
+def parse_functions(text):
+    from keras_taskneurons.primitives import PRIMITIVES
+
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in PRIMITIVES]
+    if not names or unknown:
+        raise CommandError(
+            f"--functions: unknown function(s) {', '.join(unknown) or text!r}; "
+            f"choose from {', '.join(sorted(PRIMITIVES))}"
+        )
+    return tuple(names)
+
+
+def build_network(kind, sizes, n_features, n_outputs, task, formula, normalizer):
+    """An MLP of task-based (``kind="task"``) or linear (``"linear"``) layers."""
+    import keras
+
+    from keras_taskneurons.layers import TaskNeuronDense
+
+    inputs = keras.Input((n_features,), name="features")
+    hidden = normalizer(inputs)
+    for index, size in enumerate(sizes):
+        if kind == "task":
+            layer = TaskNeuronDense(size, formula, activation="relu", name=f"task_{index}")
+        else:
+            layer = keras.layers.Dense(size, activation="relu", name=f"dense_{index}")
+        hidden = layer(hidden)
+    activation = "softmax" if task == "classification" else None
+    outputs = keras.layers.Dense(n_outputs, activation=activation, name="head")(hidden)
+    return keras.Model(inputs, outputs, name=f"{kind}_network")
+
+
+def matching_linear_sizes(sizes, n_features, n_outputs, target_parameters):
+    """Widen the layers until the linear network has at least as many
+    parameters as the task-based one."""
+    scale = 1.0
+    while True:
+        widths = [max(1, math.ceil(size * scale)) for size in sizes]
+        count = _linear_parameters(widths, n_features, n_outputs)
+        if count >= target_parameters:
+            return widths
+        scale *= 1.05
+
+
+def _linear_parameters(widths, n_features, n_outputs):
+    total, previous = 0, n_features
+    for width in widths + [n_outputs]:
+        total += previous * width + width
+        previous = width
+    return total
+
+
+def train(model, data, task, epochs, learning_rate, patience, verbose):
+    import keras
+
+    loss = "sparse_categorical_crossentropy" if task == "classification" else "mse"
+    metrics = ["accuracy"] if task == "classification" else []
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )
+    started = time.perf_counter()
+    history = model.fit(
+        data["x_train"], data["y_train"],
+        validation_data=(data["x_val"], data["y_val"]),
+        epochs=epochs, batch_size=32, callbacks=[stop], verbose=verbose,
+    )
+    seconds = time.perf_counter() - started
+    return history.history, seconds
+
+
+def evaluate(model, data, task, target_scale):
+    predictions = np.asarray(model.predict(data["x_test"], verbose=0))
+    truth = data["y_test"]
+    if task == "classification":
+        labels = predictions.argmax(axis=1)
+        probabilities = np.clip(predictions[np.arange(len(truth)), truth], 1e-12, 1)
+        return {
+            "accuracy": float(np.mean(labels == truth)),
+            "log_loss": float(-np.mean(np.log(probabilities))),
+        }
+    predictions = predictions[:, 0]
+    mse = float(np.mean((predictions - truth) ** 2))
+    total = float(np.mean((truth - truth.mean()) ** 2))
+    return {
+        "mse_normalized": mse,
+        "rmse": float(math.sqrt(mse) * target_scale),
+        "r2": 1.0 - mse / total if total > 0 else float("nan"),
+    }
+
+
+def command_fit(args):
+    from sklearn.model_selection import train_test_split
+
+    check_writable(args.output, args.overwrite)
+    report_json, report_png = report_paths(args.output)
+    for path in (report_json, report_png):
+        check_writable(path, args.overwrite)
+    sizes = parse_hidden(args.hidden)
+    functions = parse_functions(args.functions)
+    for name in ("epochs", "generations", "population", "patience"):
+        if getattr(args, name) <= 0:
+            raise CommandError(f"--{name} must be positive, got {getattr(args, name)}")
+
+    table = (
+        load_csv(args.csv, args.target, args.task, args.dropna)
+        if args.csv else load_bundled(args.task)
+    )
+    if args.csv is None:
+        print(f"no CSV given: using the {table.source} dataset")
+    n = len(table.y)
+    if n < 20:
+        raise CommandError(f"{table.source} has {n} usable rows; at least 20 are needed")
+
+    import keras
+
+    from keras_taskneurons import VectorizedSymbolicClassifier, VectorizedSymbolicRegressor
+
+    keras.utils.set_random_seed(args.seed)
+    classes = None
+    y = table.y
+    if args.task == "classification":
+        classes, y = np.unique(table.y.astype(str), return_inverse=True)
+        if len(classes) < 2:
+            raise CommandError(f"target {table.target_name!r} has a single class")
+    stratify = y if args.task == "classification" else None
+    indices = np.arange(n)
+    try:
+        train_idx, rest = train_test_split(
+            indices, test_size=0.3, random_state=args.seed, stratify=stratify
+        )
+        val_idx, test_idx = train_test_split(
+            rest, test_size=0.5, random_state=args.seed,
+            stratify=None if stratify is None else y[rest],
+        )
+    except ValueError as error:
+        raise CommandError(f"cannot split the data: {error}") from None
+    print(
+        f"{table.source}: {n} rows, {len(table.feature_names)} features, target "
+        f"{table.target_name!r}; train/validation/test {len(train_idx)}/"
+        f"{len(val_idx)}/{len(test_idx)}"
+    )
+
+    # Min-max scaling of each column to [-1, 1] on the training rows: powers
+    # in a formula then stay bounded on the data, where z-scores would let
+    # x**3 of an outlier explode.
+    low, high = table.X[train_idx].min(axis=0), table.X[train_idx].max(axis=0)
+    x_mean = (low + high) / 2
+    x_std = np.where(high > low, (high - low) / 2, 1.0)
+    normalized = (table.X - x_mean) / x_std
+    target_mean, target_scale = 0.0, 1.0
+    if args.task == "regression":
+        target_mean = float(y[train_idx].mean())
+        target_scale = float(y[train_idx].std()) or 1.0
+        y_model = ((y - target_mean) / target_scale).astype("float32")
+    else:
+        y_model = y.astype("int64")
+    data = {
+        "x_train": table.X[train_idx].astype("float32"), "y_train": y_model[train_idx],
+        "x_val": table.X[val_idx].astype("float32"), "y_val": y_model[val_idx],
+        "x_test": table.X[test_idx].astype("float32"), "y_test": y_model[test_idx],
+    }
+
+    print(f"\nstep 1: vectorized symbolic regression ({args.generations} generations)")
+    Search = (
+        VectorizedSymbolicClassifier if args.task == "classification"
+        else VectorizedSymbolicRegressor
+    )
+    search = Search(
+        population_size=args.population, generations=args.generations,
+        function_set=functions, parsimony_coefficient=args.parsimony,
+        random_state=args.seed, verbose=1,
+        standardize=False,  # the formula must live on the layers' input scale
+    )
+    started = time.perf_counter()
+    search.fit(normalized[train_idx], y[train_idx])
+    search_seconds = time.perf_counter() - started
+    formula = search.formula_
+    print(f"formula: f(x) = {formula.format(4)}")
+    print(f"LaTeX:   f(x) = {formula.to_latex()}")
+
+    def normalizer():
+        return keras.layers.Normalization(
+            mean=x_mean, variance=x_std**2, name="normalize"
+        )
+
+    n_outputs = len(classes) if classes is not None else 1
+    print(f"\nstep 2: train a task-based network, hidden layers {sizes}")
+    task_model = build_network(
+        "task", sizes, len(table.feature_names), n_outputs, args.task, formula, normalizer()
+    )
+    task_history, task_seconds = train(
+        task_model, data, args.task, args.epochs, args.learning_rate, args.patience,
+        verbose=2 if args.quiet else 1,
+    )
+    results = {
+        "task_network": {
+            "parameters": int(task_model.count_params()),
+            "metrics": evaluate(task_model, data, args.task, target_scale),
+            "epochs": len(task_history["loss"]),
+            "seconds": task_seconds,
+        }
+    }
+    histories = {"task-based": task_history}
+    if args.compare:
+        widths = matching_linear_sizes(
+            sizes, len(table.feature_names), n_outputs, task_model.count_params()
+        )
+        print(f"\ncomparison: a linear (Dense) network, hidden layers {widths}")
+        linear_model = build_network(
+            "linear", widths, len(table.feature_names), n_outputs, args.task, None,
+            normalizer(),
+        )
+        keras.utils.set_random_seed(args.seed)
+        linear_history, linear_seconds = train(
+            linear_model, data, args.task, args.epochs, args.learning_rate,
+            args.patience, verbose=2 if args.quiet else 1,
+        )
+        histories["linear"] = linear_history
+        results["linear_network"] = {
+            "parameters": int(linear_model.count_params()),
+            "hidden": widths,
+            "metrics": evaluate(linear_model, data, args.task, target_scale),
+            "epochs": len(linear_history["loss"]),
+            "seconds": linear_seconds,
+        }
+    print_results(results)
+
+    saved = task_model
+    if args.task == "regression":
+        # The saved model predicts on the target's own scale.
+        outputs = keras.layers.Rescaling(
+            target_scale, offset=target_mean, name="target_scale"
+        )(task_model.output)
+        saved = keras.Model(task_model.input, outputs, name="task_network")
+    write_atomically(args.output, saved.save, suffix=".keras")
+    report = {
+        "formula": str(formula),
+        "formula_latex": formula.to_latex(),
+        "formula_display": formula.format(4),
+        "search": {
+            "seconds": search_seconds,
+            "generations": search.n_generations_,
+            "fitness_1_minus_r2": search.fitness_,
+            "evolved_formula": str(search.evolved_formula_),
+        },
+        "task": args.task,
+        "source": table.source,
+        "features": table.feature_names,
+        "target": table.target_name,
+        "classes": None if classes is None else [str(c) for c in classes],
+        "split": {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)},
+        "settings": {
+            "hidden": sizes, "epochs": args.epochs, "patience": args.patience,
+            "learning_rate": args.learning_rate, "seed": args.seed,
+            "population": args.population, "generations": args.generations,
+            "functions": list(functions), "parsimony": args.parsimony,
+        },
+        "results": results,
+        "model": os.path.basename(args.output),
+        "keras_backend": keras.backend.backend(),
+    }
+    write_atomically(
+        report_json,
+        lambda path: open(path, "w", encoding="utf-8").write(json.dumps(report, indent=2)),
+    )
+    plotted = plot_report(report_png, formula, normalized[train_idx], histories)
+    print(f"\nsaved {args.output}")
+    print(f"report {report_json}" + (f" and {report_png}" if plotted else ""))
+    return 0
+
+
+def print_results(results):
+    print("\ntest results")
+    rows = [("network", "parameters", "epochs")]
+    metric_names = list(next(iter(results.values()))["metrics"])
+    for name, result in results.items():
+        rows.append((name.replace("_", " "), str(result["parameters"]), str(result["epochs"])))
+    header = rows[0] + tuple(metric_names)
+    print("  ".join(f"{h:>16}" for h in header))
+    for (name, result), row in zip(results.items(), rows[1:]):
+        values = [f"{result['metrics'][m]:.5f}" for m in metric_names]
+        print("  ".join(f"{v:>16}" for v in list(row) + values))
+
+
+def plot_report(path, formula, x_train, histories):
+    """f(x) over the data range and the learning curves, as one PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install 'keras-taskneurons[cli]')")
+        return False
+    low, high = np.percentile(x_train, [0.5, 99.5])
+    grid = np.linspace(low, high, 200)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(grid, formula.evaluate(grid))
+    left.set_title(f"f(x) = {formula.format(3)}"[:70], fontsize=9)
+    left.set_xlabel("x (input scaled to [-1, 1] on the training data)")
+    for name, history in histories.items():
+        right.plot(history["loss"], label=f"{name} train")
+        right.plot(history["val_loss"], "--", label=f"{name} validation")
+    right.set_xlabel("epoch")
+    right.set_ylabel("loss")
+    right.set_yscale("log")
+    right.legend(fontsize=8)
+    right.set_title("learning curves", fontsize=9)
+    figure.tight_layout()
+    write_atomically(path, lambda p: figure.savefig(p, format="png", dpi=100), suffix=".png")
+    plt.close(figure)
+    return True
+
+
+# --- predict and inspect ---------------------------------------------------------------
+
+
+def load_model(path):
+    if not os.path.isfile(path):
+        raise CommandError(f"model file not found: {path}")
+    import keras
+
+    import keras_taskneurons  # noqa: F401  (registers TaskNeuronDense)
+
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # a corrupt or tampered file: say so, briefly
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CommandError(f"cannot load model {path}: {message}") from None
+
+
+def command_predict(args):
+    report_json, _ = report_paths(args.model)
+    if not os.path.isfile(report_json):
+        raise CommandError(
+            f"report {report_json} not found: predict needs the report that "
+            "'fit' writes beside the model (feature names, classes)"
+        )
+    try:
+        with open(report_json, encoding="utf-8") as handle:
+            report = json.load(handle)
+        features = [str(name) for name in report["features"]]
+        classes = report.get("classes")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CommandError(f"cannot read report {report_json}: {error}") from None
+    if args.output:
+        check_writable(args.output, args.overwrite)
+    header, columns = read_csv_columns(args.csv)
+    X = features_from_columns(header, columns, features, args.csv)
+    missing = np.isnan(X).any(axis=1)
+    if missing.any():
+        raise CommandError(
+            f"{args.csv}: {int(missing.sum())} row(s) have missing feature values"
+        )
+    model = load_model(args.model)
+    expected = model.input_shape[-1]
+    if expected != len(features):
+        raise CommandError(
+            f"the model takes {expected} features but its report lists {len(features)}"
+        )
+    outputs = np.asarray(model.predict(X.astype("float32"), verbose=0))
+    if classes:
+        names = ["prediction"] + [f"probability_{c}" for c in classes]
+        rows = [
+            [classes[int(np.argmax(row))]] + [f"{p:.6g}" for p in row] for row in outputs
+        ]
+    else:
+        names = ["prediction"]
+        rows = [[f"{value:.8g}"] for value in outputs[:, 0]]
+
+    def write(path):
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(names)
+            writer.writerows(rows)
+
+    if args.output:
+        write_atomically(args.output, write, suffix=".csv")
+        print(f"wrote {len(rows)} predictions to {args.output}")
+    else:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(names)
+        writer.writerows(rows)
+    return 0
+
+
+def command_inspect(args):
+    from keras_taskneurons.layers import TaskNeuronDense
+
+    model = load_model(args.model)
+    layers = [layer for layer in _all_layers(model) if isinstance(layer, TaskNeuronDense)]
+    print(f"{args.model}: {model.name}, {model.count_params()} parameters")
+    if not layers:
+        print("no TaskNeuronDense layers")
+    for layer in layers:
+        print(
+            f"  {layer.name}: units={layer.units}, "
+            f"parameterization={layer.parameterization}, "
+            f"parameters={layer.count_params()}\n"
+            f"    formula: {layer.formula}\n"
+            f"    basis terms: {', '.join(str(b) for b in layer.bases)}"
+        )
+    return 0
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def make_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="Task-based neurons: search a formula, train, save, predict.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    fit = commands.add_parser(
+        "fit", help="search a formula and train a task-based network",
+        description="Without CSV, uses scikit-learn's diabetes (regression) or "
+        "breast cancer (classification) data, which ship with scikit-learn.",
+    )
+    fit.add_argument("csv", nargs="?", help="CSV file with a header row")
+    fit.add_argument("--target", help="target column (default: the last column)")
+    fit.add_argument("--output", default="model.keras", help="model path (.keras)")
+    fit.add_argument("--hidden", default="64,32", help="hidden layer sizes, e.g. 64,32")
+    fit.add_argument("--task", choices=["regression", "classification"], default="regression")
+    fit.add_argument("--epochs", type=int, default=200)
+    fit.add_argument("--patience", type=int, default=20, help="early-stopping patience")
+    fit.add_argument("--learning-rate", type=float, default=1e-3)
+    fit.add_argument("--generations", type=int, default=20, help="search generations")
+    fit.add_argument("--population", type=int, default=1000, help="search population")
+    fit.add_argument(
+        "--functions", default="add,sub,mul",
+        help="search's function set (default: polynomials, as in the paper)",
+    )
+    fit.add_argument(
+        "--parsimony", type=float, default=0.002,
+        help="search's penalty per formula node (higher: shorter formulas)",
+    )
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--compare", action="store_true",
+                     help="also train a Dense network with at least as many parameters")
+    fit.add_argument("--dropna", action="store_true", help="drop rows with missing values")
+    fit.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    fit.add_argument("--quiet", action="store_true", help="one line per epoch, no bar")
+    fit.set_defaults(run=command_fit)
+
+    predict = commands.add_parser("predict", help="predict a CSV file with a saved model")
+    predict.add_argument("model")
+    predict.add_argument("csv")
+    predict.add_argument("--output", help="predictions CSV (default: standard output)")
+    predict.add_argument("--overwrite", action="store_true")
+    predict.set_defaults(run=command_predict)
+
+    inspect = commands.add_parser("inspect", help="show the task-neuron layers of a model")
+    inspect.add_argument("model")
+    inspect.set_defaults(run=command_inspect)
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "output", None) and args.command == "fit" and not args.output.endswith(".keras"):
+        parser.error(f"--output must end in .keras, got {args.output!r}")
+    try:
+        return args.run(args)
+    except CommandError as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROGRAM}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # one line, never a traceback
+        if os.environ.get("KERAS_TASKNEURONS_DEBUG"):
+            raise
+        print(f"{PROGRAM}: error: {type(error).__name__}: {error}".splitlines()[0],
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""The command line: fit, predict, inspect, and its handling of bad input."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_taskneurons import cli
+from tests.helpers import run_python
+
+FAST = ["--epochs", "3", "--generations", "2", "--population", "40",
+        "--hidden", "8", "--quiet"]
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return str(path)
+
+
+def regression_csv(path, n=120, extra=None):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, (n, 3))
+    y = (X**2).sum(axis=1)
+    rows = [list(map(str, x)) + [str(t)] for x, t in zip(X, y)]
+    if extra:
+        extra(rows)
+    return write_csv(path, ["a", "b", "c", "y"], rows)
+
+
+def run(argv, capsys):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def fitted_default(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fit")
+    model = str(folder / "model.keras")
+    code = cli.main(["fit", "--output", model, "--compare", *FAST])
+    assert code == 0
+    return folder, model
+
+
+def test_fit_on_the_bundled_dataset_writes_model_and_report(fitted_default):
+    folder, model = fitted_default
+    report = json.loads((folder / "model.report.json").read_text())
+    assert (folder / "model.report.png").stat().st_size > 1000
+    assert report["source"] == "scikit-learn diabetes"
+    assert report["features"][:3] == ["age", "sex", "bmi"]
+    assert "x" in report["formula"] and report["formula_latex"]
+    for name in ("task_network", "linear_network"):
+        metrics = report["results"][name]["metrics"]
+        assert set(metrics) == {"mse_normalized", "rmse", "r2"}
+        assert np.isfinite(metrics["mse_normalized"])
+    results = report["results"]
+    assert results["linear_network"]["parameters"] >= results["task_network"]["parameters"]
+
+
+def test_inspect_shows_the_formula(fitted_default, capsys):
+    folder, model = fitted_default
+    report = json.loads((folder / "model.report.json").read_text())
+    code, out, _ = run(["inspect", model], capsys)
+    assert code == 0
+    assert f"formula: {report['formula']}" in out
+    assert "parameterization=terms" in out
+
+
+def test_predict_checks_columns_and_writes_predictions(fitted_default, tmp_path, capsys):
+    from sklearn.datasets import load_diabetes
+
+    folder, model = fitted_default
+    data = load_diabetes()
+    names = list(data.feature_names)
+    # Columns in another order, plus an unused one: matched by name.
+    header = ["unused"] + names[::-1]
+    rows = [["1"] + list(map(str, row[::-1])) for row in data.data[:25]]
+    source = write_csv(tmp_path / "new.csv", header, rows)
+    out_path = str(tmp_path / "preds.csv")
+    code, out, err = run(["predict", model, source, "--output", out_path], capsys)
+    assert code == 0, err
+    with open(out_path) as handle:
+        predictions = list(csv.reader(handle))
+    assert predictions[0] == ["prediction"] and len(predictions) == 26
+    values = np.array([float(r[0]) for r in predictions[1:]])
+    assert np.all(np.isfinite(values)) and values.std() > 0
+    # The saved model includes the input scaling and the target scale.
+    assert 0 < values.mean() < 400
+
+    missing = write_csv(tmp_path / "missing.csv", names[:-1], [r[1:-1] for r in rows])
+    code, _, err = run(["predict", model, missing], capsys)
+    assert code == 2 and "lacks the column(s) the model was trained on: s6" in err
+
+
+def test_fit_and_predict_a_classification_csv(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(150, 3))
+    labels = np.where((X**2).sum(axis=1) > 3, "far", "near")
+    rows = [list(map(str, x)) + [label] for x, label in zip(X, labels)]
+    source = write_csv(tmp_path / "points.csv", ["u", "v", "w", "kind"], rows)
+    model = str(tmp_path / "clf.keras")
+    code, out, err = run(
+        ["fit", source, "--target", "kind", "--task", "classification", "--output", model, *FAST],
+        capsys,
+    )
+    assert code == 0, err
+    assert "accuracy" in out
+    code, out, err = run(["predict", model, source], capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "prediction,probability_far,probability_near"
+    assert len(lines) == 151
+    assert {line.split(",")[0] for line in lines[1:]} <= {"far", "near"}
+
+
+# --- bad input: one line on stderr, non-zero exit, nothing overwritten --------------------
+
+
+def test_missing_csv(tmp_path, capsys):
+    code, _, err = run(["fit", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "m.keras")], capsys)
+    assert code == 2 and err.strip() == f"keras-taskneurons: error: CSV file not found: {tmp_path / 'nope.csv'}"
+
+
+def test_missing_target_column(tmp_path, capsys):
+    source = regression_csv(tmp_path / "d.csv")
+    code, _, err = run(["fit", source, "--target", "price", "--output", str(tmp_path / "m.keras")], capsys)
+    assert code == 2 and "target column 'price' is not in" in err and "a, b, c, y" in err
+
+
+def test_non_numeric_feature_columns_are_named(tmp_path, capsys):
+    def spoil(rows):
+        rows[3][1] = "blue"
+    source = regression_csv(tmp_path / "d.csv", extra=spoil)
+    code, _, err = run(["fit", source, "--output", str(tmp_path / "m.keras")], capsys)
+    assert code == 2 and "non-numeric feature column(s): b" in err
+
+
+def test_rows_with_missing_values_are_counted_and_dropna_drops_them(tmp_path, capsys):
+    def holes(rows):
+        rows[0][0] = ""
+        rows[5][2] = "NaN"
+        rows[9][3] = "NA"
+    source = regression_csv(tmp_path / "d.csv", extra=holes)
+    model = str(tmp_path / "m.keras")
+    code, _, err = run(["fit", source, "--output", model], capsys)
+    assert code == 2 and "3 row(s) have missing values; pass --dropna" in err
+    code, out, err = run(["fit", source, "--output", model, "--dropna", *FAST], capsys)
+    assert code == 0, err
+    assert "dropped 3 row(s)" in out
+
+
+def test_unwritable_output_fails_before_any_work(tmp_path, capsys):
+    source = regression_csv(tmp_path / "d.csv")
+    code, out, err = run(["fit", source, "--output", str(tmp_path / "no" / "m.keras")], capsys)
+    assert code == 2 and "does not exist" in err
+    assert "step 1" not in out
+
+
+def test_existing_model_is_not_overwritten(tmp_path, capsys):
+    source = regression_csv(tmp_path / "d.csv")
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"precious")
+    code, _, err = run(["fit", source, "--output", str(model)], capsys)
+    assert code == 2 and "--overwrite" in err
+    assert model.read_bytes() == b"precious"
+
+
+def test_a_failed_run_leaves_the_existing_model_intact(tmp_path, capsys, monkeypatch):
+    source = regression_csv(tmp_path / "d.csv")
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"precious")
+
+    def broken_train(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cli, "train", broken_train)
+    code, _, err = run(["fit", source, "--output", str(model), "--overwrite", *FAST], capsys)
+    assert code == 1 and err.strip() == "keras-taskneurons: error: RuntimeError: disk on fire"
+    assert model.read_bytes() == b"precious"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--hidden", "8,x"], "--hidden must be positive integers"),
+        (["--hidden", "0"], "--hidden must be positive integers"),
+        (["--epochs", "0"], "--epochs must be positive"),
+        (["--functions", "add,gamma"], "unknown function(s) 'gamma'"),
+    ],
+)
+def test_bad_options(argv, message, tmp_path, capsys):
+    code, _, err = run(["fit", "--output", str(tmp_path / "m.keras"), *argv], capsys)
+    assert code == 2 and message in err
+
+
+def test_predict_with_a_missing_or_broken_model(tmp_path, capsys):
+    source = regression_csv(tmp_path / "d.csv")
+    code, _, err = run(["predict", str(tmp_path / "none.keras"), source], capsys)
+    assert code == 2 and "report" in err and "not found" in err
+    code, _, err = run(["inspect", str(tmp_path / "none.keras")], capsys)
+    assert code == 2 and "model file not found" in err
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a zip")
+    code, _, err = run(["inspect", str(broken)], capsys)
+    assert code == 2 and err.startswith("keras-taskneurons: error: cannot load model")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_console_entry_point_prints_one_line_and_no_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_taskneurons", "fit", str(tmp_path / "none.csv"),
+         "--output", str(tmp_path / "m.keras")],
+        capture_output=True, text=True, env=env, cwd=cli.__file__.rsplit("/", 2)[0],
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [l for l in result.stderr.splitlines() if l.startswith("keras-taskneurons")]
+    assert errors == [f"keras-taskneurons: error: CSV file not found: {tmp_path / 'none.csv'}"]
+    assert "usage" in run_python(
+        "import sys; from keras_taskneurons.cli import make_parser; make_parser().print_help()"
+    )
