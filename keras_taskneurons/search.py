@@ -44,7 +44,7 @@ which the paper names as further base functions: with them the search
 recovers periodic and bell-shaped targets exactly instead of approximating
 them by long polynomials (see ``benchmarks/search.py``)."""
 
-MAX_STACKED_VALUES = 200_000
+MAX_STACKED_VALUES = 50_000
 """Stacked values (samples × features) the search evaluates at most."""
 
 _BAD_FITNESS = 1.0  # as bad as predicting the mean: for non-finite programs
@@ -691,8 +691,8 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         Stop early once the best ``1 − R²`` is at most this.
     max_samples : "auto", int or float in (0, 1], default="auto"
         Samples the search uses (a fixed random subset of whole samples).
-        ``"auto"`` uses all while ``n·d <= 200_000`` stacked values, else
-        ``200_000 // d`` samples; this bounds the search's memory.
+        ``"auto"`` uses all while ``n·d <= 50_000`` stacked values, else
+        ``50_000 // d`` samples; this bounds the search's memory and time.
     refine : bool, default=True
         Expand the evolved formula into terms and refine its constants by
         least squares.

@@ -258,9 +258,15 @@ def test_mixed_precision(policy, parameterization):
 
 
 def test_float64_policy_computes_in_float64():
-    layer = TaskNeuronDense(2, "x**2", dtype="float64")
+    layer = TaskNeuronDense(2, "div(x, x - 0.5)", dtype="float64")
     out = layer(np.ones((1, 3)))
-    assert keras.backend.standardize_dtype(out.dtype) == "float64"
+    expected = "float64"
+    if BACKEND == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:  # JAX itself then has no float64
+            expected = "float32"
+    assert keras.backend.standardize_dtype(out.dtype) == expected
 
 
 # --- saving: other processes, other backends ----------------------------------------------

@@ -179,7 +179,7 @@ def test_layer_factory_uses_the_found_formula(quadratic_fit):
 
 def test_large_data_is_subsampled_for_the_search():
     rng = np.random.default_rng(0)
-    X = rng.uniform(-2, 2, (3000, 100))  # 300k stacked values
+    X = rng.uniform(-2, 2, (3000, 100))  # 300k stacked values, over the cap
     y = (X**2).sum(axis=1)
     reg = VectorizedSymbolicRegressor(random_state=0, population_size=30, generations=1).fit(X, y)
     assert reg.n_search_samples_ == search_module.MAX_STACKED_VALUES // 100

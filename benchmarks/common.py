@@ -1,0 +1,67 @@
+"""Shared helpers of the benchmark scripts: environment notes and Markdown."""
+
+import datetime
+import os
+import platform
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+
+
+def versions():
+    import gplearn
+    import keras
+    import numpy
+    import sklearn
+
+    import keras_taskneurons
+
+    return (
+        f"keras-taskneurons {keras_taskneurons.__version__}, keras {keras.__version__}, "
+        f"gplearn {gplearn.__version__}, scikit-learn {sklearn.__version__}, "
+        f"numpy {numpy.__version__}, Python {platform.python_version()}"
+    )
+
+
+def header(title, argv):
+    """Machine, versions, date and the exact command, for a results file."""
+    cpu = platform.processor() or platform.machine()
+    return "\n".join([
+        f"# {title}",
+        "",
+        f"- command: `python {' '.join(argv)}`",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        f"- versions: {versions()}",
+        "",
+    ])
+
+
+def table(headers, rows):
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def run_worker(script, args, backend, timeout=1800):
+    """Run ``script`` in a fresh interpreter under ``backend``; return stdout."""
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run(
+        [sys.executable, script, *args], capture_output=True, text=True, env=env,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{script} {args} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def write(name, text):
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, name)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    print(f"wrote {os.path.relpath(path, ROOT)}")
+    return path

