@@ -518,8 +518,8 @@ class Formula:
     '0.3*x**2 - 0.7*x + 0.1'
     >>> f.terms()
     (0.1, ((-0.7, Formula('x')), (0.3, Formula('x**2'))))
-    >>> float(f.evaluate(2.0))
-    -0.10000000000000009
+    >>> round(float(f.evaluate(2.0)), 12)
+    -0.1
     """
 
     __slots__ = ("_tree", "_string", "_terms")

@@ -78,9 +78,9 @@ class TaskNeuronDense(keras.layers.Layer):
     >>> import keras_taskneurons
     >>> layer = keras_taskneurons.TaskNeuronDense(
     ...     4, "0.3*x**2 - 0.7*x + 0.1", activation="relu")
-    >>> layer(np.ones((2, 3), "float32")).shape
+    >>> tuple(layer(np.ones((2, 3), "float32")).shape)
     (2, 4)
-    >>> layer.kernel.shape  # two basis terms (x, x**2) times 3 inputs
+    >>> tuple(layer.kernel.shape)  # two basis terms (x, x**2) times 3 inputs
     (6, 4)
     """
 
