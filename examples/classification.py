@@ -3,7 +3,6 @@
 import os
 
 import keras
-import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 

@@ -40,9 +40,7 @@ def gradient(function, *arguments):
         grads = jax.grad(
             lambda *a: function(*a).sum(), argnums=tuple(range(len(arguments)))
         )(*arguments)
-    else:
-        import torch
-
+    else:  # torch
         arguments = [a.detach().clone().requires_grad_(True) for a in arguments]
         function(*arguments).sum().backward()
         grads = [a.grad for a in arguments]

@@ -1,14 +1,12 @@
 """TaskNeuronDense: math, serialization, safety, numerics, model styles."""
 
 import json
-import os
 import zipfile
 
 import keras
 import numpy as np
 import pytest
 
-import keras_taskneurons
 from keras_taskneurons import Formula, TaskNeuronDense, layer_factory
 from keras_taskneurons import primitives as prim
 from tests.helpers import (
