@@ -5,8 +5,9 @@ Protocol (the paper's, with its gaps filled as stated): features scaled to
 8:2 train/test split per seed, 10% of the training split held out for early
 stopping. Per seed, VSR (polynomial function set, the paper's setting) runs on
 the training split; the task-based network (TN) uses that formula in every
-hidden layer, the linear network (LN) uses Dense layers widened until it has
-MORE parameters than the TN. Both train with one fixed recipe, chosen before
+hidden layer with tanh (so every layer's inputs stay in [-1, 1], where the
+formula was searched), the linear network (LN) uses ReLU Dense layers widened
+until it has MORE parameters than the TN. Both train with one fixed recipe, chosen before
 the runs and not tuned per network kind: Adam (learning rate 1e-3), batch 64
 (256 above 10,000 training rows), at most ``--epochs`` epochs, early stopping
 on the validation loss with patience 20 and the best weights restored.
@@ -62,7 +63,10 @@ def network(kind, sizes, n_features, n_outputs, task, formula):
 
     layers = [keras.Input((n_features,))]
     for size in sizes:
-        layers.append(TaskNeuronDense(size, formula, activation="relu") if kind == "TN"
+        # TN: tanh keeps every layer's inputs in [-1, 1], the range the formula
+        # was searched on (relu lets x**k of large activations explode in deep
+        # stacks); LN: relu, the standard for linear neurons.
+        layers.append(TaskNeuronDense(size, formula, activation="tanh") if kind == "TN"
                       else keras.layers.Dense(size, activation="relu"))
     layers.append(keras.layers.Dense(n_outputs, activation="softmax" if task == "classification" else None))
     return keras.Sequential(layers)

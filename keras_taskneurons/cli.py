@@ -240,7 +240,10 @@ def build_network(kind, sizes, n_features, n_outputs, task, formula, normalizer)
     hidden = normalizer(inputs)
     for index, size in enumerate(sizes):
         if kind == "task":
-            layer = TaskNeuronDense(size, formula, activation="relu", name=f"task_{index}")
+            # tanh keeps each layer's inputs in [-1, 1], the range the formula
+            # was searched on; with relu, powers of large activations explode
+            # in deeper stacks.
+            layer = TaskNeuronDense(size, formula, activation="tanh", name=f"task_{index}")
         else:
             layer = keras.layers.Dense(size, activation="relu", name=f"dense_{index}")
         hidden = layer(hidden)
