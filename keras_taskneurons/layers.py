@@ -289,7 +289,7 @@ class TaskNeuronDense(keras.layers.Layer):
             )
         # The allow-list parser reads the untrusted string; nothing runs it.
         config["formula"] = Formula(formula)
-        return cls(**config)
+        return super().from_config(config)
 
     def __repr__(self):
         return (

@@ -255,6 +255,21 @@ def test_mixed_precision(policy, parameterization):
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
+@pytest.mark.parametrize("parameterization", PARAMETERIZATIONS)
+def test_mixed_precision_model_round_trips(parameterization, tmp_path):
+    keras.config.set_dtype_policy("mixed_float16")
+    model = make_model(dict(formula="sin(1.3*x + 0.2) + x**2", parameterization=parameterization))
+    path = str(tmp_path / "mixed.keras")
+    model.save(path)
+    keras.config.set_dtype_policy("float32")
+    reloaded = keras.models.load_model(path)
+    assert reloaded.layers[1].dtype_policy.name == "mixed_float16"
+    x, _ = sample_data()
+    np.testing.assert_array_equal(
+        to_numpy(reloaded.predict(x, verbose=0)), to_numpy(model.predict(x, verbose=0))
+    )
+
+
 def test_float64_policy_computes_in_float64():
     layer = TaskNeuronDense(2, "div(x, x - 0.5)", dtype="float64")
     out = layer(np.ones((1, 3)))
