@@ -75,7 +75,13 @@ def main():
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--gplearn-seeds", type=int, default=3)
     parser.add_argument("--dims", default="5,20,100")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw search.png from results/search.json")
     args = parser.parse_args()
+    if args.plot_only:
+        with open(os.path.join(common.RESULTS, "search.json")) as handle:
+            plot(json.load(handle))
+        return
     n = 200 if args.quick else 1000
     dims = [5] if args.quick else [int(d) for d in args.dims.split(",")]
     seeds = 1 if args.quick else args.seeds
@@ -126,6 +132,34 @@ def main():
     name = "search_quick" if args.quick else "search"
     common.write(name + ".md", text)
     common.write(name + ".json", json.dumps(raw, indent=1))
+    if not args.quick:
+        plot(raw)
+
+
+def plot(raw):
+    """Held-out R² of every run, VSR against gplearn, per target and d."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(9, 4))
+    labels = []
+    for index, (d, target) in enumerate(sorted({(r["d"], r["target"]) for r in raw})):
+        labels.append(f"d={d}\n{target}")
+        for offset, method, colour in ((-0.15, "VSR", "tab:blue"), (0.15, "gplearn", "tab:orange")):
+            scores = [max(r["r2"], -0.1) for r in raw
+                      if r["d"] == d and r["target"] == target and r["method"] == method]
+            axis.scatter([index + offset] * len(scores), scores, s=12, color=colour,
+                         label=method if index == 0 else None)
+    axis.axhline(0.99, color="gray", lw=0.5, ls="--")
+    axis.set_xticks(range(len(labels)), labels, fontsize=7)
+    axis.set_ylabel("held-out R² (clipped at -0.1)")
+    axis.set_title("Shared-formula targets: VSR (10 seeds) vs plain gplearn (3 seeds)")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(os.path.join(common.RESULTS, "search.png"), dpi=100)
+    print("wrote benchmarks/results/search.png")
 
 
 if __name__ == "__main__":

@@ -131,7 +131,13 @@ def main():
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--datasets", default=None, help="comma-separated subset")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw tabular.png from results/tabular.json")
     args = parser.parse_args()
+    if args.plot_only:
+        with open(os.path.join(common.RESULTS, "tabular.json")) as handle:
+            plot(json.load(handle))
+        return
     import keras
 
     names = list(datasets.DATASETS)
@@ -201,6 +207,42 @@ def main():
     name = "tabular_quick" if args.quick else "tabular"
     common.write(name + ".md", text)
     common.write(name + ".json", json.dumps(raw, indent=1))
+    if not args.quick:
+        plot(raw)
+
+
+def plot(raw):
+    """LN against TN per dataset × structure: below the diagonal, TN wins."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = {}
+    for record in raw:
+        key = (record["dataset"], record["structure"])
+        cells.setdefault(key, {"TN": [], "LN": []})[record["network"]].append(record["score"])
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    for axis, task in zip(axes, ("regression", "classification")):
+        for (dataset, structure), scores in cells.items():
+            if datasets.DATASETS[dataset][1] != task:
+                continue
+            axis.scatter(np.mean(scores["LN"]), np.mean(scores["TN"]), s=25)
+            axis.annotate(f"{dataset.split(' ')[0]} {structure}",
+                          (np.mean(scores["LN"]), np.mean(scores["TN"])), fontsize=6)
+        low, high = axis.get_xlim()
+        axis.plot([low, high], [low, high], color="gray", lw=0.5)
+        axis.set_xlabel("linear network (LN)")
+        axis.set_ylabel("task-based network (TN)")
+        axis.set_title("test MSE, normalized target (below the line: TN better)"
+                       if task == "regression" else
+                       "test accuracy (above the line: TN better)", fontsize=9)
+        if task == "regression":
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+    figure.tight_layout()
+    figure.savefig(os.path.join(common.RESULTS, "tabular.png"), dpi=100)
+    print("wrote benchmarks/results/tabular.png")
 
 
 if __name__ == "__main__":
