@@ -109,7 +109,7 @@ def main():
     backends = (args.backends or (keras.backend.backend() if args.quick
                                   else "tensorflow,jax,torch")).split(",")
     names = QUICK_CONFIGS if args.quick else list(CONFIGS)
-    steps, rounds = (3, 3) if args.quick else (20, 7)
+    steps, rounds = (3, 3) if args.quick else (10, 5)
     script = os.path.abspath(__file__)
     shape = ["--width", str(args.width), "--batch", str(args.batch)]
     rows, plot = [], {}
