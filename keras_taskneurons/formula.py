@@ -291,6 +291,12 @@ def apply_primitive(name, *arguments):
         a, (_, c) = arguments
         if c < 0:  # a + (-c) == a - c exactly in IEEE arithmetic
             return (_flip(name), a, ("const", -c))
+    if name in ("add", "sub") and arguments[1][0] == "mul" and (
+        _is_const(arguments[1][1]) and arguments[1][1][1] < 0
+    ):
+        # a - (-c)*b == a + c*b exactly: negation is exact.
+        a, (_, (_, c), b) = arguments
+        return (_flip(name), a, ("mul", ("const", -c), b))
     return (name, *arguments)
 
 
