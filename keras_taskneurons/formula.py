@@ -35,7 +35,7 @@ MAX_LENGTH = 8192
 MAX_NODES = 512
 """Largest formula accepted (tree nodes)."""
 
-MAX_DEPTH = 64
+MAX_DEPTH = 100
 """Deepest nesting accepted."""
 
 MAX_TERMS = 64
@@ -391,10 +391,13 @@ def _evaluate(tree, x, implementation, constants):
 
 
 def _walk(tree):
-    yield tree
-    if tree[0] not in ("x", "const"):
-        for arg in tree[1:]:
-            yield from _walk(arg)
+    """Every node, in pre-order; iterative, so any depth is safe to walk."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if node[0] not in ("x", "const"):
+            stack.extend(reversed(node[1:]))
 
 
 def _size(tree):
@@ -402,9 +405,13 @@ def _size(tree):
 
 
 def _depth(tree):
-    if tree[0] in ("x", "const"):
-        return 1
-    return 1 + max(_depth(arg) for arg in tree[1:])
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if node[0] not in ("x", "const"):
+            stack.extend((arg, depth + 1) for arg in node[1:])
+    return deepest
 
 
 # --- sympy bridge ------------------------------------------------------------------
@@ -557,6 +564,12 @@ class Formula:
             raise ValueError(
                 f"Invalid formula {_excerpt(text)}: {size} nodes, the limit "
                 f"is {MAX_NODES}."
+            )
+        # Long chains (x + x + ...) nest too: printing and evaluation recurse.
+        if _depth(tree) > MAX_DEPTH:
+            raise ValueError(
+                f"Invalid formula {_excerpt(text)}: nested deeper than "
+                f"{MAX_DEPTH} levels."
             )
         if not any(node == _X for node in _walk(tree)):
             raise ValueError(

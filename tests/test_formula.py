@@ -149,6 +149,9 @@ def test_oversized_formulas_are_refused_fast():
         Formula("(" * 500 + "x" + ")" * 500)
     with pytest.raises(ValueError, match="nodes"):
         Formula(" + ".join(["x"] * 1000))
+    with pytest.raises(ValueError, match="nested deeper"):
+        Formula(" + ".join(["x"] * 200))  # a long chain is deep, too
+    assert Formula(" + ".join(["x"] * 50)).size == 99
     assert time.perf_counter() - start < 5
 
 
