@@ -1,6 +1,7 @@
 """Shared helpers of the benchmark scripts: environment notes and Markdown."""
 
 import datetime
+import json
 import os
 import platform
 import subprocess
@@ -65,3 +66,27 @@ def write(name, text):
         handle.write(text)
     print(f"wrote {os.path.relpath(path, ROOT)}")
     return path
+
+
+def write_results(name, text, raw, quick, plot):
+    """Write ``name[_quick].md`` and ``.json``; draw the plot for full runs."""
+    stem = name + "_quick" if quick else name
+    write(stem + ".md", text)
+    write(stem + ".json", json.dumps(raw, indent=1))
+    if not quick:
+        plot(raw)
+
+
+def read_results(name):
+    with open(os.path.join(RESULTS, name + ".json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

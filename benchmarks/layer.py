@@ -154,10 +154,7 @@ def main():
 
 
 def plot_ratios(plot):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     figure, axis = plt.subplots(figsize=(8, 4))
     for backend, points in plot.items():

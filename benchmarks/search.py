@@ -13,7 +13,6 @@ generations and function set.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -79,8 +78,7 @@ def main():
                         help="redraw search.png from results/search.json")
     args = parser.parse_args()
     if args.plot_only:
-        with open(os.path.join(common.RESULTS, "search.json")) as handle:
-            plot(json.load(handle))
+        plot(common.read_results("search"))
         return
     n = 200 if args.quick else 1000
     dims = [5] if args.quick else [int(d) for d in args.dims.split(",")]
@@ -129,19 +127,12 @@ def main():
             ["n", "d", "stacked values", "seconds"], scaling) + (
             "\n\nThe search caps the stacked data at 50,000 values (`max_samples=\"auto\"`), "
             "so past that size the time no longer grows with n·d.\n")
-    name = "search_quick" if args.quick else "search"
-    common.write(name + ".md", text)
-    common.write(name + ".json", json.dumps(raw, indent=1))
-    if not args.quick:
-        plot(raw)
+    common.write_results("search", text, raw, args.quick, plot)
 
 
 def plot(raw):
     """Held-out R² of every run, VSR against gplearn, per target and d."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     figure, axis = plt.subplots(figsize=(9, 4))
     labels = []

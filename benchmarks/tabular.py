@@ -21,7 +21,6 @@ reference.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -135,8 +134,7 @@ def main():
                         help="redraw tabular.png from results/tabular.json")
     args = parser.parse_args()
     if args.plot_only:
-        with open(os.path.join(common.RESULTS, "tabular.json")) as handle:
-            plot(json.load(handle))
+        plot(common.read_results("tabular"))
         return
     import keras
 
@@ -204,19 +202,12 @@ def main():
         common.table(["dataset", "N × d", "formula (inputs scaled to [-1, 1])", "search s"], formulas),
         "",
     ])
-    name = "tabular_quick" if args.quick else "tabular"
-    common.write(name + ".md", text)
-    common.write(name + ".json", json.dumps(raw, indent=1))
-    if not args.quick:
-        plot(raw)
+    common.write_results("tabular", text, raw, args.quick, plot)
 
 
 def plot(raw):
     """LN against TN per dataset × structure: below the diagonal, TN wins."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = common.pyplot()
 
     cells = {}
     for record in raw:
