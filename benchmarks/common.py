@@ -1,5 +1,6 @@
 """Shared helpers of the benchmark scripts: environment notes and Markdown."""
 
+import argparse
 import datetime
 import json
 import os
@@ -90,3 +91,13 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def argument_parser(doc, name):
+    """The options every benchmark has: --quick, --seeds, --plot-only."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (CI)")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--plot-only", action="store_true",
+                        help=f"redraw {name}.png from results/{name}.json")
+    return parser

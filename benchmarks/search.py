@@ -12,7 +12,6 @@ generations and function set.
     python benchmarks/search.py --quick         # CI: tiny sizes
 """
 
-import argparse
 import os
 import sys
 import time
@@ -69,13 +68,9 @@ def r2(model, X, y):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=10)
+    parser = common.argument_parser(__doc__, "search")
     parser.add_argument("--gplearn-seeds", type=int, default=3)
     parser.add_argument("--dims", default="5,20,100")
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw search.png from results/search.json")
     args = parser.parse_args()
     if args.plot_only:
         plot(common.read_results("search"))

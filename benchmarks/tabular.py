@@ -20,7 +20,6 @@ reference.
     python benchmarks/tabular.py --quick               # CI: tiny sizes
 """
 
-import argparse
 import os
 import sys
 import time
@@ -125,13 +124,9 @@ def summary(values):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=10)
+    parser = common.argument_parser(__doc__, "tabular")
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--datasets", default=None, help="comma-separated subset")
-    parser.add_argument("--plot-only", action="store_true",
-                        help="redraw tabular.png from results/tabular.json")
     args = parser.parse_args()
     if args.plot_only:
         plot(common.read_results("tabular"))

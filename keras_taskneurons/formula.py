@@ -678,13 +678,16 @@ class Formula:
         """
         if constants is not None:
             constants = list(constants)
-            if len(constants) != len(self.constants):
-                raise ValueError(
-                    f"{self} has {len(self.constants)} constants, got "
-                    f"{len(constants)} replacements."
-                )
+            self._check_constant_count(constants)
             constants = iter(constants)
         return _evaluate(self._tree, x, "keras", constants)
+
+    def _check_constant_count(self, values):
+        if len(values) != len(self.constants):
+            raise ValueError(
+                f"{self} has {len(self.constants)} constants, got "
+                f"{len(values)} values."
+            )
 
     def with_constants(self, values):
         """A formula of the same shape with its constants replaced.
@@ -693,11 +696,7 @@ class Formula:
             values: One float per constant, in the order of :attr:`constants`.
         """
         values = [float(v) for v in values]
-        if len(values) != len(self.constants):
-            raise ValueError(
-                f"{self} has {len(self.constants)} constants, got "
-                f"{len(values)} values."
-            )
+        self._check_constant_count(values)
         supply = iter(values)
 
         def rebuild(tree):
@@ -714,11 +713,7 @@ class Formula:
         (scalars or arrays broadcasting against ``x``), in numpy."""
         x = np.asarray(x, dtype=np.float64)
         values = list(values)
-        if len(values) != len(self.constants):
-            raise ValueError(
-                f"{self} has {len(self.constants)} constants, got "
-                f"{len(values)} values."
-            )
+        self._check_constant_count(values)
         with np.errstate(all="ignore"):
             return _evaluate(self._tree, x, "numpy", iter(values)) + 0 * x
 
