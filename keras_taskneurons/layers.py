@@ -46,9 +46,18 @@ class TaskNeuronDense(keras.layers.Layer):
     parametrised basis function, against ``batch * K * input_dim`` for
     ``"terms"``.
 
-    Formula features are computed in float32 under the ``mixed_float16`` and
-    ``mixed_bfloat16`` policies (protected functions and powers need the
-    range), then cast to the compute dtype for the matmul.
+    Under the ``mixed_float16`` and ``mixed_bfloat16`` policies the layer
+    computes in float32 (the basis features, the matmul, the bias and the
+    activation; the kernels are float32 variables, not autocast), and only
+    its output is cast to the compute dtype: powers such as ``x**9`` leave
+    float16's range (65504) already at ``|x| = 4``, so casting the features
+    before the matmul would turn them into infinities.
+
+    The config stores the formula's canonical string and, under ``"bases"``,
+    the basis functions in kernel order. Loading derives the bases from the
+    formula again and refuses a file whose stored bases differ, so weights
+    never land in the wrong basis block (for example after a change in how
+    sympy orders terms). Configs without ``"bases"`` still load.
 
     Args:
         units: Positive integer, dimensionality of the output space.
@@ -159,6 +168,9 @@ class TaskNeuronDense(keras.layers.Layer):
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
+        # Under mixed precision the variables stay float32 inside `call`
+        # (autocast=False): the layer computes in float32, see the docstring.
+        kernel_args["autocast"] = False
         self.kernel = None
         if self._matmul_bases:
             self.kernel = self.add_weight(
@@ -197,6 +209,7 @@ class TaskNeuronDense(keras.layers.Layer):
                 initializer=self.bias_initializer,
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
+                autocast=False,
             )
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
 
@@ -205,8 +218,8 @@ class TaskNeuronDense(keras.layers.Layer):
         return "float32" if compute in _LOW_PRECISION else compute
 
     def call(self, inputs):
-        feature_dtype = self._feature_dtype()
-        x = ops.cast(inputs, feature_dtype)
+        dtype = self._feature_dtype()
+        x = ops.cast(inputs, dtype)
         outputs = None
         if self._matmul_bases:
             features = [basis.evaluate_keras(x) for basis in self._matmul_bases]
@@ -214,8 +227,7 @@ class TaskNeuronDense(keras.layers.Layer):
                 features[0] if len(features) == 1
                 else ops.concatenate(features, axis=-1)
             )
-            features = ops.cast(features, self.compute_dtype)
-            outputs = ops.matmul(features, self.kernel)
+            outputs = ops.matmul(features, ops.cast(self.kernel, dtype))
         if self._parametric_bases:
             # (..., input_dim, 1) against (input_dim, units) constants.
             expanded = ops.expand_dims(x, -1)
@@ -223,16 +235,15 @@ class TaskNeuronDense(keras.layers.Layer):
                 self._parametric_bases, self.term_kernels, self.term_constants
             ):
                 values = basis.evaluate_keras(
-                    expanded, [ops.cast(c, feature_dtype) for c in constants]
+                    expanded, [ops.cast(c, dtype) for c in constants]
                 )
-                values = ops.cast(values, self.compute_dtype)
-                term = ops.sum(ops.multiply(values, kernel), axis=-2)
+                term = ops.sum(ops.multiply(values, ops.cast(kernel, dtype)), axis=-2)
                 outputs = term if outputs is None else ops.add(outputs, term)
         if self.bias is not None:
-            outputs = ops.add(outputs, self.bias)
+            outputs = ops.add(outputs, ops.cast(self.bias, dtype))
         if self.activation is not None:
             outputs = self.activation(outputs)
-        return outputs
+        return ops.cast(outputs, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)[:-1] + (self.units,)
@@ -249,6 +260,7 @@ class TaskNeuronDense(keras.layers.Layer):
             {
                 "units": self.units,
                 "formula": str(self.formula),
+                "bases": [str(basis) for basis in self.bases],
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "parameterization": self.parameterization,
@@ -287,9 +299,28 @@ class TaskNeuronDense(keras.layers.Layer):
                 "as a string under 'formula'. Received: "
                 f"formula={type(formula).__name__}"
             )
+        stored = config.pop("bases", None)
+        if stored is not None and (
+            not isinstance(stored, (list, tuple))
+            or not all(isinstance(b, str) for b in stored)
+        ):
+            raise TypeError(
+                "The config of a TaskNeuronDense layer must hold its bases as "
+                f"a list of strings under 'bases'. Received: bases={stored!r:.200}"
+            )
         # The allow-list parser reads the untrusted string; nothing runs it.
         config["formula"] = Formula(formula)
-        return super().from_config(config)
+        layer = super().from_config(config)
+        derived = [str(basis) for basis in layer.bases]
+        if stored is not None and list(stored) != derived:
+            raise ValueError(
+                f"The saved bases of TaskNeuronDense layer {layer.name!r} do "
+                f"not match its formula {str(layer.formula)!r}: the file says "
+                f"{list(stored)!r:.300}, the formula expands into {derived!r}. "
+                "Its weights would land in the wrong basis blocks, so the "
+                "layer is not loaded."
+            )
+        return layer
 
     def __repr__(self):
         return (
@@ -307,15 +338,17 @@ class TaskNeuronLayerFactory:
     """
 
     def __init__(self, formula, **defaults):
-        if "units" in defaults:
-            raise TypeError(
-                "Pass `units` when calling the factory, not to "
-                "layer_factory()."
-            )
+        for name in ("units", "name"):
+            if name in defaults:
+                raise TypeError(
+                    f"Pass `{name}` when calling the factory, not to "
+                    "layer_factory()."
+                )
         self.formula = as_formula(formula)
         self.defaults = defaults
-        # Fail now, not at the first call, on bad defaults.
-        TaskNeuronDense(1, self.formula, **defaults)
+        # Fail now, not at the first call, on bad defaults. An explicit name
+        # keeps Keras's automatic layer names (task_neuron_dense, ...) unused.
+        TaskNeuronDense(1, self.formula, name="layer_factory_check", **defaults)
 
     def __call__(self, units, **overrides):
         return TaskNeuronDense(units, self.formula, **{**self.defaults, **overrides})

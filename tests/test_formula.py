@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keras_taskneurons import Formula
-from keras_taskneurons import formula as formula_module
+from keras_taskneurons.formula import tree as formula_tree
 from keras_taskneurons import primitives as prim
 from tests.helpers import to_numpy
 
@@ -211,7 +211,7 @@ _trees = st.recursive(_leaves, _extend, max_leaves=12)
 def _build(tree):
     if tree[0] in ("x", "const"):
         return tree
-    return formula_module.apply_primitive(tree[0], *(_build(a) for a in tree[1:]))
+    return formula_tree.apply_primitive(tree[0], *(_build(a) for a in tree[1:]))
 
 
 @settings(max_examples=300, deadline=None)
@@ -221,7 +221,7 @@ def test_random_formulas_round_trip(tree):
         built = _build(tree)
     except ValueError:
         return  # constant folding overflowed: refused, as it should be
-    if not any(n == ("x",) for n in formula_module._walk(built)):
+    if not any(n == ("x",) for n in formula_tree.walk(built)):
         return
     formula = Formula._from_tree(built)
     again = Formula(str(formula))

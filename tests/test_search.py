@@ -17,7 +17,7 @@ from keras_taskneurons import (
     VectorizedSymbolicClassifier,
     VectorizedSymbolicRegressor,
 )
-from keras_taskneurons import refinement
+from keras_taskneurons.search import fitness
 
 SMALL = dict(population_size=200, generations=4, function_set=("add", "sub", "mul"))
 
@@ -181,7 +181,7 @@ def test_large_data_is_subsampled_for_the_search():
     X = rng.uniform(-2, 2, (3000, 100))  # 300k stacked values, over the cap
     y = (X**2).sum(axis=1)
     reg = VectorizedSymbolicRegressor(random_state=0, population_size=30, generations=1).fit(X, y)
-    assert reg.n_search_samples_ == refinement.MAX_STACKED_VALUES // 100
+    assert reg.n_search_samples_ == fitness.MAX_STACKED_VALUES // 100
     assert reg.predict(X).shape == (3000,)
 
 

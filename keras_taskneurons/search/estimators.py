@@ -31,54 +31,23 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from keras_taskneurons import formula as formula_module
 from keras_taskneurons import primitives as prim
-from keras_taskneurons.formula import Formula
+from keras_taskneurons.formula import Formula, apply_primitive
 from keras_taskneurons.layers import layer_factory
-from keras_taskneurons.refinement import (
+from keras_taskneurons.search.fitness import (
     BAD_FITNESS,
     MAX_STACKED_VALUES,
+    ScaledSumFitness,
     feature_sum,
     linear_scaling,
-    refine,
-    scaled_error,
 )
+from keras_taskneurons.search.refinement import expands, refine
 
 DEFAULT_FUNCTION_SET = ("add", "sub", "mul", "sin", "cos", "exp")
 """The paper's polynomial base functions (+, −, ×) plus sin, cos and exp,
 which the paper names as further base functions: with them the search
 recovers periodic and bell-shaped targets exactly instead of approximating
 them by long polynomials (see ``benchmarks/search.py``)."""
-
-class _ScaledSumFitness:
-    """Fitness: 1 − R² of ``a·Σ_i f(x_i) + b`` after least-squares ``a, b``.
-
-    Averaged over the outputs. Called by gplearn as ``fitness(y, y_pred, w)``
-    on stacked vectors; the real targets and the shape live in ``state``,
-    which :meth:`release` empties after the fit so that a pickled estimator
-    does not carry the training data.
-    """
-
-    def __init__(self, targets, n_features):
-        self.state = {"targets": targets, "n_features": n_features}
-
-    def release(self):
-        self.state.clear()
-
-    def function(self):
-        state = self.state
-
-        def scaled_sum_error(y, y_pred, sample_weight):
-            targets = state["targets"]
-            if y_pred.size != targets.shape[0] * state["n_features"]:
-                # Only gplearn's own sanity check of the metric gets here.
-                return float(np.average((y - y_pred) ** 2, weights=sample_weight))
-            sums = y_pred.reshape(-1, state["n_features"]).sum(axis=1)
-            weights = sample_weight.reshape(-1, state["n_features"])[:, 0]
-            return scaled_error(sums, targets, weights)
-
-        return scaled_sum_error
-
 
 def _program_to_formula(program):
     """Convert a gplearn program (prefix list) to a :class:`Formula`."""
@@ -90,12 +59,16 @@ def _program_to_formula(program):
         node = next(nodes)
         if isinstance(node, _Function):
             arguments = [build() for _ in range(node.arity)]
-            return formula_module.apply_primitive(node.name, *arguments)
+            return apply_primitive(node.name, *arguments)
         if isinstance(node, numbers.Integral):
             return ("x",)  # the stacked data has one feature
         return ("const", float(node))
 
-    return Formula._from_tree(build())
+    try:
+        tree = build()
+    except RecursionError:  # a bloated program nests deeper than any limit
+        raise ValueError("the program nests too deeply") from None
+    return Formula._from_tree(tree)
 
 
 class _Progress:
@@ -278,11 +251,10 @@ class _VectorizedSymbolicBase(BaseEstimator):
         dtypes = getattr(X, "dtypes", None)
         if dtypes is None or not hasattr(X, "columns"):
             return
+        # Numbers and booleans (as 0/1), numpy or pandas dtypes alike.
         bad = [
             str(column) for column, dtype in zip(X.columns, dtypes)
-            if not (np.issubdtype(np.dtype(dtype), np.number)
-                    if isinstance(dtype, np.dtype) else
-                    getattr(dtype, "kind", "O") in "biuf")
+            if getattr(dtype, "kind", "O") not in "biuf"
         ]
         if bad:
             raise ValueError(
@@ -339,7 +311,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         self.n_search_samples_ = len(rows)
         X_search, t_search, w_search = X_std[rows], t_std[rows], weights[rows]
 
-        fitness = _ScaledSumFitness(t_search, n_features)
+        fitness = ScaledSumFitness(t_search, n_features)
         metric = make_fitness(
             function=fitness.function(), greater_is_better=False, wrap=True
         )
@@ -439,13 +411,20 @@ class _VectorizedSymbolicBase(BaseEstimator):
 
     @staticmethod
     def _best_convertible(candidates):
-        # Best fitness first, shorter first on ties; skip programs that do
-        # not depend on x or exceed the formula limits.
+        """The best candidate that a layer can be built on.
+
+        Best fitness first, shorter first on ties. A program is skipped when
+        it does not depend on x, exceeds the formula limits, or does not
+        expand into terms (:func:`~.refinement.expands`): the search never
+        returns a formula that :class:`TaskNeuronDense` refuses.
+        """
         for raw, _, _, program in sorted(candidates, key=lambda c: (c[0], c[1])):
             try:
-                return program, _program_to_formula(program), float(raw)
+                formula = _program_to_formula(program)
             except ValueError:
                 continue
+            if expands(formula):
+                return program, formula, float(raw)
         program = candidates[-1][3]
         return program, Formula("x"), BAD_FITNESS
 

@@ -1,74 +1,33 @@
-"""Fitness and refinement of a shared formula ``y ≈ a·Σ_i f(x_i) + b``.
+"""Refinement of an evolved formula for ``y ≈ a·Σ_i f(x_i) + b``.
 
-Plain numpy and scipy: the search's fitness (``1 − R²`` after the best
-least-squares scaling), the least-squares scaling itself, and the refinement
-of an evolved formula (expansion into terms, pruning of useless terms,
-least-squares tuning of its real constants).
+Expansion into terms, pruning of terms that do not help, and least-squares
+tuning of the real constants (numpy and scipy). Every formula it returns
+expands into terms, so a layer can be built on it.
 """
-
-import math
 
 import numpy as np
 from scipy import optimize
 
-from keras_taskneurons import formula as formula_module
-from keras_taskneurons.formula import Formula
-
-BAD_FITNESS = 1.0
-"""Fitness of a useless program: as bad as predicting the mean."""
-
-MAX_STACKED_VALUES = 50_000
-"""Stacked values (samples × features) evaluated at once at most."""
+from keras_taskneurons.formula import Formula, apply_primitive
+from keras_taskneurons.search.fitness import (
+    BAD_FITNESS,
+    linear_scaling,
+    scaled_error,
+)
 
 
-def scaled_error(sums, targets, weights):
-    """1 − R² (weighted, mean over outputs) after the best ``a·sums + b``."""
-    if not np.all(np.isfinite(sums)):
-        return BAD_FITNESS
-    total = weights.sum()
-    if total <= 0:
-        return BAD_FITNESS
-    w = weights / total
-    s_mean = w @ sums
-    s_centered = sums - s_mean
-    s_var = w @ (s_centered * s_centered)
-    y_mean = w @ targets
-    y_centered = targets - y_mean
-    y_var = w @ (y_centered * y_centered)
-    if not s_var > 1e-12 * max(1.0, s_mean * s_mean):
-        return BAD_FITNESS
-    # An output that is constant on these samples has nothing to explain.
-    varying = y_var > 0
-    if not np.any(varying):
-        return BAD_FITNESS
-    covariance = (w * s_centered) @ y_centered
-    explained = covariance[varying] ** 2 / (s_var * y_var[varying])
-    error = float(np.mean(1.0 - explained))
-    return error if math.isfinite(error) else BAD_FITNESS
+def expands(formula):
+    """Whether ``formula`` expands into terms, which a layer needs.
 
-
-def linear_scaling(sums, targets, weights):
-    """Least-squares ``a, b`` (one per output) for ``targets ≈ a·sums + b``."""
-    w = weights / weights.sum()
-    s_mean = w @ sums
-    s_centered = sums - s_mean
-    s_var = w @ (s_centered * s_centered)
-    y_mean = w @ targets
-    if s_var <= 0:
-        return np.zeros(targets.shape[1]), y_mean
-    a = ((w * s_centered) @ (targets - y_mean)) / s_var
-    return a, y_mean - a * s_mean
-
-
-def feature_sum(formula, X, chunk_values=MAX_STACKED_VALUES):
-    """``Σ_i f(x_i)`` per row of ``X``, in chunks of bounded memory."""
-    n_samples, n_features = X.shape
-    rows = max(1, chunk_values // max(1, n_features))
-    out = np.empty(n_samples)
-    for start in range(0, n_samples, rows):
-        block = formula.evaluate(X[start:start + rows])
-        out[start:start + rows] = block.sum(axis=1)
-    return out
+    Formulas outside the limits never get here (:class:`Formula` refuses
+    them); this catches the ones whose expansion is constant, has too many
+    terms or a coefficient that overflows.
+    """
+    try:
+        formula.terms()
+    except ValueError:
+        return False
+    return True
 
 
 def refine(formula, X, targets, weights, score):
@@ -76,7 +35,9 @@ def refine(formula, X, targets, weights, score):
 
     The scaling ``a, b`` is eliminated inside the residual (variable
     projection), so only the formula's own constants are optimised. Returns
-    the refined formula and its fitness, or the input when that is better.
+    the refined formula and its fitness, or the input when that is better;
+    a candidate that does not expand into terms (:func:`expands`) is never
+    returned in place of the input.
     """
     best_formula, best_score = formula, score
     try:
@@ -87,7 +48,7 @@ def refine(formula, X, targets, weights, score):
     expanded = _prune_terms(expanded, X, targets, weights)
     start = np.array(expanded.constants, dtype=np.float64)
     expanded_score = _fitness_with(expanded, start, X, targets, weights)
-    if expanded_score <= best_score + 1e-12:
+    if expanded_score <= best_score + 1e-12 and expands(expanded):
         best_formula, best_score = expanded, expanded_score
     if start.size:
         root_w = np.sqrt(weights / weights.sum())
@@ -109,7 +70,7 @@ def refine(formula, X, targets, weights, score):
             refined_score = _fitness_with(
                 refined, np.array(refined.constants), X, targets, weights
             )
-            if refined_score < best_score:
+            if refined_score < best_score and expands(refined):
                 best_formula, best_score = refined, refined_score
         except (ValueError, np.linalg.LinAlgError):
             pass
@@ -177,7 +138,7 @@ def _prune_terms(formula, X, targets, weights):
 
 
 def _sum_tree(constant, terms):
-    apply = formula_module.apply_primitive
+    apply = apply_primitive
     tree = None
     for coefficient, basis in terms:
         magnitude = abs(coefficient) if tree is not None else coefficient

@@ -1,0 +1,21 @@
+"""Vectorized symbolic regression: the estimators, their fitness, refinement.
+
+* :mod:`~keras_taskneurons.search.estimators`: ``VectorizedSymbolicRegressor``
+  and ``VectorizedSymbolicClassifier`` (gplearn's GP on the stacked data);
+* :mod:`~keras_taskneurons.search.fitness`: ``1 − R²`` after the best scaling
+  of ``Σ_i f(x_i)``, the object gplearn calls, chunked sums;
+* :mod:`~keras_taskneurons.search.refinement`: expansion, pruning and
+  least-squares tuning of an evolved formula's constants.
+"""
+
+from keras_taskneurons.search.estimators import (
+    DEFAULT_FUNCTION_SET,
+    VectorizedSymbolicClassifier,
+    VectorizedSymbolicRegressor,
+)
+
+__all__ = [
+    "DEFAULT_FUNCTION_SET",
+    "VectorizedSymbolicClassifier",
+    "VectorizedSymbolicRegressor",
+]
