@@ -187,18 +187,38 @@ def check_writable(path, overwrite):
 def write_atomically(path, write, suffix=""):
     """Write through a temporary file in the same folder, then rename, so a
     failed run leaves any existing file intact."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
-    os.close(handle)
+    write_together([(path, write, suffix)])
+
+
+def write_together(files):
+    """Write several files so that either all of them appear or none.
+
+    ``files`` holds ``(path, write, suffix)``; ``write(temporary_path)``
+    writes one. Every file is first written to a temporary name in its
+    folder; only when all have been written are they renamed into place. If
+    anything fails, the temporaries and any file already renamed are
+    removed, so a model never stands without its report.
+    """
+    written, renamed = [], []
     try:
-        write(temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes files private
-        os.replace(temporary, path)
+        for path, write, suffix in files:
+            folder = os.path.dirname(os.path.abspath(path))
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
+            os.close(handle)
+            written.append((temporary, path))
+            write(temporary)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes files private
+        for temporary, path in written:
+            os.replace(temporary, path)
+            renamed.append(path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        for temporary, _ in written:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+        for path in renamed:
+            os.unlink(path)
         raise
 
 
@@ -230,25 +250,28 @@ def parse_functions(text):
     return tuple(names)
 
 
-def build_network(kind, sizes, n_features, n_outputs, task, formula, normalizer):
-    """An MLP of task-based (``kind="task"``) or linear (``"linear"``) layers."""
+def build_network(kind, sizes, n_features, n_outputs, task, formula, normalizer,
+                  activation="tanh", seed=0):
+    """An MLP of task-based (``kind="task"``) or linear (``"linear"``) layers.
+
+    Both kinds get the same hidden ``activation``; the seed is set before any
+    layer is built, so each network's initial weights are reproducible.
+    """
     import keras
 
     from keras_taskneurons.layers import TaskNeuronDense
 
+    keras.utils.set_random_seed(seed)
     inputs = keras.Input((n_features,), name="features")
     hidden = normalizer(inputs)
     for index, size in enumerate(sizes):
         if kind == "task":
-            # tanh keeps each layer's inputs in [-1, 1], the range the formula
-            # was searched on; with relu, powers of large activations explode
-            # in deeper stacks.
-            layer = TaskNeuronDense(size, formula, activation="tanh", name=f"task_{index}")
+            layer = TaskNeuronDense(size, formula, activation=activation, name=f"task_{index}")
         else:
-            layer = keras.layers.Dense(size, activation="relu", name=f"dense_{index}")
+            layer = keras.layers.Dense(size, activation=activation, name=f"dense_{index}")
         hidden = layer(hidden)
-    activation = "softmax" if task == "classification" else None
-    outputs = keras.layers.Dense(n_outputs, activation=activation, name="head")(hidden)
+    head = "softmax" if task == "classification" else None
+    outputs = keras.layers.Dense(n_outputs, activation=head, name="head")(hidden)
     return keras.Model(inputs, outputs, name=f"{kind}_network")
 
 
@@ -409,7 +432,8 @@ def command_fit(args):
     n_outputs = len(classes) if classes is not None else 1
     print(f"\nstep 2: train a task-based network, hidden layers {sizes}")
     task_model = build_network(
-        "task", sizes, len(table.feature_names), n_outputs, args.task, formula, normalizer()
+        "task", sizes, len(table.feature_names), n_outputs, args.task, formula,
+        normalizer(), activation=args.activation, seed=args.seed,
     )
     task_history, task_seconds = train(
         task_model, data, args.task, args.epochs, args.learning_rate, args.patience,
@@ -431,9 +455,8 @@ def command_fit(args):
         print(f"\ncomparison: a linear (Dense) network, hidden layers {widths}")
         linear_model = build_network(
             "linear", widths, len(table.feature_names), n_outputs, args.task, None,
-            normalizer(),
+            normalizer(), activation=args.activation, seed=args.seed,
         )
-        keras.utils.set_random_seed(args.seed)
         linear_history, linear_seconds = train(
             linear_model, data, args.task, args.epochs, args.learning_rate,
             args.patience, verbose=2 if args.quiet else 1,
@@ -455,7 +478,6 @@ def command_fit(args):
             target_scale, offset=target_mean, name="target_scale"
         )(task_model.output)
         saved = keras.Model(task_model.input, outputs, name="task_network")
-    write_atomically(args.output, saved.save, suffix=".keras")
     report = {
         "formula": str(formula),
         "formula_latex": formula.to_latex(),
@@ -473,7 +495,8 @@ def command_fit(args):
         "classes": None if classes is None else [str(c) for c in classes],
         "split": {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)},
         "settings": {
-            "hidden": sizes, "epochs": args.epochs, "patience": args.patience,
+            "hidden": sizes, "activation": args.activation,
+            "epochs": args.epochs, "patience": args.patience,
             "learning_rate": args.learning_rate, "seed": args.seed,
             "population": args.population, "generations": args.generations,
             "functions": list(functions), "parsimony": args.parsimony,
@@ -482,10 +505,13 @@ def command_fit(args):
         "model": os.path.basename(args.output),
         "keras_backend": keras.backend.backend(),
     }
-    write_atomically(
-        report_json,
-        lambda path: open(path, "w", encoding="utf-8").write(json.dumps(report, indent=2)),
-    )
+
+    def write_report(path):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(report, indent=2))
+
+    # The model and its report appear together or not at all: predict needs both.
+    write_together([(args.output, saved.save, ".keras"), (report_json, write_report, ".json")])
     plotted = plot_report(report_png, formula, normalized[train_idx], histories)
     print(f"\nsaved {args.output}")
     print(f"report {report_json}" + (f" and {report_png}" if plotted else ""))
@@ -652,6 +678,11 @@ def make_parser():
     fit.add_argument("--output", default="model.keras", help="model path (.keras)")
     fit.add_argument("--hidden", default="64,32", help="hidden layer sizes, e.g. 64,32")
     fit.add_argument("--task", choices=["regression", "classification"], default="regression")
+    fit.add_argument(
+        "--activation", choices=["tanh", "relu"], default="tanh",
+        help="hidden activation of both networks (default tanh: it keeps each "
+        "task-based layer's inputs in [-1, 1], the range the formula was searched on)",
+    )
     fit.add_argument("--epochs", type=int, default=200)
     fit.add_argument("--patience", type=int, default=20, help="early-stopping patience")
     fit.add_argument("--learning-rate", type=float, default=1e-3)

@@ -214,55 +214,50 @@ def _keras_exp(a):
 
 
 # --- sympy counterparts --------------------------------------------------------
-# Protected functions are opaque sympy functions, so that algebra never applies
+# Every function is an opaque sympy function: algebra (expansion into terms)
+# only distributes products over sums and collects powers. So it never applies
 # an identity that only holds for the unprotected function (for example
-# ``div(a + b, c) = div(a, c) + div(b, c)`` fails where ``|c| <= 0.001``).
+# ``div(a + b, c) = div(a, c) + div(b, c)`` fails where ``|c| <= 0.001``), and
+# never runs sympy's automatic evaluation and assumption queries on sin, cos,
+# tanh or Abs, which can take seconds on nested functions of powers.
 
 
-class ProtectedDiv(sympy.Function):
-    """gplearn's protected division, opaque to sympy's algebra."""
-
-    nargs = 2
-
-    def _latex(self, printer):
-        a, b = (printer._print(arg) for arg in self.args)
-        return r"\frac{%s}{%s}" % (a, b)
+def _raised(tex, exp):
+    """``tex`` raised to the power ``exp`` (sympy passes ``exp`` when it
+    prints a function to a power)."""
+    return tex if exp is None else r"\left(%s\right)^{%s}" % (tex, exp)
 
 
-class ProtectedLog(sympy.Function):
-    """``log|a|`` (0 near zero), opaque to sympy's algebra."""
+def _opaque_function(name, nargs, latex, doc):
+    """A sympy function without evaluation rules, printed as ``latex``."""
 
-    nargs = 1
+    def _latex(self, printer, exp=None):
+        return _raised(latex % tuple(printer._print(a) for a in self.args), exp)
 
-    def _latex(self, printer):
-        return r"\log\left|%s\right|" % printer._print(self.args[0])
-
-
-class ProtectedSqrt(sympy.Function):
-    """``sqrt|a|``, opaque to sympy's algebra."""
-
-    nargs = 1
-
-    def _latex(self, printer):
-        return r"\sqrt{\left|%s\right|}" % printer._print(self.args[0])
+    return type(name, (sympy.Function,), {
+        "__doc__": doc, "__module__": __name__, "nargs": nargs, "_latex": _latex,
+    })
 
 
-class ProtectedInv(sympy.Function):
-    """``1/a`` (0 near zero), opaque to sympy's algebra."""
-
-    nargs = 1
-
-    def _latex(self, printer):
-        return r"\frac{1}{%s}" % printer._print(self.args[0])
-
-
-class ClippedExp(sympy.Function):
-    """``exp(min(a, 30))``, opaque to sympy's algebra."""
-
-    nargs = 1
-
-    def _latex(self, printer):
-        return r"e^{%s}" % printer._print(self.args[0])
+ProtectedDiv = _opaque_function(
+    "ProtectedDiv", 2, r"\frac{%s}{%s}", "gplearn's protected division, opaque."
+)
+ProtectedLog = _opaque_function(
+    "ProtectedLog", 1, r"\log\left|%s\right|", "``log|a|`` (0 near zero), opaque."
+)
+ProtectedSqrt = _opaque_function(
+    "ProtectedSqrt", 1, r"\sqrt{\left|%s\right|}", "``sqrt|a|``, opaque."
+)
+ProtectedInv = _opaque_function(
+    "ProtectedInv", 1, r"\frac{1}{%s}", "``1/a`` (0 near zero), opaque."
+)
+ClippedExp = _opaque_function("ClippedExp", 1, r"e^{%s}", "``exp(min(a, 30))``, opaque.")
+OpaqueAbs = _opaque_function("OpaqueAbs", 1, r"\left|%s\right|", "``|a|``, opaque.")
+OpaqueSin = _opaque_function("OpaqueSin", 1, r"\sin{\left(%s \right)}", "``sin a``, opaque.")
+OpaqueCos = _opaque_function("OpaqueCos", 1, r"\cos{\left(%s \right)}", "``cos a``, opaque.")
+OpaqueTanh = _opaque_function(
+    "OpaqueTanh", 1, r"\tanh{\left(%s \right)}", "``tanh a``, opaque."
+)
 
 
 def _table():
@@ -279,7 +274,7 @@ def _table():
             "a / b, or 1 where |b| <= 0.001",
         ),
         Primitive("neg", 1, numpy_neg, ops.negative, lambda a: -a, "-a"),
-        Primitive("abs", 1, numpy_abs, ops.abs, sympy.Abs, "|a|"),
+        Primitive("abs", 1, numpy_abs, ops.abs, OpaqueAbs, "|a|"),
         Primitive(
             "sqrt", 1, numpy_sqrt, _keras_sqrt, ProtectedSqrt, "sqrt(|a|)"
         ),
@@ -294,9 +289,9 @@ def _table():
         Primitive(
             "exp", 1, numpy_exp, _keras_exp, ClippedExp, "exp(min(a, 30))"
         ),
-        Primitive("sin", 1, numpy_sin, ops.sin, sympy.sin, "sin(a)"),
-        Primitive("cos", 1, numpy_cos, ops.cos, sympy.cos, "cos(a)"),
-        Primitive("tanh", 1, numpy_tanh, ops.tanh, sympy.tanh, "tanh(a)"),
+        Primitive("sin", 1, numpy_sin, ops.sin, OpaqueSin, "sin(a)"),
+        Primitive("cos", 1, numpy_cos, ops.cos, OpaqueCos, "cos(a)"),
+        Primitive("tanh", 1, numpy_tanh, ops.tanh, OpaqueTanh, "tanh(a)"),
     ]
     for k in range(2, MAX_EXPONENT + 1):
         entries.append(

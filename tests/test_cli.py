@@ -185,6 +185,70 @@ def test_a_failed_run_leaves_the_existing_model_intact(tmp_path, capsys, monkeyp
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
 
 
+def test_a_failed_report_write_leaves_no_model(tmp_path, capsys, monkeypatch):
+    # The model and its report appear together or not at all.
+    source = regression_csv(tmp_path / "d.csv")
+    model = tmp_path / "m.keras"
+    real_dumps = json.dumps
+
+    def failing_dumps(value, *args, **kwargs):
+        if isinstance(value, dict) and "formula_latex" in value:
+            raise OSError("no space left on device")
+        return real_dumps(value, *args, **kwargs)
+
+    monkeypatch.setattr(cli.json, "dumps", failing_dumps)
+    code, _, err = run(["fit", source, "--output", str(model), *FAST], capsys)
+    assert code == 1 and "no space left" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+
+
+def test_write_together_removes_files_already_renamed(tmp_path, monkeypatch):
+    first, second = tmp_path / "a.keras", tmp_path / "a.report.json"
+    real_replace = os.replace
+
+    def replace(source, target):
+        if str(target) == str(second):
+            raise OSError("rename failed")
+        real_replace(source, target)
+
+    monkeypatch.setattr(cli.os, "replace", replace)
+    writers = [
+        (str(first), lambda p: open(p, "w").write("model"), ".keras"),
+        (str(second), lambda p: open(p, "w").write("report"), ".json"),
+    ]
+    with pytest.raises(OSError, match="rename failed"):
+        cli.write_together(writers)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compare_gives_both_networks_the_same_recipe_and_seed(tmp_path, monkeypatch):
+    built = []
+    real_build = cli.build_network
+
+    def recording_build(kind, *args, **kwargs):
+        import keras
+
+        model = real_build(kind, *args, **kwargs)
+        built.append((kind, kwargs, [keras.ops.convert_to_numpy(w) for w in model.weights]))
+        return model
+
+    monkeypatch.setattr(cli, "build_network", recording_build)
+    for run_index in range(2):
+        model = tmp_path / f"m{run_index}.keras"
+        assert cli.main(["fit", "--output", str(model), "--compare", "--activation", "relu",
+                         *FAST, "--epochs", "1"]) == 0
+    kinds = [kind for kind, _, _ in built]
+    assert kinds == ["task", "linear", "task", "linear"]
+    for _, kwargs, _ in built:
+        assert kwargs["activation"] == "relu" and kwargs["seed"] == 0
+    # Seeded before each network is built: the same initial weights each run.
+    for first, second in ((built[0], built[2]), (built[1], built[3])):
+        for a, b in zip(first[2], second[2]):
+            np.testing.assert_array_equal(a, b)
+    report = json.loads((tmp_path / "m0.report.json").read_text())
+    assert report["settings"]["activation"] == "relu"
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -219,14 +219,88 @@ def _build(tree):
 def test_random_formulas_round_trip(tree):
     try:
         built = _build(tree)
+        formula = Formula._from_tree(built)
     except ValueError:
-        return  # constant folding overflowed: refused, as it should be
-    if not any(n == ("x",) for n in formula_tree.walk(built)):
-        return
-    formula = Formula._from_tree(built)
+        return  # folding overflowed, or outside the limits: refused, as it should be
     again = Formula(str(formula))
     assert again == formula, (str(formula), str(again))
     x = np.linspace(-2, 2, 9)
     np.testing.assert_array_equal(
         np.nan_to_num(again.evaluate(x)), np.nan_to_num(formula.evaluate(x))
+    )
+
+
+# --- bounded algebra: expansion bombs and non-finite numbers --------------------
+
+BOMBS = [
+    ("(((((x+1)**9)**9)**9)**9)**9", "its degree is 59049, the limit is 81"),
+    ("((((x+1)**9)**9)**9)**9", "its degree is 6561, the limit is 81"),
+    ("x**9*x**9*x**9*x**9*x**9*x**9*x**9*x**9*x**9*x**9", "its degree is 90"),
+    ("sin(((x**3)**3)**3*((x**3)**3)**3*((x**3)**3)**3*x)", "its degree is 82"),
+    ("*".join(f"(sin(x + {i / 10}) + cos(x - {i / 7:.4f}))" for i in range(16)),
+     "expanding it could take 65536 terms in one part"),
+    ("((x + sin(x) + cos(x) + tanh(x) + 1)**9)**2", "expanding it could take"),
+]
+
+
+@pytest.mark.parametrize("text, message", BOMBS, ids=range(len(BOMBS)))
+def test_expansion_bombs_are_refused_from_the_tree(text, message):
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=message) as info:
+        Formula(text)
+    assert time.perf_counter() - started < 0.1
+    assert repr(text[:20]) in str(info.value) or text[:20] in str(info.value)
+
+
+def test_expansion_stays_below_a_second_at_the_limits():
+    # The largest expansions the limits let through.
+    for text in [
+        "*".join(f"(sin(x + {i / 10}) + cos(x - {i / 7:.4f}))" for i in range(8)),
+        "(x + sin(x) + cos(x) + 1)**5*(x + 1)**9",
+        "((x + 1)**9)**2",
+    ]:
+        started = time.perf_counter()
+        formula = Formula(text)
+        try:
+            formula.terms()
+        except ValueError as error:
+            assert "limit is 64" in str(error)
+        formula.to_latex()
+        assert time.perf_counter() - started < 1.0, text
+
+
+def test_non_finite_numbers_are_refused():
+    with pytest.raises(ValueError, match=r"coefficient of the expansion \(1\.000E\+400\) is not finite"):
+        Formula("(1e200*x + 1e200)**2").terms()
+    with pytest.raises(ValueError, match="constant 1e400 is not finite"):
+        Formula("1e400*x")
+    with pytest.raises(ValueError, match="is not finite"):
+        Formula("1e300*1e300*x")  # folded
+    formula = Formula("sin(1.3*x + 0.2)")
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="must be finite"):
+            formula.with_constants([1.0, bad])
+    assert str(formula.with_constants([2.0, -0.5])) == "sin(2*x - 0.5)"
+
+
+@pytest.mark.parametrize("failure", [RecursionError, OverflowError])
+def test_runaways_in_algebra_become_value_errors(failure, monkeypatch):
+    from keras_taskneurons.formula import algebra
+
+    def runaway(*args, **kwargs):
+        raise failure("deep inside sympy")
+
+    monkeypatch.setattr(algebra, "expand", runaway)
+    monkeypatch.setattr(algebra, "latex", runaway)
+    formula = Formula("x**2 + sin(x)")
+    with pytest.raises(ValueError, match=f"cannot be expanded into terms: {failure.__name__}"):
+        formula.terms()
+    with pytest.raises(ValueError, match=f"cannot be written in LaTeX: {failure.__name__}"):
+        formula.to_latex()
+
+
+def test_latex_of_powers_of_functions():
+    assert Formula("log(x)**2").to_latex() == r"\left(\log\left|x\right|\right)^{2}"
+    assert Formula("sin(x)**2 + abs(x)").to_latex() == (
+        r"\left|x\right| + \left(\sin{\left(x \right)}\right)^{2}"
     )

@@ -1,6 +1,8 @@
 """TaskNeuronDense: math, serialization, safety, numerics, model styles."""
 
 import json
+import re
+import time
 import zipfile
 
 import keras
@@ -161,6 +163,13 @@ def test_factory_builds_registered_layers_with_overrides():
     assert "x**2 - x" in repr(make)
 
 
+def test_factory_does_not_use_up_a_layer_name():
+    make = layer_factory("x**2 - x")
+    assert make(3).name == "task_neuron_dense"
+    with pytest.raises(TypeError, match="`name`"):
+        layer_factory("x**2", name="shared")
+
+
 def test_factory_validates_its_defaults_eagerly():
     with pytest.raises(ValueError, match="parameterization='bogus'"):
         layer_factory("x**2", parameterization="bogus")
@@ -255,6 +264,39 @@ def test_mixed_precision(policy, parameterization):
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("parameterization", PARAMETERIZATIONS)
+def test_mixed_precision_keeps_large_powers_finite(policy, parameterization):
+    # x**9 is 262144 at x = 4: beyond float16 (65504). The layer computes in
+    # float32, so with small weights the output is finite and right.
+    formula = "x**9 + sin(0.5*x)" if parameterization == "constants" else "x**9 + x"
+    layer = TaskNeuronDense(2, formula, parameterization=parameterization, dtype=policy)
+    x = np.linspace(-4, 4, 12, dtype="float32").reshape(4, 3)
+    layer.build(x.shape)
+    for variable in layer.trainable_variables:
+        if "constant" not in variable.path:
+            variable.assign(np.full(variable.shape, 1e-3, "float32"))
+    out = to_numpy(layer(x)).astype("float64")
+    reference = TaskNeuronDense(2, formula, parameterization=parameterization)
+    reference.build(x.shape)
+    reference.set_weights(layer.get_weights())
+    expected = to_numpy(reference(x))
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, expected, rtol=3e-2)  # inputs arrive in 16 bits
+    assert np.abs(expected).max() > 200  # the x**9 term really is in there
+
+    def forward(inputs, *values):
+        outputs, _ = layer.stateless_call(list(values), [], inputs)
+        return ops_cast_float32(outputs)
+
+    for g in gradient(forward, x, *[to_numpy(w) for w in layer.trainable_variables]):
+        assert np.all(np.isfinite(g))
+
+
+def ops_cast_float32(tensor):
+    return keras.ops.cast(tensor, "float32")
+
+
 @pytest.mark.parametrize("parameterization", PARAMETERIZATIONS)
 def test_mixed_precision_model_round_trips(parameterization, tmp_path):
     keras.config.set_dtype_policy("mixed_float16")
@@ -268,6 +310,29 @@ def test_mixed_precision_model_round_trips(parameterization, tmp_path):
     np.testing.assert_array_equal(
         to_numpy(reloaded.predict(x, verbose=0)), to_numpy(model.predict(x, verbose=0))
     )
+
+
+FLOAT64_ON_JAX = """
+import jax
+jax.config.update("jax_enable_x64", True)
+import numpy as np, keras, keras_taskneurons
+layer = keras_taskneurons.TaskNeuronDense(2, "div(x, x - 0.5) + x**2", dtype="float64")
+x = np.array([[0.25, 1.0 + 1e-12, 3.0]])
+out = layer(x)
+assert keras.backend.standardize_dtype(out.dtype) == "float64", out.dtype
+assert layer.kernel.dtype == "float64"
+# float64 resolves what float32 cannot: 1 + 1e-12 squared.
+w = keras.ops.convert_to_numpy(layer.kernel)
+features = np.concatenate([x**2, x / (x - 0.5)], axis=1)
+assert [str(b) for b in layer.bases] == ["x**2", "x/(x - 0.5)"], layer.bases
+np.testing.assert_allclose(keras.ops.convert_to_numpy(out), features @ w, rtol=1e-14)
+print("OK")
+"""
+
+
+def test_float64_on_jax_with_x64_enabled():
+    # JAX has no float64 unless x64 is enabled before it starts: a subprocess.
+    assert run_python(FLOAT64_ON_JAX, backend="jax").startswith("OK")
 
 
 def test_float64_policy_computes_in_float64():
@@ -317,45 +382,87 @@ def run_python_load(saved_models, tmp_path, backend):
 
 # --- untrusted files ---------------------------------------------------------------------
 
+# (payload, the refusal reason the error must give)
 PAYLOADS = [
-    "__import__('os').system('touch {marker}')",
-    "x.__class__.__bases__",
-    "lambda: 0",
-    "x**10**10",
-    "x + " * 2_500_000 + "x",
-    "sin(x) if __import__('os').system('touch {marker}') else x",
+    ("__import__('os').system('touch {marker}')", "strings are not allowed"),
+    ("x.__class__.__bases__", r"attribute access \('\.'\) is not allowed"),
+    ("lambda: 0", r"lambdas, slices and annotations \(':'\) are not allowed"),
+    ("x**10**10", "exponent 10 is not an integer constant between 0 and 9"),
+    ("x + " * 2_500_000 + "x", "10000001 characters: the limit is 8192"),
+    ("sin(x) if __import__('os').system('touch {marker}') else x",
+     "strings are not allowed"),
+    ("sin(x) if __import__(chr(111)) else x", "unexpected 'if'"),
+    # Expansion bombs: refused from the tree, before any algebra runs.
+    ("(((((x+1)**9)**9)**9)**9)**9", "its degree is 59049, the limit is 81"),
+    ("((((x+1)**9)**9)**9)**9", "its degree is 6561, the limit is 81"),
+    ("*".join(f"(sin(x + {i / 10}) + cos(x - {i / 7:.4f}))" for i in range(16)),
+     "expanding it could take 65536 terms"),
+    ("(1e200*x + 1e200)**2", r"coefficient of the expansion \(1\.000E\+400\) is not finite"),
 ]
 
 
-def _tamper(path, target, formula):
+def _tamper(path, target, formula=None, bases=None):
     with zipfile.ZipFile(path) as source:
         contents = {name: source.read(name) for name in source.namelist()}
     config = json.loads(contents["config.json"])
     for layer in config["config"]["layers"]:
         if layer["class_name"] == "TaskNeuronDense":
-            layer["config"]["formula"] = formula
+            if formula is not None:
+                layer["config"]["formula"] = formula
+            if bases == "drop":
+                del layer["config"]["bases"]
+            elif bases is not None:
+                layer["config"]["bases"] = bases
     contents["config.json"] = json.dumps(config).encode()
     with zipfile.ZipFile(target, "w") as sink:
         for name, data in contents.items():
             sink.writestr(name, data)
 
 
-@pytest.mark.parametrize("payload", PAYLOADS, ids=range(len(PAYLOADS)))
-def test_tampered_formula_is_refused_and_nothing_runs(payload, tmp_path):
+@pytest.mark.parametrize("payload, reason", PAYLOADS, ids=range(len(PAYLOADS)))
+def test_tampered_formula_is_refused_fast_and_nothing_runs(payload, reason, tmp_path):
     model = make_model(dict(formula="x**2 + x"))
     path = str(tmp_path / "good.keras")
     model.save(path)
     marker = tmp_path / "pwned"
     bad = str(tmp_path / "bad.keras")
     _tamper(path, bad, payload.replace("{marker}", str(marker)))
-    with pytest.raises(Exception) as info:
-        keras.models.load_model(bad)
-    assert "formula" in str(info.value).lower() or "Invalid" in str(info.value)
-    assert not marker.exists()
-    # Not even with safe_mode off: the formula never reaches an evaluator.
-    with pytest.raises(Exception):
-        keras.models.load_model(bad, safe_mode=False)
-    assert not marker.exists()
+    for safe_mode in (True, False):  # the formula never reaches an evaluator
+        started = time.perf_counter()
+        with pytest.raises((ValueError, TypeError)) as info:
+            keras.models.load_model(bad, safe_mode=safe_mode)
+        elapsed = time.perf_counter() - started
+        assert re.search(reason, str(info.value)), str(info.value)[-600:]
+        assert elapsed < 5.0, elapsed  # Keras's own loading is most of it
+        assert not marker.exists()
+
+
+def test_saved_bases_pin_the_kernel_order(tmp_path):
+    model = make_model(dict(formula="0.3*x**2 - 0.7*x + sin(x)"))
+    layer = model.layers[1]
+    config = layer.get_config()
+    assert config["bases"] == ["x", "sin(x)", "x**2"] == [str(b) for b in layer.bases]
+    path = str(tmp_path / "good.keras")
+    model.save(path)
+    x, _ = sample_data()
+    expected = to_numpy(model.predict(x, verbose=0))
+    # Another order (as a sympy change could produce) is refused, naming both.
+    swapped = str(tmp_path / "swapped.keras")
+    _tamper(path, swapped, bases=["x**2", "x", "sin(x)"])
+    with pytest.raises(ValueError, match=r"the file says \['x\*\*2', 'x', 'sin\(x\)'\], "
+                       r"the formula expands into \['x', 'sin\(x\)', 'x\*\*2'\]"):
+        keras.models.load_model(swapped)
+    wrong_type = str(tmp_path / "wrong_type.keras")
+    _tamper(path, wrong_type, bases="x, x**2")
+    with pytest.raises(TypeError, match="list of strings under 'bases'"):
+        keras.models.load_model(wrong_type)
+    # Files written before the bases were stored (0.1) still load.
+    old = str(tmp_path / "old.keras")
+    _tamper(path, old, bases="drop")
+    np.testing.assert_allclose(
+        to_numpy(keras.models.load_model(old).predict(x, verbose=0)), expected,
+        rtol=1e-6, atol=1e-6,
+    )
 
 
 def test_formula_of_the_wrong_type_in_a_config_is_refused():

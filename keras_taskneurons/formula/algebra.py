@@ -3,11 +3,13 @@
 sympy only ever sees expressions built here from checked trees (never text),
 and :func:`~keras_taskneurons.formula.tree.check` has bounded what expanding
 them costs before any of this runs. Protected functions become opaque sympy
-functions, so that algebra keeps gplearn's semantics.
+functions (every primitive but + - * and powers is opaque), so that algebra
+keeps gplearn's semantics and never runs sympy's evaluation rules.
 """
 
 import math
 
+import numpy as np
 import sympy
 
 from keras_taskneurons import primitives as prim
@@ -24,10 +26,10 @@ _FROM_SYMPY_FUNCTION = {
     prim.ProtectedSqrt: "sqrt",
     prim.ProtectedInv: "inv",
     prim.ClippedExp: "exp",
-    sympy.sin: "sin",
-    sympy.cos: "cos",
-    sympy.tanh: "tanh",
-    sympy.Abs: "abs",
+    prim.OpaqueSin: "sin",
+    prim.OpaqueCos: "cos",
+    prim.OpaqueTanh: "tanh",
+    prim.OpaqueAbs: "abs",
 }
 
 
@@ -38,11 +40,18 @@ def to_sympy(tree, digits=17):
     if name == "x":
         return _SYMBOL
     if name == "const":
-        value = tree[1]
-        return sympy.Integer(int(value)) if value.is_integer() else (
-            sympy.Float(value, digits)
-        )
+        return _to_sympy_number(tree[1], digits)
     arguments = [to_sympy(arg, digits) for arg in tree[1:]]
+    if all(argument.is_Number for argument in arguments):
+        # Algebra made the arguments constant (x - x is 0): evaluate with the
+        # numpy primitive, as the search would, and never hand sympy nested
+        # functions of numbers (its assumptions then evaluate them at ever
+        # higher precision, which can take minutes).
+        with np.errstate(all="ignore"):
+            value = float(prim.PRIMITIVES[name].numpy(
+                *(np.float64(float(argument)) for argument in arguments)
+            ))
+        return _to_sympy_number(_number(value)[1], digits)
     if name == "div" and trees.is_const(tree[2]) and (
         abs(tree[2][1]) > prim.PROTECTION_THRESHOLD
     ):
@@ -50,6 +59,12 @@ def to_sympy(tree, digits=17):
         # so that algebra can fold it into the coefficient.
         return arguments[0] / arguments[1]
     return prim.PRIMITIVES[name].sympy(*arguments)
+
+
+def _to_sympy_number(value, digits):
+    return sympy.Integer(int(value)) if value.is_integer() else (
+        sympy.Float(value, digits)
+    )
 
 
 def _number(expr):

@@ -168,7 +168,8 @@ def expansion_cost(tree):
 
     Returns ``(terms, degree, work)``: an upper bound on the number of
     additive terms the largest node expands into (before like terms are
-    collected), the total degree (``x`` and each function call count one),
+    collected), the largest total degree of any node (``x`` and each
+    function call count one, whatever is inside it),
     and the work: the terms that products and powers create, plus one per
     leaf and call, summed over all nodes. The rules: a sum has the terms of
     both sides (it only joins them), a product their product, ``a**k`` of
@@ -177,11 +178,10 @@ def expansion_cost(tree):
     so that costs work. Computed bottom-up in one pass, never by expanding;
     the caller has checked the depth, so the recursion is bounded.
     """
-    largest = 0
-    work = 0
+    largest = highest = work = 0
 
     def visit(node):
-        nonlocal largest, work
+        nonlocal largest, highest, work
         name = node[0]
         if name == "x":
             work += 1
@@ -213,12 +213,13 @@ def expansion_cost(tree):
             terms, degree = 1, 1
         terms, degree = min(terms, _SATURATE), min(degree, _SATURATE)
         largest = max(largest, terms)
+        highest = max(highest, degree)
         if created:
             work = min(work + terms, _SATURATE)
         return terms, degree
 
-    _, degree = visit(tree)
-    return largest, degree, work
+    visit(tree)
+    return largest, highest, work
 
 
 # --- the one limit check ---------------------------------------------------------------
