@@ -256,7 +256,7 @@ def test_expansion_stays_below_a_second_at_the_limits():
     # The largest expansions the limits let through.
     for text in [
         "*".join(f"(sin(x + {i / 10}) + cos(x - {i / 7:.4f}))" for i in range(8)),
-        "(x + sin(x) + cos(x) + 1)**5*(x + 1)**9",
+        "(x + sin(x) + cos(x) + 1)**3*(x + 1)**9",
         "((x + 1)**9)**2",
     ]:
         started = time.perf_counter()
