@@ -309,7 +309,10 @@ class TaskNeuronDense(keras.layers.Layer):
                 f"a list of strings under 'bases'. Received: bases={stored!r:.200}"
             )
         # The allow-list parser reads the untrusted string; nothing runs it.
+        # Expanding it here (cached on the formula) lets a refusal surface as
+        # the ValueError it is, not wrapped by Keras's constructor call.
         config["formula"] = Formula(formula)
+        config["formula"].terms()
         layer = super().from_config(config)
         derived = [str(basis) for basis in layer.bases]
         if stored is not None and list(stored) != derived:

@@ -94,15 +94,46 @@ def _fold(name, *arguments):
 
 
 def apply_primitive(name, *arguments):
-    """Build ``name(*arguments)``, folding constants and normalising signs."""
+    """Build ``name(*arguments)``, folding constants and normalising forms.
+
+    Every rewrite is exact in IEEE arithmetic, so the tree computes the same
+    numbers as the one written: constants are folded, a constant factor goes
+    first (``x*(-0.139)`` is ``-0.139*x``), a constant summand last
+    (``0.1 + x`` is ``x + 0.1``), ``a*a`` is ``a**2`` (both multiply ``a`` by
+    itself once), ``1*a`` is ``a``, ``-1*a`` and ``-(c*a)`` carry the sign on
+    the constant or the negation, ``--a`` is ``a``, and ``a + (-c)`` is
+    ``a - c``.
+    """
     if all(is_const(arg) for arg in arguments):
         return _fold(name, *arguments)
     if name == "div" and is_const(arguments[1]) and (
         abs(arguments[1][1]) <= prim.PROTECTION_THRESHOLD
     ):
         return ("const", 1.0)  # a protected division by a tiny constant
+    if name == "mul":
+        a, b = arguments
+        if is_const(b):
+            a, b = b, a
+        if a == b:
+            return power(a, 2)
+        if is_const(a) and a[1] == 1.0:
+            return b
+        if is_const(a) and a[1] == -1.0:
+            return apply_primitive("neg", b)
+        return ("mul", a, b)
+    if name == "neg":
+        (a,) = arguments
+        if a[0] == "neg":
+            return a[1]
+        if a[0] == "mul" and is_const(a[1]):
+            return ("mul", ("const", -a[1][1]), a[2])
+        return ("neg", a)
+    if name == "add" and is_const(arguments[0]):
+        arguments = arguments[::-1]
     if name in ("add", "sub") and is_const(arguments[1]):
         a, (_, c) = arguments
+        if c == 0.0:
+            return a
         if c < 0:  # a + (-c) == a - c exactly in IEEE arithmetic
             return (_flip(name), a, ("const", -c))
     if name in ("add", "sub") and arguments[1][0] == "mul" and (
