@@ -60,6 +60,17 @@ def run_worker(script, args, backend, timeout=1800):
     return result.stdout
 
 
+def parallel_map(function, tasks, jobs):
+    """``function(*task)`` for each task, in ``jobs`` processes when > 1."""
+    if jobs <= 1:
+        return [function(*task) for task in tasks]
+    import multiprocessing
+
+    # spawn: a fresh interpreter per worker, no inherited backend state.
+    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+        return pool.starmap(function, tasks, chunksize=1)
+
+
 def write(name, text):
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, name)

@@ -181,17 +181,6 @@ def run_seed(name, seed, recipes, structures, epochs, quick):
     return name, seed, result
 
 
-def _map(function, tasks, jobs):
-    """``function(*task)`` for each task, in ``jobs`` processes when > 1."""
-    if jobs <= 1:
-        return [function(*task) for task in tasks]
-    import multiprocessing
-
-    # spawn: a fresh interpreter per worker, no inherited backend state.
-    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-        return pool.starmap(function, tasks, chunksize=1)
-
-
 def summary(values):
     return f"{np.mean(values):.4f} ({np.std(values):.4f})"
 
@@ -222,12 +211,12 @@ def main():
     epochs = 2 if args.quick else args.epochs
     structures = {"S1": STRUCTURES["S1"]} if args.quick else STRUCTURES
 
-    tuning = dict(_map(tune, [(name, epochs, args.quick) for name in names], args.jobs))
+    tuning = dict(common.parallel_map(tune, [(name, epochs, args.quick) for name in names], args.jobs))
     recipes = {name: {kind: min((r for k, r in losses if k == kind), key=lambda r: losses[kind, r])
                       for kind in ("TN", "LN")} for name, losses in tuning.items()}
     # Largest datasets first so that the last tasks to finish are short ones.
     order = sorted(names, key=lambda n: -datasets.DATASETS[n][0]()[0].size)
-    runs = _map(run_seed, [(name, seed, recipes[name], structures, epochs, args.quick)
+    runs = common.parallel_map(run_seed, [(name, seed, recipes[name], structures, epochs, args.quick)
                            for name in order for seed in range(seeds)], args.jobs)
     by_dataset = {}
     for name, seed, result in runs:

@@ -40,8 +40,17 @@ from keras_taskneurons.search.fitness import (
     ScaledSumFitness,
     feature_sum,
     linear_scaling,
+    scaled_error,
 )
-from keras_taskneurons.search.refinement import expands, refine
+from keras_taskneurons.search import candidates as candidates_module
+from keras_taskneurons.search import front as front_module
+from keras_taskneurons.search.front import MODEL_SELECTIONS, validation_loss
+from keras_taskneurons.search.refinement import (
+    expands,
+    meaningless,
+    refine,
+    refine_variants,
+)
 
 DEFAULT_FUNCTION_SET = ("add", "sub", "mul", "sin", "cos", "exp")
 """The paper's polynomial base functions (+, −, ×) plus sin, cos and exp,
@@ -69,6 +78,10 @@ def _program_to_formula(program):
     except RecursionError:  # a bloated program nests deeper than any limit
         raise ValueError("the program nests too deeply") from None
     return Formula._from_tree(tree)
+
+
+TUNING_VALUES = 10_000
+"""Stacked values on which the front's constants are tuned at most."""
 
 
 class _Progress:
@@ -126,6 +139,8 @@ class _VectorizedSymbolicBase(BaseEstimator):
         p_point_replace=0.05,
         stopping_criteria=0.0,
         max_samples="auto",
+        validation_fraction=0.25,
+        model_selection="best",
         refine=True,
         standardize=True,
         n_jobs=None,
@@ -146,6 +161,8 @@ class _VectorizedSymbolicBase(BaseEstimator):
         self.p_point_replace = p_point_replace
         self.stopping_criteria = stopping_criteria
         self.max_samples = max_samples
+        self.validation_fraction = validation_fraction
+        self.model_selection = model_selection
         self.refine = refine
         self.standardize = standardize
         self.n_jobs = n_jobs
@@ -224,6 +241,12 @@ class _VectorizedSymbolicBase(BaseEstimator):
                 _check_number("max_samples", self.max_samples, 2, 10**12, True)
             else:
                 _check_number("max_samples", self.max_samples, 0, 1, low_open=True)
+        _check_number("validation_fraction", self.validation_fraction, 0, 0.9)
+        if self.model_selection not in MODEL_SELECTIONS:
+            raise ValueError(
+                f"model_selection must be one of {MODEL_SELECTIONS}, got "
+                f"model_selection={self.model_selection!r}."
+            )
         for name in ("refine", "standardize"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(
@@ -309,7 +332,9 @@ class _VectorizedSymbolicBase(BaseEstimator):
         n_samples, n_features = X.shape
         rows = self._search_rows(n_samples, n_features, rng)
         self.n_search_samples_ = len(rows)
-        X_search, t_search, w_search = X_std[rows], t_std[rows], weights[rows]
+        evolve, held_out = self._validation_split(rows, rng)
+        X_search, t_search, w_search = X_std[evolve], t_std[evolve], weights[evolve]
+        validation = (X_std[held_out], t_std[held_out], weights[held_out])
 
         fitness = ScaledSumFitness(t_search, n_features)
         metric = make_fitness(
@@ -350,6 +375,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
             "seconds": [],
         }
         candidates = []  # (fitness, length, generation, program): best ever
+        hall = {}  # length -> (fitness, program): the best of all generations
         try:
             for generation in range(1, self.generations + 1):
                 started = time.perf_counter()
@@ -365,6 +391,9 @@ class _VectorizedSymbolicBase(BaseEstimator):
                 population = gp._programs[-1]
                 raw = np.array([p.raw_fitness_ for p in population])
                 lengths = np.array([p.length_ for p in population])
+                for program, value, length in zip(population, raw, lengths):
+                    if value < hall.get(length, (np.inf,))[0]:
+                        hall[length] = (value, program)
                 best = int(np.argmin(raw))
                 candidates.append(
                     (raw[best], lengths[best], generation, population[best])
@@ -388,11 +417,18 @@ class _VectorizedSymbolicBase(BaseEstimator):
         self.program_, self.evolved_formula_, self.evolved_fitness_ = (
             self._best_convertible(candidates)
         )
-        formula = self.evolved_formula_
-        score = self.evolved_fitness_
-        if self.refine:
-            formula, score = refine(
-                formula, X_search, t_search, w_search, score
+        train = (X_search, t_search, w_search)
+        self.equations_ = self._pareto_front(hall, train, validation)
+        if self.equations_ is not None:
+            chosen = self.equations_.best
+            formula, score = chosen.formula, chosen.fitness
+        else:  # nothing on the front makes sense: the best ever, refined
+            formula, score = self.evolved_formula_, self.evolved_fitness_
+            if self.refine:
+                formula, score = refine(formula, *train, score)
+            self.equations_ = front_module.build(
+                [(formula, validation_loss(formula, train, validation), score)],
+                self.model_selection,
             )
         self.formula_ = formula
         self.fitness_ = score
@@ -402,12 +438,73 @@ class _VectorizedSymbolicBase(BaseEstimator):
         self.coef_ = a * self.y_scale_
         self.intercept_ = b * self.y_scale_ + self.y_mean_
         if self.verbose:
+            if self.equations_ is not None:
+                print("\n".join(["Pareto front (loss on held-out rows):"]
+                                + self.equations_.table()), flush=True)
             print(
                 f"formula: {self.formula_.format(4)}  (1-R² "
                 f"{self.evolved_fitness_:.5f} evolved, {self.fitness_:.5f} "
                 "refined)",
                 flush=True,
             )
+
+    def _validation_split(self, rows, rng):
+        """Rows for the evolution and rows held out to score the front.
+
+        With fewer than two rows on either side, the front is scored on the
+        evolution rows themselves.
+        """
+        count = int(round(self.validation_fraction * len(rows)))
+        if count < 2 or len(rows) - count < 2:
+            rows = rows[rng.permutation(len(rows))]
+            return rows, rows
+        order = rng.permutation(len(rows))  # a prefix of either is random
+        return rows[order[count:]], rows[order[:count]]
+
+    def _pareto_front(self, hall, train, validation):
+        """Refine, check and score the candidates (see
+        :mod:`~keras_taskneurons.search.front`); ``None`` when none is left.
+
+        Candidates: the hall of fame's front (for each program length, the
+        most accurate program of all generations, kept when more accurate
+        than every shorter one) and, with ``refine=True``, the seeds and
+        sparse combinations of :mod:`~keras_taskneurons.search.candidates`.
+        """
+        evolved, lowest = [], np.inf
+        for length in sorted(hall):  # the front on the evolution fitness
+            value, program = hall[length]
+            if value < lowest:
+                lowest = value
+                try:
+                    formula = _program_to_formula(program)
+                except ValueError:
+                    continue
+                if expands(formula):
+                    evolved.append(formula)
+        formulas = evolved
+        if self.refine:
+            seeds = candidates_module.seeds(self.function_set)
+            formulas = evolved + seeds + candidates_module.sparse_combinations(
+                evolved + seeds, *train
+            )
+        free = {"add", "mul"} <= set(self.function_set)
+        # Constants are tuned on a subset (least squares evaluates a formula
+        # hundreds of times); fitness and loss are measured on all rows.
+        count = max(2, TUNING_VALUES // train[0].shape[1])
+        tuning = tuple(part[:count] for part in train)
+        scored, seen = [], set()
+        for formula in formulas:
+            if self.refine:
+                variants = [v for v, _ in refine_variants(formula, *tuning, free_arguments=free)]
+            else:
+                variants = [formula]
+            for variant in variants:
+                if str(variant) in seen or meaningless(variant, train[0]) is not None:
+                    continue
+                seen.add(str(variant))
+                score = scaled_error(feature_sum(variant, train[0]), *train[1:])
+                scored.append((variant, validation_loss(variant, train, validation), score))
+        return front_module.build(scored, self.model_selection)
 
     @staticmethod
     def _best_convertible(candidates):
@@ -492,6 +589,16 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         Samples the search uses (a fixed random subset of whole samples).
         ``"auto"`` uses all while ``n·d <= 50_000`` stacked values, else
         ``50_000 // d`` samples; this bounds the search's memory and time.
+    validation_fraction : float in [0, 0.9], default=0.25
+        Share of the search samples held out from the evolution; the Pareto
+        front (``equations_``) is scored on them. With fewer than two rows on
+        either side, the front is scored on the evolution rows.
+    model_selection : {"best", "accuracy"}, default="best"
+        How ``formula_`` is chosen from the front. ``"best"``: among the
+        equations whose held-out loss is at most 1.5 times the lowest, the
+        one with the highest score ``-Δlog(loss)/Δcomplexity`` (PySR's
+        rule): the simplest formula about as good as the best. ``"accuracy"``:
+        the lowest held-out loss.
     refine : bool, default=True
         Expand the evolved formula into terms and refine its constants by
         least squares.
@@ -517,13 +624,22 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
     Attributes
     ----------
     formula_ : Formula
-        The found (expanded, refined) formula ``f``.
+        The chosen (expanded, refined) formula ``f``.
+    equations_ : ParetoFront
+        The Pareto front: for every complexity (nodes), the most accurate
+        formula found in any generation, refined, with its loss on the
+        held-out rows (``1 − R²``), its score and its formula, sorted by
+        complexity; ``equations_.chosen`` indexes ``formula_``. Formulas
+        that are numerically meaningless on the data are kept off: a basis
+        nearly constant there, or terms that cancel (see
+        :mod:`~keras_taskneurons.search.refinement`). Prints as a table;
+        ``equations_.to_frame()`` gives a pandas DataFrame.
     coef_ : ndarray of shape (n_outputs,)
         Scale ``a`` per output.
     intercept_ : ndarray of shape (n_outputs,)
         Offset ``b`` per output.
     fitness_ : float
-        ``1 − R²`` of ``formula_`` on the search samples (standardized).
+        ``1 − R²`` of ``formula_`` on the evolution samples (standardized).
     evolved_formula_ : Formula
         The best evolved formula before refinement.
     evolved_fitness_ : float

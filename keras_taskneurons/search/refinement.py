@@ -9,6 +9,7 @@ import numpy as np
 from scipy import optimize
 
 from keras_taskneurons.formula import Formula, apply_primitive
+from keras_taskneurons.formula import tree as trees
 from keras_taskneurons.search.fitness import (
     BAD_FITNESS,
     linear_scaling,
@@ -30,51 +31,143 @@ def expands(formula):
     return True
 
 
-def refine(formula, X, targets, weights, score):
-    """Expand into terms, then tune every real constant by least squares.
+def refine(formula, X, targets, weights, score, free_arguments=False):
+    """The best of :func:`refine_variants` (the input when nothing beats it).
 
-    The scaling ``a, b`` is eliminated inside the residual (variable
-    projection), so only the formula's own constants are optimised. Returns
-    the refined formula and its fitness, or the input when that is better;
-    a candidate that does not expand into terms (:func:`expands`) is never
-    returned in place of the input.
+    A variant with freed arguments is taken only when it beats the plain
+    refinement by more than :data:`PRUNE_TOLERANCE`.
     """
+    variants = refine_variants(formula, X, targets, weights, free_arguments)
     best_formula, best_score = formula, score
+    for index, (candidate, candidate_score) in enumerate(variants):
+        margin = PRUNE_TOLERANCE if index else 1e-12
+        if index == 0 and candidate_score <= best_score + margin:
+            best_formula, best_score = candidate, candidate_score
+        elif index and candidate_score < best_score - margin:
+            best_formula, best_score = candidate, candidate_score
+    return best_formula, float(best_score)
+
+
+def refine_variants(formula, X, targets, weights, free_arguments=False):
+    """Refined versions of ``formula``, each ``(formula, fitness)``.
+
+    First: expanded into terms, pruned (:func:`_prune_terms`), every real
+    constant tuned by least squares. The scaling ``a, b`` is eliminated
+    inside the residual (variable projection), so only the formula's own
+    constants are optimised. Second, with ``free_arguments``: the same with
+    every function's argument ``u`` freed to ``a·u + b`` (``sin(x)`` can
+    become ``sin(1.155*x)``), then each freed constant that does not earn its
+    place (:data:`PRUNE_TOLERANCE`) put back to its neutral value, so that
+    it disappears from the formula. Only formulas that expand into terms
+    (:func:`expands`) are returned.
+    """
     try:
         constant, terms = formula.terms()
         expanded = Formula._from_tree(_sum_tree(constant, terms))
     except ValueError:
         expanded = formula
     expanded = _prune_terms(expanded, X, targets, weights)
-    start = np.array(expanded.constants, dtype=np.float64)
-    expanded_score = _fitness_with(expanded, start, X, targets, weights)
-    if expanded_score <= best_score + 1e-12 and expands(expanded):
-        best_formula, best_score = expanded, expanded_score
+    variants = []
+    tuned = _tune(expanded, X, targets, weights)
+    if tuned is not None and expands(tuned[0]):
+        variants.append(tuned)
+    if free_arguments and variants:
+        base = variants[0][0]
+        try:
+            freed = Formula._from_tree(_free_arguments(base.tree))
+        except ValueError:
+            freed = None
+        if freed is not None and freed.size > base.size:
+            tuned = _tune(freed, X, targets, weights)
+            if tuned is not None and expands(tuned[0]):
+                variants.append(tuned)
+    return variants
+
+
+_FREEABLE = frozenset({"sin", "cos", "tanh", "exp", "log", "sqrt", "inv", "abs"})
+
+
+def _free_arguments(tree):
+    """``tree`` with every freeable function's argument ``u`` written as
+    ``1*u + 0``, the two constants marked (a third tuple item) so that
+    :func:`_tune` can put them back; not canonical, only for tuning."""
+    if trees.is_leaf(tree):
+        return tree
+    arguments = [_free_arguments(arg) for arg in tree[1:]]
+    if tree[0] in _FREEABLE:
+        arguments = [
+            ("add", ("mul", ("const", 1.0, "free"), arguments[0]), ("const", 0.0, "free"))
+        ]
+    return (tree[0], *arguments)
+
+
+def _tune(formula, X, targets, weights):
+    """Least-squares constants of ``formula``: ``(formula, fitness)``, or
+    ``None`` when the result is not a valid formula.
+
+    Freed arguments (``a·u + b``) start at ``a = 1`` and again at ``a = -1``:
+    ``exp(x**2)`` and ``exp(-x**2)`` lie on either side of ``a = 0``, which
+    least squares does not cross.
+    """
+    nodes = [node for node in trees.walk(formula.tree) if trees.is_const(node)]
+    start = np.array(formula.constants, dtype=np.float64)
+    score = _fitness_with(formula, start, X, targets, weights)
+    values = start
+    starts = [start]
+    flipped = np.array([-v if len(n) == 3 and v == 1.0 else v for n, v in zip(nodes, start)])
+    if np.any(flipped != start):
+        starts.append(flipped)
     if start.size:
         root_w = np.sqrt(weights / weights.sum())
 
         def residuals(values):
-            sums = _sums_with(expanded, values, X)
+            sums = _sums_with(formula, values, X)
             if not np.all(np.isfinite(sums)):
                 return np.full(targets.size, 1e3)
             a, b = linear_scaling(sums, targets, weights)
             return ((targets - (sums[:, None] * a + b)) * root_w[:, None]).ravel()
 
-        try:
-            with np.errstate(all="ignore"):
-                result = optimize.least_squares(
-                    residuals, start, method="trf",
-                    max_nfev=50 * (start.size + 1),
-                )
-            refined = expanded.with_constants(result.x)
-            refined_score = _fitness_with(
-                refined, np.array(refined.constants), X, targets, weights
-            )
-            if refined_score < best_score and expands(refined):
-                best_formula, best_score = refined, refined_score
-        except (ValueError, np.linalg.LinAlgError):
-            pass
-    return best_formula, float(best_score)
+        for first in starts:
+            try:
+                with np.errstate(all="ignore"):
+                    result = optimize.least_squares(
+                        residuals, first, method="trf", max_nfev=25 * (start.size + 1),
+                    )
+                fitted = _fitness_with(formula, result.x, X, targets, weights)
+                if fitted < score:
+                    values, score = result.x, fitted
+            except (ValueError, np.linalg.LinAlgError):
+                pass
+    # Constants that do not earn their place go: a freed one back to its
+    # neutral value, any other to zero; expansion then drops them.
+    values = np.array(values, dtype=np.float64)
+    for index, node in enumerate(nodes):
+        neutral = node[1] if len(node) == 3 else 0.0
+        if values[index] == neutral:
+            continue
+        trial = values.copy()
+        trial[index] = neutral
+        trial_score = _fitness_with(formula, trial, X, targets, weights)
+        if trial_score <= score + PRUNE_TOLERANCE:
+            values, score = trial, min(score, trial_score)
+    try:
+        result = _canonical(formula.with_constants(values))
+    except ValueError:
+        return None
+    return result, float(_fitness_with(result, np.array(result.constants), X, targets, weights))
+
+
+def _canonical(formula):
+    """The expansion's terms as one sum, scaled so that the last (most
+    complex) term has coefficient 1 and without the constant term: the
+    scaling ``a, b`` absorbs both, so they carry no information. The formula
+    itself when it does not expand."""
+    try:
+        _, terms = formula.terms()
+        last = terms[-1][0]
+        return Formula._from_tree(_sum_tree(0.0, [(c / last, b) for c, b in terms]))
+    except ValueError:
+        return formula
 
 
 PRUNE_TOLERANCE = 1e-6
@@ -97,12 +190,69 @@ def _term_fitness(columns, targets, weights):
     return float(np.mean(residual[varying] / total[varying])), coefficients
 
 
+NEAR_CONSTANT = 0.01
+"""A basis ``g`` is nearly constant on the data when the standard deviation
+of its values is below this share of their size (``std / (|mean| + std)``):
+``cos(0.112*x)`` on standardized data varies by 0.6 %. A layer built on it
+would have nearly constant features."""
+
+CANCELLATION_LIMIT = 100.0
+"""Terms cancel when one of them, ``c_k Σ_i g_k(x_i)``, varies more than this
+many times as much as their sum: the formula is then a small difference of
+large numbers (``1.8e12*exp(sin(x)) - 1.5e12*exp(exp(...))``), meaningless
+in float32 and fragile in any layer."""
+
+
+def variation(values):
+    """``std / (|mean| + std)`` of an array: 0 for a constant, 1 when centred."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(values)):
+        return 0.0
+    spread = float(values.std())
+    size = abs(float(values.mean())) + spread
+    return spread / size if size > 0 else 0.0
+
+
+def cancellation(columns, coefficients):
+    """How many times the largest term varies as much as the sum of terms."""
+    parts = [c * column for c, column in zip(coefficients, columns)]
+    total = float(np.std(np.sum(parts, axis=0)))
+    largest = max(float(np.std(part)) for part in parts)
+    if largest == 0:
+        return 0.0
+    return largest / total if total > 0 else np.inf
+
+
+def meaningless(formula, X):
+    """Why ``formula`` is numerically meaningless on ``X``, or ``None``.
+
+    Meaningless: a basis function nearly constant on the data
+    (:data:`NEAR_CONSTANT`), or terms that cancel
+    (:data:`CANCELLATION_LIMIT`). Such formulas are kept off the front.
+    """
+    try:
+        _, terms = formula.terms()
+    except ValueError as error:
+        return str(error)
+    with np.errstate(all="ignore"):
+        values = [basis.evaluate(X) for _, basis in terms]
+    for (_, basis), value in zip(terms, values):
+        if variation(value) < NEAR_CONSTANT:
+            return f"the basis {basis} is nearly constant on the data"
+    ratio = cancellation([v.sum(axis=1) for v in values], [c for c, _ in terms])
+    if ratio > CANCELLATION_LIMIT:
+        return f"its terms cancel (the largest varies {ratio:.3g} times as much as the sum)"
+    return None
+
+
 def _prune_terms(formula, X, targets, weights):
-    """Drop terms that do not help, refitting the remaining coefficients.
+    """Drop terms that do not help or do not make sense, refitting the rest.
 
     Works on the expansion ``c_0 + Σ_k c_k g_k``: the columns ``Σ_i g_k(x_i)``
-    enter a weighted least squares, greedily without the term whose removal
-    costs least, while that costs at most :data:`PRUNE_TOLERANCE`. The
+    enter a weighted least squares. Bases nearly constant on the data go
+    first. Then, greedily, the term whose removal costs least goes, while
+    that costs at most :data:`PRUNE_TOLERANCE`, and whatever it costs while
+    the least-squares terms cancel (:data:`CANCELLATION_LIMIT`). The
     coefficients of the result are the least-squares ones.
     """
     try:
@@ -111,21 +261,29 @@ def _prune_terms(formula, X, targets, weights):
         return formula
     bases = [basis for _, basis in terms]
     with np.errstate(all="ignore"):
-        columns = [basis.evaluate(X).sum(axis=1) for basis in bases]
+        values = [basis.evaluate(X) for basis in bases]
+    columns = [value.sum(axis=1) for value in values]
     if not all(np.all(np.isfinite(c)) for c in columns):
         return formula
-    keep = list(range(len(bases)))
-    score, _ = _term_fitness(columns, targets, weights)
+    keep = [k for k, value in enumerate(values) if variation(value) >= NEAR_CONSTANT]
+    if not keep:
+        return formula
+    baseline, coefficients = _term_fitness([columns[j] for j in keep], targets, weights)
     while len(keep) > 1:
         trials = [
             (_term_fitness([columns[j] for j in keep if j != k], targets, weights)[0], k)
             for k in keep
         ]
         trial_score, drop = min(trials)
-        if trial_score > score + PRUNE_TOLERANCE:
+        cancelling = cancellation(
+            [columns[j] for j in keep], coefficients[:-1, 0]
+        ) > CANCELLATION_LIMIT
+        if trial_score > baseline + PRUNE_TOLERANCE and not cancelling:
             break
         keep.remove(drop)
-    _, coefficients = _term_fitness([columns[j] for j in keep], targets, weights)
+        score, coefficients = _term_fitness([columns[j] for j in keep], targets, weights)
+        if cancelling:  # a forced drop: tolerance counts from here on
+            baseline = score
     # One output's coefficients define f (the others differ by a·, b).
     leading = coefficients[:-1, 0]
     if not np.any(leading):

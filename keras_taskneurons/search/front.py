@@ -1,0 +1,180 @@
+"""The Pareto front of a search: accuracy against complexity, and the choice.
+
+During evolution the search keeps, for every program length, the most
+accurate program of all generations (a hall of fame). Afterwards each
+program on the hall's front is converted, refined, checked for numerical
+meaning and scored on rows held out from the evolution. The result is one
+equation per complexity, each more accurate than every simpler one: the
+:class:`ParetoFront` exposed as ``equations_``.
+
+Selection follows PySR's ``model_selection``:
+
+* ``"best"`` (default): among the equations whose loss is at most
+  :data:`ACCURACY_BAND` times the lowest, the one with the highest score
+  ``-Δlog(loss)/Δcomplexity`` against the next simpler equation on the front:
+  the simplest formula that is about as good as the best, where accuracy
+  jumps (``x**2`` when the truth is ``x**2``, not a cosine of a tiny
+  argument);
+* ``"accuracy"``: the lowest loss.
+
+Losses below :data:`LOSS_FLOOR` are machine precision, not accuracy: they
+count as equal, so an exact simple formula is not beaten by an exact larger
+one through rounding.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from keras_taskneurons.formula import Formula
+from keras_taskneurons.search.fitness import feature_sum, linear_scaling
+
+MODEL_SELECTIONS = ("best", "accuracy")
+
+ACCURACY_BAND = 1.5
+"""``"best"`` considers equations with loss at most this times the lowest."""
+
+LOSS_FLOOR = 1e-12
+"""Losses (normalized mean squared errors) below this are taken as equal."""
+
+
+class Equation(NamedTuple):
+    """One equation of the front.
+
+    Attributes:
+        complexity: Nodes of the formula's tree.
+        loss: Mean squared error on the validation rows, divided by the
+            targets' variance there (``1 − R²``; mean over outputs), with
+            the scaling ``a, b`` fitted on the evolution rows.
+        score: ``-Δlog(loss)/Δcomplexity`` against the next simpler equation
+            (0 for the simplest).
+        formula: The refined :class:`~keras_taskneurons.Formula`.
+        fitness: ``1 − R²`` on the evolution rows.
+    """
+
+    complexity: int
+    loss: float
+    score: float
+    formula: Formula
+    fitness: float
+
+
+class ParetoFront:
+    """Equations sorted by complexity, each more accurate than all simpler
+    ones; ``chosen`` is the index of the selected equation.
+
+    Indexing, ``len`` and iteration give :class:`Equation` records; printing
+    gives a table with the chosen equation marked; :meth:`to_frame` gives a
+    pandas DataFrame.
+    """
+
+    def __init__(self, equations, chosen, selection):
+        self.equations = tuple(equations)
+        self.chosen = chosen
+        self.selection = selection
+
+    def __len__(self):
+        return len(self.equations)
+
+    def __getitem__(self, index):
+        return self.equations[index]
+
+    def __iter__(self):
+        return iter(self.equations)
+
+    @property
+    def best(self):
+        """The chosen equation."""
+        return self.equations[self.chosen]
+
+    def to_frame(self):
+        """A pandas DataFrame: complexity, loss, score, formula, chosen."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "complexity": [e.complexity for e in self],
+                "loss": [e.loss for e in self],
+                "score": [e.score for e in self],
+                "formula": [str(e.formula) for e in self],
+                "chosen": [i == self.chosen for i in range(len(self))],
+            }
+        )
+
+    def table(self, digits=4, width=72):
+        """The front as text lines; the chosen equation is marked ``>``."""
+        lines = [f"  {'complexity':>10}  {'loss':>10}  {'score':>8}  formula"]
+        for index, e in enumerate(self):
+            mark = ">" if index == self.chosen else " "
+            text = e.formula.format(digits)
+            if len(text) > width:
+                text = text[: width - 3] + "..."
+            lines.append(
+                f"{mark} {e.complexity:>10}  {e.loss:>10.3g}  {e.score:>8.3g}  {text}"
+            )
+        return lines
+
+    def __repr__(self):
+        header = f"ParetoFront ({len(self)} equations, model_selection={self.selection!r})"
+        return "\n".join([header] + self.table())
+
+
+def validation_loss(formula, train, validation):
+    """``1 − R²`` on ``validation`` of ``a·Σ f + b`` with ``a, b`` fitted on
+    ``train``; each is ``(X, targets, weights)``. ``inf`` when not finite."""
+    X, targets, weights = train
+    with np.errstate(all="ignore"):
+        a, b = linear_scaling(feature_sum(formula, X), targets, weights)
+        X_val, t_val, w_val = validation
+        predicted = feature_sum(formula, X_val)[:, None] * a + b
+        w = w_val / w_val.sum()
+        error = w @ ((t_val - predicted) ** 2)
+        spread = w @ ((t_val - w @ t_val) ** 2)
+    varying = spread > 0
+    if not np.any(varying):
+        return math.inf
+    loss = float(np.mean(error[varying] / spread[varying]))
+    return loss if math.isfinite(loss) else math.inf
+
+
+def build(candidates, selection):
+    """The front of ``candidates`` (``(formula, loss, fitness)``), scored, with
+    the chosen index; ``None`` when no candidate has a finite loss."""
+    best_per_size = {}
+    for formula, loss, fitness in candidates:
+        if not math.isfinite(loss):
+            continue
+        size = formula.size
+        if size not in best_per_size or loss < best_per_size[size][1]:
+            best_per_size[size] = (formula, loss, fitness)
+    equations = []
+    floor_of = lambda loss: max(loss, LOSS_FLOOR)  # noqa: E731
+    for size in sorted(best_per_size):
+        formula, loss, fitness = best_per_size[size]
+        if equations and floor_of(loss) >= floor_of(equations[-1].loss):
+            continue  # not more accurate than a simpler equation
+        score = 0.0
+        if equations:
+            previous = equations[-1]
+            score = -(
+                math.log(floor_of(loss)) - math.log(floor_of(previous.loss))
+            ) / (size - previous.complexity)
+        equations.append(Equation(size, loss, score, formula, fitness))
+    if not equations:
+        return None
+    return ParetoFront(equations, choose(equations, selection), selection)
+
+
+def choose(equations, selection):
+    """Index of the selected equation (see the module docstring)."""
+    lowest = min(max(e.loss, LOSS_FLOOR) for e in equations)
+    if selection == "accuracy":
+        return next(
+            i for i, e in enumerate(equations) if max(e.loss, LOSS_FLOOR) == lowest
+        )
+    band = [
+        i for i, e in enumerate(equations)
+        if max(e.loss, LOSS_FLOOR) <= ACCURACY_BAND * lowest
+    ]
+    return max(band, key=lambda i: (equations[i].score, -i))
