@@ -421,6 +421,8 @@ def command_fit(args):
     search.fit(normalized[train_idx], y[train_idx])
     search_seconds = time.perf_counter() - started
     formula = search.formula_
+    print("Pareto front (loss on rows held out from the search; > marks the chosen formula):")
+    print("\n".join(search.equations_.table()))
     print(f"formula: f(x) = {formula.format(4)}")
     print(f"LaTeX:   f(x) = {formula.to_latex()}")
 
@@ -487,6 +489,11 @@ def command_fit(args):
             "generations": search.n_generations_,
             "fitness_1_minus_r2": search.fitness_,
             "evolved_formula": str(search.evolved_formula_),
+            "pareto_front": [
+                {"complexity": e.complexity, "loss": e.loss, "score": e.score,
+                 "formula": str(e.formula), "chosen": i == search.equations_.chosen}
+                for i, e in enumerate(search.equations_)
+            ],
         },
         "task": args.task,
         "source": table.source,
@@ -512,7 +519,7 @@ def command_fit(args):
 
     # The model and its report appear together or not at all: predict needs both.
     write_together([(args.output, saved.save, ".keras"), (report_json, write_report, ".json")])
-    plotted = plot_report(report_png, formula, normalized[train_idx], histories)
+    plotted = plot_report(report_png, formula, normalized[train_idx], histories, search.equations_)
     print(f"\nsaved {args.output}")
     print(f"report {report_json}" + (f" and {report_png}" if plotted else ""))
     return 0
@@ -531,8 +538,9 @@ def print_results(results):
         print("  ".join(f"{v:>16}" for v in list(row) + values))
 
 
-def plot_report(path, formula, x_train, histories):
-    """f(x) over the data range and the learning curves, as one PNG."""
+def plot_report(path, formula, x_train, histories, equations):
+    """f(x) over the data range, the search's Pareto front and the learning
+    curves, as one PNG."""
     try:
         import matplotlib
 
@@ -543,10 +551,22 @@ def plot_report(path, formula, x_train, histories):
         return False
     low, high = np.percentile(x_train, [0.5, 99.5])
     grid = np.linspace(low, high, 200)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4))
     left.plot(grid, formula.evaluate(grid))
-    left.set_title(f"f(x) = {formula.format(3)}"[:70], fontsize=9)
+    left.set_title(f"f(x) = {formula.format(3)}"[:60], fontsize=9)
     left.set_xlabel("x (input scaled to [-1, 1] on the training data)")
+    complexities = [e.complexity for e in equations]
+    losses = [max(e.loss, 1e-16) for e in equations]
+    middle.step(complexities, losses, where="post", color="tab:blue")
+    middle.scatter(complexities, losses, color="tab:blue", s=15)
+    chosen = equations.best
+    middle.scatter([chosen.complexity], [max(chosen.loss, 1e-16)], s=80,
+                   facecolors="none", edgecolors="tab:red", label="chosen")
+    middle.set_yscale("log")
+    middle.set_xlabel("complexity (nodes)")
+    middle.set_ylabel("held-out loss (1 - R²)")
+    middle.set_title("search: Pareto front", fontsize=9)
+    middle.legend(fontsize=8)
     for name, history in histories.items():
         right.plot(history["loss"], label=f"{name} train")
         right.plot(history["val_loss"], "--", label=f"{name} validation")

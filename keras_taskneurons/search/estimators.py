@@ -80,7 +80,7 @@ def _program_to_formula(program):
     return Formula._from_tree(tree)
 
 
-TUNING_VALUES = 10_000
+TUNING_VALUES = 5_000
 """Stacked values on which the front's constants are tuned at most."""
 
 

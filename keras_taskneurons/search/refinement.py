@@ -84,6 +84,10 @@ def refine_variants(formula, X, targets, weights, free_arguments=False):
     return variants
 
 
+MAX_TUNED_CONSTANTS = 12
+"""Formulas with more constants are not tuned (least squares would cost
+seconds each, and such formulas rarely make the front)."""
+
 _FREEABLE = frozenset({"sin", "cos", "tanh", "exp", "log", "sqrt", "inv", "abs"})
 
 
@@ -117,7 +121,7 @@ def _tune(formula, X, targets, weights):
     flipped = np.array([-v if len(n) == 3 and v == 1.0 else v for n, v in zip(nodes, start)])
     if np.any(flipped != start):
         starts.append(flipped)
-    if start.size:
+    if 0 < start.size <= MAX_TUNED_CONSTANTS:
         root_w = np.sqrt(weights / weights.sum())
 
         def residuals(values):
@@ -131,7 +135,7 @@ def _tune(formula, X, targets, weights):
             try:
                 with np.errstate(all="ignore"):
                     result = optimize.least_squares(
-                        residuals, first, method="trf", max_nfev=25 * (start.size + 1),
+                        residuals, first, method="trf", max_nfev=20 * (start.size + 1),
                     )
                 fitted = _fitness_with(formula, result.x, X, targets, weights)
                 if fitted < score:

@@ -1,0 +1,174 @@
+"""The Pareto front: equations_, selection, meaning checks, candidates."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from keras_taskneurons import (
+    Formula,
+    VectorizedSymbolicClassifier,
+    VectorizedSymbolicRegressor,
+)
+from keras_taskneurons.search import candidates, front
+from keras_taskneurons.search.refinement import meaningless, refine_variants
+
+SMALL = dict(population_size=200, generations=4)
+
+
+def shared(g, n=400, d=5, seed=0, low=-1.0, high=1.0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(low, high, (n, d))
+    return X, g(X).sum(axis=1)
+
+
+def bases(formula):
+    return {str(b) for _, b in formula.terms()[1]}
+
+
+# --- selection rules on a made-up front ----------------------------------------------
+
+
+def candidate(text, loss):
+    return Formula(text), loss, loss
+
+
+def test_best_picks_the_simplest_about_as_good_as_the_most_accurate():
+    table = front.build(
+        [candidate("x", 0.5), candidate("x**2", 1e-20), candidate("x**2 + 0.3*sin(x)", 1e-22),
+         candidate("cos(x)", 0.7), candidate("x**2 + sin(x) + cos(x)", 2e-20)],
+        "best",
+    )
+    # Losses below 1e-12 tie: the larger exact formula is no more accurate.
+    assert [str(e.formula) for e in table] == ["x", "x**2"]
+    assert table.best.formula == Formula("x**2")
+    assert [e.complexity for e in table] == [1, 2]
+    assert table[0].score == 0 and table[1].score > 10
+    accurate = front.build(
+        [candidate("x", 0.5), candidate("x**2", 1e-3), candidate("x**2 + 0.3*sin(x)", 1e-4)],
+        "accuracy",
+    )
+    assert accurate.best.formula == Formula("x**2 + 0.3*sin(x)")
+    # "best" keeps to the 1.5x band of the lowest loss, then takes the score.
+    banded = front.build(
+        [candidate("x", 0.5), candidate("x**2", 0.1), candidate("x**2 + 0.3*sin(x)", 0.099),
+         candidate("x**2 + 0.3*sin(x) + x**3", 0.01)],
+        "best",
+    )
+    assert banded.best.formula == Formula("x**2 + 0.3*sin(x) + x**3")
+
+
+def test_front_prints_as_a_table_and_converts_to_pandas():
+    table = front.build([candidate("x", 0.5), candidate("x**2", 1e-3)], "best")
+    text = repr(table)
+    assert "complexity" in text and "loss" in text and "score" in text
+    chosen = [line for line in text.splitlines() if line.startswith(">")]
+    assert len(chosen) == 1 and "x**2" in chosen[0]
+    frame = table.to_frame()
+    assert list(frame.columns) == ["complexity", "loss", "score", "formula", "chosen"]
+    assert frame["chosen"].tolist() == [False, True]
+
+
+# --- meaning -------------------------------------------------------------------------
+
+
+def test_near_constant_bases_and_cancelling_terms_are_meaningless():
+    X = np.random.default_rng(0).uniform(-1.7, 1.7, (300, 5))
+    assert "nearly constant" in meaningless(Formula("cos(0.112*x)"), X)
+    assert "cos(0.05*x) is nearly constant" in meaningless(Formula("x**2 - 0.2*cos(0.05*x)"), X)
+    assert "cancel" in meaningless(
+        Formula("1832164140357.6*exp(sin(x)) - 1832164140357.6*exp(sin(x + 1e-9))"), X
+    )
+    assert meaningless(Formula("x**2 - 0.5*x"), X) is None
+    assert meaningless(Formula("cos(0.5*x)"), X) is None
+
+
+def test_refinement_frees_arguments_and_drops_constants_that_do_not_help():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1.7, 1.7, (400, 5))
+    targets = np.sin(1.3 * X).sum(axis=1)[:, None]
+    variants = refine_variants(Formula("sin(x + 0.2)"), X, targets, np.ones(400), True)
+    freed, fitness = variants[-1]
+    assert fitness < 1e-12
+    assert str(freed).startswith("sin(1.3") and "+" not in str(freed)  # shift gone
+    assert np.isclose(freed.constants[0], 1.3)
+
+
+def test_seeds_use_only_the_function_set():
+    assert [str(f) for f in candidates.seeds(("sin",))] == ["x", "sin(x)"]
+    texts = [str(f) for f in candidates.seeds(("add", "mul", "exp"))]
+    assert texts == ["x", "x**2", "x**3", "exp(x)", "exp(x**2 + 0.5*x)"]
+
+
+def test_sparse_combinations_join_bases_of_different_formulas():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1.7, 1.7, (300, 4))
+    targets = (X**3 - X).sum(axis=1)[:, None]
+    found = candidates.sparse_combinations(
+        [Formula("x*cos(x)"), Formula("x**3 + sin(x)"), Formula("x")], X, targets, np.ones(300)
+    )
+    assert any(bases(f) == {"x", "x**3"} for f in found), [str(f) for f in found]
+
+
+# --- the estimators ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "g, expected",
+    [
+        (lambda x: x**3 - x, {"x", "x**2", "x**3"}),
+        (lambda x: np.exp(-(x**2)), None),
+    ],
+    ids=["cubic", "gaussian"],
+)
+def test_the_true_form_is_chosen(g, expected):
+    X, y = shared(g, d=5, low=-2, high=2)
+    reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, y)
+    found = bases(reg.formula_)
+    if expected is not None:
+        assert found <= expected and "x**3" in found, reg.equations_
+    else:
+        assert len(found) == 1 and reg.formula_.functions >= {"exp"}, reg.equations_
+        assert reg.formula_.functions <= {"exp", "add", "sub", "mul", "pow2"}, reg.equations_
+    assert reg.equations_.best.formula == reg.formula_
+    # The front is sorted by complexity, and each equation beats the simpler ones.
+    complexities = [e.complexity for e in reg.equations_]
+    losses = [e.loss for e in reg.equations_]
+    assert complexities == sorted(set(complexities))
+    assert all(b < a for a, b in zip(losses, losses[1:]))
+
+
+def test_accuracy_selection_takes_the_lowest_held_out_loss():
+    X, y = shared(lambda x: x**2 + 0.3 * np.sin(3 * x), d=4)
+    y = y + 0.05 * np.random.default_rng(0).normal(size=len(y))
+    best = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, y)
+    accurate = VectorizedSymbolicRegressor(
+        random_state=0, model_selection="accuracy", **SMALL
+    ).fit(X, y)
+    lowest = min(e.loss for e in accurate.equations_)
+    assert accurate.equations_.best.loss == lowest
+    assert best.equations_.best.complexity <= accurate.equations_.best.complexity
+
+
+def test_classifier_has_a_front_and_estimators_pickle_with_it():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = np.where((X**2).sum(axis=1) > 4, "far", "near")
+    clf = VectorizedSymbolicClassifier(random_state=0, **SMALL).fit(X, y)
+    assert len(clf.equations_) >= 1 and clf.equations_.best.formula == clf.formula_
+    restored = pickle.loads(pickle.dumps(clf))
+    assert repr(restored.equations_) == repr(clf.equations_)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(model_selection="simplest"), "model_selection='simplest'"),
+        (dict(validation_fraction=0.95), "validation_fraction=0.95"),
+        (dict(validation_fraction=-0.1), "validation_fraction=-0.1"),
+    ],
+)
+def test_bad_selection_parameters_are_named(params, message):
+    X, y = shared(lambda x: x**2, n=30)
+    with pytest.raises(ValueError, match=message):
+        VectorizedSymbolicRegressor(population_size=20, generations=1, **params).fit(X, y)
