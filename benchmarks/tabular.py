@@ -37,6 +37,14 @@ STRUCTURES = {"S1": [16], "S2": [32, 16], "S3": [64, 32, 16]}
 TUNING_STRUCTURE = "S2"
 RECIPES = [(activation, rate) for activation in ("tanh", "relu") for rate in (1e-3, 3e-3, 1e-2)]
 PATIENCE = 20
+ABLATIONS = {
+    "no start as Dense": dict(linear_basis=False, basis_initializer="glorot_uniform"),
+    "no gentle training": dict(basis_scale=1.0),
+    "no basis normalization": dict(normalize_bases=False),
+    "coefficients as scale": dict(basis_scale="coefficients"),
+}
+"""TaskNeuronDense options of each ablation (structure S2, the first
+``--ablation-seeds`` seeds); the defaults are the full method."""
 
 
 def prepare(X, y, task, seed, quick):
@@ -60,34 +68,16 @@ def prepare(X, y, task, seed, quick):
     return Xs[train], ys[train], Xs[test], ys[test]
 
 
-def network(kind, sizes, n_features, n_outputs, task, formula, activation, seed):
-    import keras
+def networks(sizes, n_features, n_outputs, task, formula, recipes, seed, layer_options=None):
+    """The TN of ``sizes`` and the narrowest LN with more parameters
+    (:mod:`keras_taskneurons.networks`, as the command line builds them)."""
+    from keras_taskneurons import networks as library
 
-    from keras_taskneurons import TaskNeuronDense
-
-    # Seed before the layers exist: their initial weights are drawn at build.
-    keras.utils.set_random_seed(seed)
-    layers = [keras.Input((n_features,))]
-    for size in sizes:
-        layers.append(TaskNeuronDense(size, formula, activation=activation) if kind == "TN"
-                      else keras.layers.Dense(size, activation=activation))
-    layers.append(keras.layers.Dense(n_outputs, activation="softmax" if task == "classification" else None))
-    return keras.Sequential(layers)
-
-
-def linear_sizes(sizes, n_features, n_outputs, tn_parameters):
-    from keras_taskneurons.cli import _linear_parameters, matching_linear_sizes
-
-    widths = matching_linear_sizes(sizes, n_features, n_outputs, tn_parameters + 1)
-    assert _linear_parameters(widths, n_features, n_outputs) > tn_parameters
-    return widths
-
-
-def networks(sizes, n_features, n_outputs, task, formula, recipes, seed):
-    """The TN of ``sizes`` and the narrowest LN with more parameters."""
-    tn = network("TN", sizes, n_features, n_outputs, task, formula, recipes["TN"][0], seed)
-    widths = linear_sizes(sizes, n_features, n_outputs, tn.count_params())
-    ln = network("LN", widths, n_features, n_outputs, task, None, recipes["LN"][0], seed)
+    tn = library.mlp("task", sizes, n_features, n_outputs, formula=formula, task=task,
+                     activation=recipes["TN"][0], seed=seed, **(layer_options or {}))
+    widths = library.matching_linear_widths(sizes, n_features, n_outputs, tn.count_params() + 1)
+    ln = library.mlp("linear", widths, n_features, n_outputs, task=task,
+                     activation=recipes["LN"][0], seed=seed)
     return {"TN": tn, "LN": ln}, widths
 
 
@@ -162,8 +152,9 @@ def tune(name, epochs, quick):
     return name, losses
 
 
-def run_seed(name, seed, recipes, structures, epochs, quick):
-    """One split: the formula, the tree reference and both kinds per structure."""
+def run_seed(name, seed, recipes, structures, epochs, quick, ablate):
+    """One split: the formula, the tree reference and both kinds per
+    structure; with ``ablate``, also each ablation's TN on S2 (or S1)."""
     task, shape, n_outputs, data = _load(name, seed, quick)
     n_features = shape[1]
     formula, seconds = search_formula(data, task, seed, quick)
@@ -178,6 +169,14 @@ def run_seed(name, seed, recipes, structures, epochs, quick):
             cell[kind + " params"] = model.count_params()
         result["cells"][label] = cell
         print(f"{name} seed {seed} {label}: TN {cell['TN']:.4f} LN {cell['LN']:.4f}", flush=True)
+    if ablate:
+        label = "S2" if "S2" in structures else "S1"
+        result["ablations"] = {}
+        for variant, options in ABLATIONS.items():
+            built, _ = networks(structures[label], n_features, n_outputs, task, formula, recipes,
+                                seed, layer_options=options)
+            train(built["TN"], data, task, epochs, recipes["TN"][1], seed)
+            result["ablations"][variant] = test_score(built["TN"], data, task)
     return name, seed, result
 
 
@@ -194,6 +193,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--datasets", default=None, help="comma-separated subset")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument("--ablation-seeds", type=int, default=3,
+                        help="seeds on which each ablation trains (structure S2)")
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
@@ -216,14 +217,15 @@ def main():
                       for kind in ("TN", "LN")} for name, losses in tuning.items()}
     # Largest datasets first so that the last tasks to finish are short ones.
     order = sorted(names, key=lambda n: -datasets.DATASETS[n][0]()[0].size)
-    runs = common.parallel_map(run_seed, [(name, seed, recipes[name], structures, epochs, args.quick)
-                           for name in order for seed in range(seeds)], args.jobs)
+    runs = common.parallel_map(run_seed, [(name, seed, recipes[name], structures, epochs, args.quick,
+                                           seed < args.ablation_seeds)
+                                          for name in order for seed in range(seeds)], args.jobs)
     by_dataset = {}
     for name, seed, result in runs:
         by_dataset.setdefault(name, {})[seed] = result
 
-    rows, formulas, tuned, raw = [], [], [], []
-    wins = total = 0
+    rows, formulas, tuned, raw, ablation_rows = [], [], [], [], []
+    wins = total = within = worse = diverged = 0
     for name in names:
         _, task, paper = datasets.DATASETS[name]
         classification = task == "classification"
@@ -239,19 +241,32 @@ def main():
             tn, ln = np.array([c["TN"] for c in cells]), np.array([c["LN"] for c in cells])
             better = tn.mean() > ln.mean() if classification else tn.mean() < ln.mean()
             seed_wins = int(np.sum(tn > ln if classification else tn < ln))
+            gap = abs(tn.mean() - ln.mean())
+            verdict = "TN" if better else ("within 1 std" if gap <= ln.std() else "LN")
             wins += int(better)
+            within += int(verdict == "within 1 std")
+            worse += int(verdict == "LN")
             total += 1
+            if not classification:  # a run diverged: not finite, or over 10x LN's MSE
+                diverged += int(np.sum(~np.isfinite(tn) | (tn > 10 * ln)))
             rows.append([
                 name, "accuracy ↑" if classification else "MSE ↓", label,
                 f"{STRUCTURES[label]} / {cells[0]['widths']}",
                 f"{cells[0]['TN params']} / {cells[0]['LN params']}",
-                summary(ln), summary(tn), "TN" if better else "LN", f"{seed_wins}/{seeds}",
+                summary(ln), summary(tn), verdict, f"{seed_wins}/{seeds}",
                 summary(trees), " / ".join(paper) if paper and label == "S1" else "",
             ])
             raw += [{"dataset": name, "seed": seed, "structure": label, "network": kind,
                      "score": cell[kind], "recipe": list(recipes[name][kind]),
                      "formula": per_seed[seed]["formula"]}
                     for seed, cell in enumerate(cells) for kind in ("TN", "LN")]
+        with_ablations = [r for r in per_seed if "ablations" in r]
+        if with_ablations:
+            label = "S2" if "S2" in structures else "S1"
+            full = [r["cells"][label]["TN"] for r in with_ablations]
+            lns = [r["cells"][label]["LN"] for r in with_ablations]
+            ablation_rows.append([name, label, f"{np.mean(lns):.4f}", f"{np.mean(full):.4f}"] + [
+                f"{np.mean([r['ablations'][v] for r in with_ablations]):.4f}" for v in ABLATIONS])
     text = common.header("Linear vs task-based networks on tabular data", sys.argv) + "\n".join([
         (__doc__.split("\n\n")[1]).replace("\n", " "),
         "",
@@ -259,7 +274,9 @@ def main():
         f"{', '.join(f'{k} = {v}' for k, v in structures.items())}; the paper's S1–S5 are not "
         "public, so its figures (S1 column, LN / TN) are a reference point, not the same networks.",
         "",
-        f"**TN better than LN (mean over seeds) in {wins} of {total} dataset × structure cells.**",
+        f"**TN better than LN (mean over seeds) in {wins} of {total} dataset × structure cells; "
+        f"worse by at most one LN standard deviation in {within}, worse by more in {worse}. "
+        f"Diverged TN runs (regression: test MSE not finite or over 10× LN's): {diverged}.**",
         "",
         common.table(["dataset", "metric", "structure", "hidden TN / LN", "params TN / LN",
                       "LN", "TN", "better", "seeds TN better", "HistGradientBoosting",
@@ -268,6 +285,15 @@ def main():
         "## Tuned recipes (activation, learning rate; best validation loss)",
         "",
         common.table(["dataset", "TN", "LN"], tuned),
+        "",
+        "## Ablation (TN test score, mean over the first seeds; each column switches one "
+        "choice off)",
+        "",
+        "Full TN: start as Dense (linear basis, other blocks from zero), gentle training "
+        "(basis_scale 0.1), bases normalized to their range on [-1, 1]. \"coefficients as scale\": "
+        "the formula's coefficients (relative to the largest) as the basis factors instead.",
+        "",
+        common.table(["dataset", "structure", "LN", "TN (full)"] + list(ABLATIONS), ablation_rows),
         "",
         "## Formulas found (seed 0) and median search time",
         "",

@@ -251,48 +251,14 @@ def parse_functions(text):
 
 
 def build_network(kind, sizes, n_features, n_outputs, task, formula, normalizer,
-                  activation="tanh", seed=0):
-    """An MLP of task-based (``kind="task"``) or linear (``"linear"``) layers.
+                  activation="relu", seed=0):
+    """An MLP of task-based (``kind="task"``) or linear (``"linear"``) layers
+    (:func:`keras_taskneurons.networks.mlp`): the same activation for both,
+    the seed set before any layer is built."""
+    from keras_taskneurons import networks
 
-    Both kinds get the same hidden ``activation``; the seed is set before any
-    layer is built, so each network's initial weights are reproducible.
-    """
-    import keras
-
-    from keras_taskneurons.layers import TaskNeuronDense
-
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((n_features,), name="features")
-    hidden = normalizer(inputs)
-    for index, size in enumerate(sizes):
-        if kind == "task":
-            layer = TaskNeuronDense(size, formula, activation=activation, name=f"task_{index}")
-        else:
-            layer = keras.layers.Dense(size, activation=activation, name=f"dense_{index}")
-        hidden = layer(hidden)
-    head = "softmax" if task == "classification" else None
-    outputs = keras.layers.Dense(n_outputs, activation=head, name="head")(hidden)
-    return keras.Model(inputs, outputs, name=f"{kind}_network")
-
-
-def matching_linear_sizes(sizes, n_features, n_outputs, target_parameters):
-    """Widen the layers until the linear network has at least as many
-    parameters as the task-based one."""
-    scale = 1.0
-    while True:
-        widths = [max(1, math.ceil(size * scale)) for size in sizes]
-        count = _linear_parameters(widths, n_features, n_outputs)
-        if count >= target_parameters:
-            return widths
-        scale *= 1.05
-
-
-def _linear_parameters(widths, n_features, n_outputs):
-    total, previous = 0, n_features
-    for width in widths + [n_outputs]:
-        total += previous * width + width
-        previous = width
-    return total
+    return networks.mlp(kind, sizes, n_features, n_outputs, formula=formula, task=task,
+                        activation=activation, seed=seed, preprocessing=normalizer)
 
 
 def train(model, data, task, epochs, learning_rate, patience, verbose):
@@ -451,7 +417,9 @@ def command_fit(args):
     }
     histories = {"task-based": task_history}
     if args.compare:
-        widths = matching_linear_sizes(
+        from keras_taskneurons.networks import matching_linear_widths
+
+        widths = matching_linear_widths(
             sizes, len(table.feature_names), n_outputs, task_model.count_params()
         )
         print(f"\ncomparison: a linear (Dense) network, hidden layers {widths}")
@@ -699,9 +667,8 @@ def make_parser():
     fit.add_argument("--hidden", default="64,32", help="hidden layer sizes, e.g. 64,32")
     fit.add_argument("--task", choices=["regression", "classification"], default="regression")
     fit.add_argument(
-        "--activation", choices=["tanh", "relu"], default="tanh",
-        help="hidden activation of both networks (default tanh: it keeps each "
-        "task-based layer's inputs in [-1, 1], the range the formula was searched on)",
+        "--activation", choices=["relu", "tanh"], default="relu",
+        help="hidden activation of both networks (default relu)",
     )
     fit.add_argument("--epochs", type=int, default=200)
     fit.add_argument("--patience", type=int, default=20, help="early-stopping patience")

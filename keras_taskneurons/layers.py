@@ -1,6 +1,9 @@
 """``TaskNeuronDense``: a dense layer whose aggregation is a found formula."""
 
+import math
+
 import keras
+import numpy as np
 from keras import ops
 
 from keras_taskneurons.formula import Formula, as_formula
@@ -8,6 +11,19 @@ from keras_taskneurons.formula import Formula, as_formula
 PARAMETERIZATIONS = ("terms", "constants")
 
 _LOW_PRECISION = ("float16", "bfloat16")
+
+_LINEAR = Formula("x")
+
+_NORMALIZATION_GRID = np.linspace(-1.0, 1.0, 201)
+
+_BEFORE_START_AS_DENSE = {
+    "linear_basis": False, "basis_scale": 1.0, "normalize_bases": False,
+}
+"""What a config without these keys (saved by 0.1) meant."""
+
+
+def _scaled(features, multiplier):
+    return features if multiplier == 1.0 else ops.multiply(features, multiplier)
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
@@ -23,26 +39,39 @@ class TaskNeuronDense(keras.layers.Layer):
 
     With ``parameterization="terms"`` (the paper's), unit ``j`` computes
 
-        ``activation(sum_k g_k(x)ᵀ W_k[:, j] + b_j)``
+        ``activation(sum_k m_k g_k(x)ᵀ W_k[:, j] + b_j)``
 
-    where ``g_k`` is applied element-wise to the input vector. All
-    ``W_k`` are stored as one ``kernel`` of shape ``(K * input_dim, units)``
-    (rows ``k * input_dim`` to ``(k + 1) * input_dim`` belong to basis ``k``,
-    in the order of ``formula.terms()``), so the layer is ONE matmul over the
-    concatenated features ``[g_1(x), ..., g_K(x)]``. The formula's own
-    coefficients ``c_k`` only choose the basis: like ``Dense``, the kernel
-    starts from ``kernel_initializer``, and the constant ``c_0`` is folded into
-    the bias (dropped when ``use_bias=False``). Constants inside a basis
-    function (``sin(1.3*x + 0.2)``) stay fixed.
+    where ``g_k`` is applied element-wise to the input vector and ``m_k`` is a
+    fixed factor per basis (below). All ``W_k`` are stored as one ``kernel``
+    of shape ``(K * input_dim, units)`` (rows ``k * input_dim`` to
+    ``(k + 1) * input_dim`` belong to basis ``k``, in the order of
+    :attr:`bases`), so the layer is ONE matmul over the concatenated features
+    ``[m_1 g_1(x), ..., m_K g_K(x)]``. The formula's own coefficients ``c_k``
+    only choose the basis; the constant ``c_0`` is left to the bias. Constants
+    inside a basis function (``sin(1.3*x + 0.2)``) stay fixed.
+
+    **Starting as Dense** (the defaults; Fan et al.'s ReLinear for quadratic
+    neurons): the layer holds the linear basis ``x`` (added when the formula
+    lacks it; ``linear_basis=False`` turns that off), its block starts from
+    ``kernel_initializer`` and every other block from ``basis_initializer``
+    (zeros), so a new layer computes exactly the ``Dense`` layer with the
+    same units and initializer. The other bases are trained gently and on a
+    common scale: their features are multiplied by
+    ``m_k = basis_scale / max|g_k|`` (the maximum over ``[-1, 1]``, the
+    range the formula is searched on; ``normalize_bases=False`` drops the
+    division). Under Adam a weight moves about the learning rate per step
+    whatever its gradient, so ``W_k = m_k V_k`` moves ``basis_scale`` times
+    as fast as the linear weights, and ``x**8`` next to ``x`` no longer
+    dominates the start. ``m_k = 1`` for ``x``.
 
     With ``parameterization="constants"`` (the paper's Fig. 1, general form),
     every constant inside a basis function also becomes a trainable
     ``(input_dim, units)`` tensor, so unit ``j`` computes
     ``sum_k sum_i W_k[i, j] g_k(x_i; θ_k[i, j]) + b_j``. The ``θ`` start at the
     formula's values for every unit; the symmetry between units is broken by
-    the outer weights ``W_k``, which start from ``kernel_initializer`` as in a
-    ``Dense`` layer. Basis functions without inner constants still go through
-    the single matmul. This costs ``batch * input_dim * units`` memory per
+    the downstream weights' gradients (the outer weights ``W_k`` start from
+    ``basis_initializer``). Basis functions without inner constants still go
+    through the single matmul. This costs ``batch * input_dim * units`` memory per
     parametrised basis function, against ``batch * K * input_dim`` for
     ``"terms"``.
 
@@ -67,7 +96,17 @@ class TaskNeuronDense(keras.layers.Layer):
             the identity.
         use_bias: Whether the layer uses a bias vector.
         parameterization: ``"terms"`` or ``"constants"``, see above.
-        kernel_initializer: Initializer for the kernels.
+        linear_basis: Whether the layer holds the basis ``x`` even when the
+            formula lacks it (start as Dense).
+        basis_scale: Positive factor on every basis but ``x``: how fast the
+            other bases train relative to the linear one. ``"coefficients"``
+            uses each basis's coefficient in the formula, relative to the
+            largest.
+        normalize_bases: Whether each basis but ``x`` is also divided by its
+            largest magnitude on ``[-1, 1]``.
+        kernel_initializer: Initializer for the ``x`` block of the kernel.
+        basis_initializer: Initializer for every other basis block (and the
+            outer kernels of the ``"constants"`` parameterization).
         bias_initializer: Initializer for the bias vector.
         kernel_regularizer: Regularizer applied to the kernels.
         bias_regularizer: Regularizer applied to the bias vector.
@@ -91,6 +130,8 @@ class TaskNeuronDense(keras.layers.Layer):
     (2, 4)
     >>> tuple(layer.kernel.shape)  # two basis terms (x, x**2) times 3 inputs
     (6, 4)
+    >>> [str(b) for b in layer.bases], layer.multipliers
+    (['x', 'x**2'], (1.0, 0.1))
     """
 
     def __init__(
@@ -100,7 +141,11 @@ class TaskNeuronDense(keras.layers.Layer):
         activation=None,
         use_bias=True,
         parameterization="terms",
+        linear_basis=True,
+        basis_scale=0.1,
+        normalize_bases=True,
         kernel_initializer="glorot_uniform",
+        basis_initializer="zeros",
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
@@ -121,17 +166,36 @@ class TaskNeuronDense(keras.layers.Layer):
                 f"one of {PARAMETERIZATIONS}. Received: "
                 f"parameterization={parameterization!r}"
             )
-        if not isinstance(use_bias, bool):
-            raise TypeError(
-                "Received an invalid value for `use_bias`, expected a bool. "
-                f"Received: use_bias={use_bias!r}"
+        for name, value in (("use_bias", use_bias), ("linear_basis", linear_basis),
+                            ("normalize_bases", normalize_bases)):
+            if not isinstance(value, bool):
+                raise TypeError(
+                    f"Received an invalid value for `{name}`, expected a bool. "
+                    f"Received: {name}={value!r}"
+                )
+        if basis_scale != "coefficients" and (
+            isinstance(basis_scale, bool)
+            or not isinstance(basis_scale, (int, float))
+            or not math.isfinite(basis_scale)
+            or basis_scale <= 0
+        ):
+            raise ValueError(
+                "Received an invalid value for `basis_scale`, expected a "
+                "positive number or 'coefficients'. Received: "
+                f"basis_scale={basis_scale!r}"
             )
         self.units = units
         self.formula = as_formula(formula)
         self.parameterization = parameterization
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
+        self.linear_basis = linear_basis
+        self.basis_scale = (
+            basis_scale if basis_scale == "coefficients" else float(basis_scale)
+        )
+        self.normalize_bases = normalize_bases
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.basis_initializer = keras.initializers.get(basis_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
@@ -143,6 +207,10 @@ class TaskNeuronDense(keras.layers.Layer):
         constant, terms = self.formula.terms()
         self.formula_constant = constant
         bases = [basis for _, basis in terms]
+        largest = max(abs(c) for c, _ in terms)
+        self._coefficients = {str(b): abs(c) / largest for c, b in terms}
+        if linear_basis and _LINEAR not in bases:
+            bases.insert(0, _LINEAR)
         if parameterization == "constants":
             self._matmul_bases = [b for b in bases if not b.constants]
             self._parametric_bases = [b for b in bases if b.constants]
@@ -150,10 +218,43 @@ class TaskNeuronDense(keras.layers.Layer):
             self._matmul_bases = bases
             self._parametric_bases = []
 
+        self._multipliers = [self._multiplier(b) for b in self.bases]
+
     @property
     def bases(self):
         """The basis functions ``g_k``, in kernel order."""
         return tuple(self._matmul_bases + self._parametric_bases)
+
+    def _multiplier(self, basis):
+        """The fixed factor ``m_k`` of a basis's features (1 for ``x``)."""
+        if basis == _LINEAR:
+            return 1.0
+        scale = (
+            self._coefficients[str(basis)] if self.basis_scale == "coefficients"
+            else self.basis_scale
+        )
+        size = 1.0
+        if self.normalize_bases:
+            values = np.abs(basis.evaluate(_NORMALIZATION_GRID))
+            largest = float(values.max()) if np.all(np.isfinite(values)) else 0.0
+            size = largest if largest > 0 else 1.0
+        return scale / size
+
+    @property
+    def multipliers(self):
+        """The fixed factor ``m_k`` of each basis, in kernel order."""
+        return tuple(self._multipliers)
+
+    def _initialize_kernel(self, shape, dtype=None):
+        """The ``x`` block from ``kernel_initializer``, the others from
+        ``basis_initializer``, each drawn with its block's own shape."""
+        blocks = []
+        for basis in self._matmul_bases:
+            initializer = (
+                self.kernel_initializer if basis == _LINEAR else self.basis_initializer
+            )
+            blocks.append(initializer((self.input_dim, self.units), dtype=dtype))
+        return blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=0)
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -164,7 +265,6 @@ class TaskNeuronDense(keras.layers.Layer):
             )
         self.input_dim = input_dim
         kernel_args = dict(
-            initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
@@ -176,6 +276,7 @@ class TaskNeuronDense(keras.layers.Layer):
             self.kernel = self.add_weight(
                 name="kernel",
                 shape=(len(self._matmul_bases) * input_dim, self.units),
+                initializer=self._initialize_kernel,
                 **kernel_args,
             )
         self.term_kernels = []
@@ -185,6 +286,7 @@ class TaskNeuronDense(keras.layers.Layer):
                 self.add_weight(
                     name=f"term{index}_kernel",
                     shape=(input_dim, self.units),
+                    initializer=self.basis_initializer,
                     **kernel_args,
                 )
             )
@@ -221,8 +323,12 @@ class TaskNeuronDense(keras.layers.Layer):
         dtype = self._feature_dtype()
         x = ops.cast(inputs, dtype)
         outputs = None
+        multipliers = iter(self._multipliers)
         if self._matmul_bases:
-            features = [basis.evaluate_keras(x) for basis in self._matmul_bases]
+            features = [
+                _scaled(basis.evaluate_keras(x), next(multipliers))
+                for basis in self._matmul_bases
+            ]
             features = (
                 features[0] if len(features) == 1
                 else ops.concatenate(features, axis=-1)
@@ -234,8 +340,9 @@ class TaskNeuronDense(keras.layers.Layer):
             for basis, kernel, constants in zip(
                 self._parametric_bases, self.term_kernels, self.term_constants
             ):
-                values = basis.evaluate_keras(
-                    expanded, [ops.cast(c, dtype) for c in constants]
+                values = _scaled(
+                    basis.evaluate_keras(expanded, [ops.cast(c, dtype) for c in constants]),
+                    next(multipliers),
                 )
                 term = ops.sum(ops.multiply(values, ops.cast(kernel, dtype)), axis=-2)
                 outputs = term if outputs is None else ops.add(outputs, term)
@@ -264,8 +371,14 @@ class TaskNeuronDense(keras.layers.Layer):
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "parameterization": self.parameterization,
+                "linear_basis": self.linear_basis,
+                "basis_scale": self.basis_scale,
+                "normalize_bases": self.normalize_bases,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
+                ),
+                "basis_initializer": keras.initializers.serialize(
+                    self.basis_initializer
                 ),
                 "bias_initializer": keras.initializers.serialize(
                     self.bias_initializer
@@ -299,6 +412,9 @@ class TaskNeuronDense(keras.layers.Layer):
                 "as a string under 'formula'. Received: "
                 f"formula={type(formula).__name__}"
             )
+        # Files saved before these options existed (0.1) keep their meaning.
+        for name, old in _BEFORE_START_AS_DENSE.items():
+            config.setdefault(name, old)
         stored = config.pop("bases", None)
         if stored is not None and (
             not isinstance(stored, (list, tuple))

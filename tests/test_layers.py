@@ -60,11 +60,16 @@ def test_layer_configuration(config, tmp_path):
 def test_terms_layer_is_one_matmul_over_basis_features():
     layer = TaskNeuronDense(3, "0.3*x**2 - 0.7*x + 0.1")
     x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    layer.build(x.shape)
+    rng = np.random.default_rng(1)
+    layer.kernel.assign(rng.normal(size=(8, 3)).astype("float32"))
     out = to_numpy(layer(x))
     kernel = to_numpy(layer.kernel)
     bias = to_numpy(layer.bias)
     assert kernel.shape == (2 * 4, 3)
-    features = np.concatenate([x, x**2], axis=-1)  # terms order: x, x**2
+    # Terms order: x, x**2; x**2 scaled by basis_scale / max|x**2| on [-1, 1].
+    assert layer.multipliers == (1.0, 0.1)
+    features = np.concatenate([x, 0.1 * x**2], axis=-1)
     np.testing.assert_allclose(out, features @ kernel + bias, rtol=1e-5, atol=1e-5)
     assert [str(b) for b in layer.bases] == ["x", "x**2"]
 
@@ -81,9 +86,11 @@ def test_constants_layer_computes_the_sum_over_inputs_per_unit():
     w = to_numpy(layer.term_kernels[0])
     a, b = (to_numpy(c) for c in layer.term_constants[0])
     bias = to_numpy(layer.bias)
+    m = layer.multipliers[1]  # basis_scale / max|sin(1.3x + 0.2)| on [-1, 1]
+    assert m == pytest.approx(0.1 / np.sin(1.5))
     expected = (
         x @ kernel_x
-        + np.einsum("niu,iu->nu", np.sin(a * x[:, :, None] + b), w)
+        + np.einsum("niu,iu->nu", m * np.sin(a * x[:, :, None] + b), w)
         + bias
     )
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
@@ -94,9 +101,9 @@ def test_constants_start_at_the_formula_values():
     layer.build((None, 3))
     a, b = (to_numpy(c) for c in layer.term_constants[0])
     assert np.all(a == np.float32(1.3)) and np.all(b == np.float32(0.2))
-    # Symmetry between units is broken by the randomly initialised kernel.
-    w = to_numpy(layer.term_kernels[0])
-    assert not np.allclose(w[:, 0], w[:, 1])
+    # The outer weights start at zero (the layer starts as Dense); symmetry
+    # between units is broken by the downstream weights' gradients.
+    assert np.all(to_numpy(layer.term_kernels[0]) == 0)
 
 
 def test_constants_mode_reduces_to_terms_for_polynomials():
@@ -114,9 +121,12 @@ def test_parameter_count_is_linear_in_inputs():
     layer.build((None, 7))
     assert layer.count_params() == 2 * 7 * 10 + 10
     assert layer.count_formula_parameters() == 2
-    no_bias = TaskNeuronDense(10, "x**2 + 5", use_bias=False)
+    no_bias = TaskNeuronDense(10, "x**2 + 5", use_bias=False)  # x is added
     no_bias.build((None, 7))
-    assert no_bias.count_params() == 7 * 10
+    assert no_bias.count_params() == 2 * 7 * 10
+    alone = TaskNeuronDense(10, "x**2 + 5", use_bias=False, linear_basis=False)
+    alone.build((None, 7))
+    assert alone.count_params() == 7 * 10
 
 
 def test_higher_rank_inputs_and_output_shape():
@@ -270,14 +280,15 @@ def test_mixed_precision_keeps_large_powers_finite(policy, parameterization):
     # x**9 is 262144 at x = 4: beyond float16 (65504). The layer computes in
     # float32, so with small weights the output is finite and right.
     formula = "x**9 + sin(0.5*x)" if parameterization == "constants" else "x**9 + x"
-    layer = TaskNeuronDense(2, formula, parameterization=parameterization, dtype=policy)
+    full = dict(parameterization=parameterization, basis_scale=1.0, normalize_bases=False)
+    layer = TaskNeuronDense(2, formula, dtype=policy, **full)
     x = np.linspace(-4, 4, 12, dtype="float32").reshape(4, 3)
     layer.build(x.shape)
     for variable in layer.trainable_variables:
         if "constant" not in variable.path:
             variable.assign(np.full(variable.shape, 1e-3, "float32"))
     out = to_numpy(layer(x)).astype("float64")
-    reference = TaskNeuronDense(2, formula, parameterization=parameterization)
+    reference = TaskNeuronDense(2, formula, **full)
     reference.build(x.shape)
     reference.set_weights(layer.get_weights())
     expected = to_numpy(reference(x))
@@ -316,7 +327,9 @@ FLOAT64_ON_JAX = """
 import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np, keras, keras_taskneurons
-layer = keras_taskneurons.TaskNeuronDense(2, "div(x, x - 0.5) + x**2", dtype="float64")
+layer = keras_taskneurons.TaskNeuronDense(
+    2, "div(x, x - 0.5) + x**2", dtype="float64", linear_basis=False, basis_scale=1.0,
+    normalize_bases=False)
 x = np.array([[0.25, 1.0 + 1e-12, 3.0]])
 out = layer(x)
 assert keras.backend.standardize_dtype(out.dtype) == "float64", out.dtype
@@ -505,3 +518,58 @@ print("OK", loss[0], loss[-1])
 )
 def test_trains_under_mirrored_strategy_on_two_logical_cpus():
     assert run_python(MIRRORED, backend="tensorflow").startswith("OK")
+
+
+# --- starting as Dense ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("formula", ["x**2 + sin(x)", "exp(-x**2)", "0.3*x**2 - 0.7*x"])
+@pytest.mark.parametrize("parameterization", PARAMETERIZATIONS)
+def test_a_new_layer_computes_exactly_a_dense_layer(formula, parameterization):
+    x = np.random.default_rng(0).normal(size=(6, 5)).astype("float32")
+    seeded = keras.initializers.GlorotUniform(seed=3)
+    layer = TaskNeuronDense(4, formula, parameterization=parameterization,
+                            kernel_initializer=seeded, activation="relu")
+    dense = keras.layers.Dense(4, kernel_initializer=seeded, activation="relu")
+    assert layer.bases[0] == Formula("x")  # added when the formula lacks it
+    np.testing.assert_array_equal(to_numpy(layer(x)), to_numpy(dense(x)))
+    # Every other basis block starts at zero, and then learns.
+    kernel = to_numpy(layer.kernel)
+    assert np.all(kernel[5:] == 0) and np.all(kernel[:5] == to_numpy(dense.kernel))
+
+
+def test_start_as_dense_can_be_turned_off_and_old_configs_keep_their_meaning():
+    plain = TaskNeuronDense(2, "x**2", linear_basis=False, basis_initializer="glorot_uniform",
+                            basis_scale=1.0, normalize_bases=False)
+    assert [str(b) for b in plain.bases] == ["x**2"] and plain.multipliers == (1.0,)
+    config = TaskNeuronDense(2, "x**2").get_config()
+    for key in ("linear_basis", "basis_scale", "normalize_bases", "basis_initializer", "bases"):
+        config.pop(key)  # a config written by 0.1
+    old = TaskNeuronDense.from_config(config)
+    assert [str(b) for b in old.bases] == ["x**2"] and old.multipliers == (1.0,)
+
+
+def test_multipliers_scale_each_basis_to_its_range_on_minus_one_one():
+    layer = TaskNeuronDense(2, "x**8 + exp(x) + inv(x)", basis_scale=0.5)
+    sizes = {"x": None, "x**8": 1.0, "exp(x)": np.e, "inv(x)": 1 / 0.01}
+    for basis, multiplier in zip(layer.bases, layer.multipliers):
+        size = sizes[str(basis)]
+        if size is None:
+            assert multiplier == 1.0
+        else:
+            assert multiplier == pytest.approx(0.5 / size, rel=1e-6), basis
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(basis_scale=0), ValueError, "basis_scale=0"),
+        (dict(basis_scale=float("nan")), ValueError, "basis_scale=nan"),
+        (dict(basis_scale="big"), ValueError, "basis_scale='big'"),
+        (dict(linear_basis="yes"), TypeError, "linear_basis='yes'"),
+        (dict(normalize_bases=1), TypeError, "normalize_bases=1"),
+    ],
+)
+def test_bad_basis_options_name_the_value(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        TaskNeuronDense(2, "x**2", **kwargs)

@@ -1,0 +1,86 @@
+"""Networks of task-based neurons and their linear counterparts.
+
+One place builds the pair the paper compares: a multilayer perceptron of
+:class:`~keras_taskneurons.TaskNeuronDense` layers (TN) and the narrowest
+``Dense`` network (LN) of the same shape with at least as many parameters,
+both with the same activation and seeded the same way. The command line's
+``--compare`` and ``benchmarks/tabular.py`` use it.
+
+>>> from keras_taskneurons import networks
+>>> tn = networks.mlp("task", [16], 8, 1, formula="x**2 + x")
+>>> widths = networks.matching_linear_widths([16], 8, 1, tn.count_params())
+>>> ln = networks.mlp("linear", widths, 8, 1)
+>>> ln.count_params() >= tn.count_params()
+True
+"""
+
+import math
+
+KINDS = ("task", "linear")
+
+
+def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
+        activation="relu", seed=0, preprocessing=None, name=None, **layer_options):
+    """A multilayer perceptron of task-based (``kind="task"``) or ``Dense``
+    (``"linear"``) hidden layers and a ``Dense`` head.
+
+    Args:
+        kind: ``"task"`` or ``"linear"``.
+        widths: Hidden layer widths.
+        n_features: Inputs.
+        n_outputs: Outputs (classes for classification).
+        formula: The task-based layers' formula (``kind="task"`` only).
+        task: ``"regression"`` (linear head) or ``"classification"``
+            (softmax head).
+        activation: Hidden activation, the same for both kinds.
+        seed: Set (``keras.utils.set_random_seed``) before any layer is
+            built, so the initial weights are reproducible.
+        preprocessing: Optional layer applied to the inputs first (for
+            example a ``Normalization``).
+        name: The model's name (default ``"<kind>_network"``).
+        **layer_options: More ``TaskNeuronDense`` arguments.
+
+    Returns:
+        A functional ``keras.Model``.
+    """
+    import keras
+
+    from keras_taskneurons.layers import TaskNeuronDense
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got kind={kind!r}.")
+    if kind == "task" and formula is None:
+        raise ValueError("A task-based network needs a formula.")
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((n_features,), name="features")
+    hidden = inputs if preprocessing is None else preprocessing(inputs)
+    for index, width in enumerate(widths):
+        if kind == "task":
+            layer = TaskNeuronDense(width, formula, activation=activation,
+                                    name=f"task_{index}", **layer_options)
+        else:
+            layer = keras.layers.Dense(width, activation=activation, name=f"dense_{index}")
+        hidden = layer(hidden)
+    head = "softmax" if task == "classification" else None
+    outputs = keras.layers.Dense(n_outputs, activation=head, name="head")(hidden)
+    return keras.Model(inputs, outputs, name=name or f"{kind}_network")
+
+
+def linear_parameters(widths, n_features, n_outputs):
+    """Parameters of a ``Dense`` MLP with these hidden widths."""
+    total, previous = 0, n_features
+    for width in list(widths) + [n_outputs]:
+        total += previous * width + width
+        previous = width
+    return total
+
+
+def matching_linear_widths(widths, n_features, n_outputs, target_parameters):
+    """The hidden widths, scaled up together by 5 % steps, until the
+    ``Dense`` MLP has at least ``target_parameters`` parameters."""
+    scale = 1.0
+    while True:
+        scaled = [max(1, math.ceil(width * scale)) for width in widths]
+        if linear_parameters(scaled, n_features, n_outputs) >= target_parameters:
+            return scaled
+        scale *= 1.05
