@@ -172,3 +172,15 @@ def test_bad_selection_parameters_are_named(params, message):
     X, y = shared(lambda x: x**2, n=30)
     with pytest.raises(ValueError, match=message):
         VectorizedSymbolicRegressor(population_size=20, generations=1, **params).fit(X, y)
+
+
+def test_when_nothing_on_the_front_makes_sense_the_best_ever_is_kept(monkeypatch):
+    from keras_taskneurons.search import estimators
+
+    monkeypatch.setattr(estimators, "meaningless", lambda formula, X: "refused for the test")
+    X, y = shared(lambda x: x**2, n=200)
+    reg = VectorizedSymbolicRegressor(random_state=0, population_size=50, generations=2).fit(X, y)
+    assert len(reg.equations_) == 1 and reg.equations_.chosen == 0
+    assert reg.equations_.best.formula == reg.formula_
+    assert reg.fitness_ <= reg.evolved_fitness_ + 1e-12  # refined from the best ever
+    assert "x" in repr(reg.equations_)

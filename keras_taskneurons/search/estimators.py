@@ -426,9 +426,10 @@ class _VectorizedSymbolicBase(BaseEstimator):
             formula, score = self.evolved_formula_, self.evolved_fitness_
             if self.refine:
                 formula, score = refine(formula, *train, score)
-            self.equations_ = front_module.build(
-                [(formula, validation_loss(formula, train, validation), score)],
-                self.model_selection,
+            loss = validation_loss(formula, train, validation)
+            self.equations_ = front_module.ParetoFront(
+                [front_module.Equation(formula.size, loss, 0.0, formula, score)],
+                0, self.model_selection,
             )
         self.formula_ = formula
         self.fitness_ = score
@@ -438,9 +439,8 @@ class _VectorizedSymbolicBase(BaseEstimator):
         self.coef_ = a * self.y_scale_
         self.intercept_ = b * self.y_scale_ + self.y_mean_
         if self.verbose:
-            if self.equations_ is not None:
-                print("\n".join(["Pareto front (loss on held-out rows):"]
-                                + self.equations_.table()), flush=True)
+            print("\n".join(["Pareto front (loss on held-out rows):"]
+                            + self.equations_.table()), flush=True)
             print(
                 f"formula: {self.formula_.format(4)}  (1-R² "
                 f"{self.evolved_fitness_:.5f} evolved, {self.fitness_:.5f} "
