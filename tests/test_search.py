@@ -90,9 +90,11 @@ def test_best_program_ever_is_kept():
     best = reg.run_details_["best_fitness"]
     assert best[-1] > 2 * min(best)  # the last generation really is worse
     assert reg.evolved_fitness_ == pytest.approx(min(best))
+    # evolved_formula_ is that program (its fitness, on the evolution rows,
+    # is close to its fitness on all rows).
     standardized = (X - reg.x_mean_) / reg.x_scale_
     sums = reg.evolved_formula_.evaluate(standardized).sum(axis=1)
-    assert 1 - np.corrcoef(sums, y)[0, 1] ** 2 == pytest.approx(min(best), rel=1e-6)
+    assert 1 - np.corrcoef(sums, y)[0, 1] ** 2 == pytest.approx(min(best), rel=0.1)
 
 
 def test_the_best_program_that_a_layer_refuses_is_passed_over(monkeypatch):
@@ -251,7 +253,7 @@ def test_pickled_estimator_does_not_carry_the_training_data(monkeypatch):
     # The check can fail: when the fitness keeps its data, the pickle does too.
     monkeypatch.setattr(fitness_module.ScaledSumFitness, "release", lambda self: None)
     leaky = len(pickle.dumps(VectorizedSymbolicRegressor(**params).fit(X, y)))
-    assert leaky > y.nbytes, leaky
+    assert leaky > 0.7 * y.nbytes, leaky  # the evolution rows: 75 % of them
 
 
 def test_feature_names_from_dataframes():

@@ -141,7 +141,7 @@ def apply_primitive(name, *arguments):
     ):
         # a - (-c)*b == a + c*b exactly: negation is exact.
         a, (_, (_, c), b) = arguments
-        return (_flip(name), a, ("mul", ("const", -c), b))
+        return apply_primitive(_flip(name), a, ("mul", ("const", -c), b))
     return (name, *arguments)
 
 
