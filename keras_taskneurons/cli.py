@@ -387,8 +387,7 @@ def command_fit(args):
     search.fit(normalized[train_idx], y[train_idx])
     search_seconds = time.perf_counter() - started
     formula = search.formula_
-    print("Pareto front (loss on rows held out from the search; > marks the chosen formula):")
-    print("\n".join(search.equations_.table()))
+    # The search (verbose=1) has printed its Pareto front, the chosen formula marked ">".
     print(f"formula: f(x) = {formula.format(4)}")
     print(f"LaTeX:   f(x) = {formula.to_latex()}")
 

@@ -439,7 +439,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         self.coef_ = a * self.y_scale_
         self.intercept_ = b * self.y_scale_ + self.y_mean_
         if self.verbose:
-            print("\n".join(["Pareto front (loss on held-out rows):"]
+            print("\n".join(["Pareto front (loss on held-out rows; > marks the chosen formula):"]
                             + self.equations_.table()), flush=True)
             print(
                 f"formula: {self.formula_.format(4)}  (1-R² "
