@@ -175,9 +175,9 @@ def test_bad_selection_parameters_are_named(params, message):
 
 
 def test_when_nothing_on_the_front_makes_sense_the_best_ever_is_kept(monkeypatch):
-    from keras_taskneurons.search import estimators
+    from keras_taskneurons.search import base
 
-    monkeypatch.setattr(estimators, "meaningless", lambda formula, X: "refused for the test")
+    monkeypatch.setattr(base, "meaningless", lambda formula, X: "refused for the test")
     X, y = shared(lambda x: x**2, n=200)
     reg = VectorizedSymbolicRegressor(random_state=0, population_size=50, generations=2).fit(X, y)
     assert len(reg.equations_) == 1 and reg.equations_.chosen == 0

@@ -98,7 +98,7 @@ def test_best_program_ever_is_kept():
 
 
 def test_the_best_program_that_a_layer_refuses_is_passed_over(monkeypatch):
-    from keras_taskneurons.search import estimators
+    from keras_taskneurons.search import base
 
     # Three candidates, best first: one that expands into too many terms, one
     # whose expansion is constant, then a usable one.
@@ -108,10 +108,10 @@ def test_the_best_program_that_a_layer_refuses_is_passed_over(monkeypatch):
         "usable": "x**2 + sin(x)",
     }
     monkeypatch.setattr(
-        estimators, "_program_to_formula", lambda program: Formula(texts[program])
+        base, "_program_to_formula", lambda program: Formula(texts[program])
     )
     candidates = [(0.01, 10, 1, "too_many"), (0.02, 3, 2, "constant"), (0.5, 6, 3, "usable")]
-    program, formula, fitness = estimators._VectorizedSymbolicBase._best_convertible(candidates)
+    program, formula, fitness = base._VectorizedSymbolicBase._best_convertible(candidates)
     assert (program, str(formula), fitness) == ("usable", "x**2 + sin(x)", 0.5)
     TaskNeuronDense(2, formula)  # and a layer accepts it
     for refused in ("too_many", "constant"):

@@ -1,0 +1,540 @@
+"""The search shared by both estimators: parameters, evolution, the front.
+
+:class:`_VectorizedSymbolicBase` validates the parameters and runs
+vectorized symbolic regression (see :mod:`~keras_taskneurons.search.estimators`
+for the model and the public classes): gplearn's evolution on the stacked
+data one generation at a time, the hall of fame, and the Pareto front built
+from it (:mod:`~keras_taskneurons.search.front`).
+"""
+
+import math
+import numbers
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from keras_taskneurons import primitives as prim
+from keras_taskneurons.formula import Formula, apply_primitive
+from keras_taskneurons.layers import layer_factory
+from keras_taskneurons.search.fitness import (
+    BAD_FITNESS,
+    MAX_STACKED_VALUES,
+    ScaledSumFitness,
+    feature_sum,
+    linear_scaling,
+    scaled_error,
+)
+from keras_taskneurons.search import candidates as candidates_module
+from keras_taskneurons.search import front as front_module
+from keras_taskneurons.search.front import MODEL_SELECTIONS, validation_loss
+from keras_taskneurons.search.refinement import (
+    expands,
+    meaningless,
+    refine,
+    refine_variants,
+)
+
+DEFAULT_FUNCTION_SET = ("add", "sub", "mul", "sin", "cos", "exp")
+"""The paper's polynomial base functions (+, −, ×) plus sin, cos and exp,
+which the paper names as further base functions: with them the search
+recovers periodic and bell-shaped targets exactly instead of approximating
+them by long polynomials (see ``benchmarks/search.py``)."""
+
+def _program_to_formula(program):
+    """Convert a gplearn program (prefix list) to a :class:`Formula`."""
+    from gplearn.functions import _Function
+
+    nodes = iter(program.program)
+
+    def build():
+        node = next(nodes)
+        if isinstance(node, _Function):
+            arguments = [build() for _ in range(node.arity)]
+            return apply_primitive(node.name, *arguments)
+        if isinstance(node, numbers.Integral):
+            return ("x",)  # the stacked data has one feature
+        return ("const", float(node))
+
+    try:
+        tree = build()
+    except RecursionError:  # a bloated program nests deeper than any limit
+        raise ValueError("the program nests too deeply") from None
+    return Formula._from_tree(tree)
+
+
+TUNING_VALUES = 5_000
+"""Stacked values on which the front's constants are tuned at most."""
+
+
+class _Progress:
+    """One readable line per generation on stdout."""
+
+    def __init__(self, total, enabled):
+        self.total = total
+        self.enabled = enabled
+        self.start = time.perf_counter()
+
+    def report(self, generation, best, best_ever, length):
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / generation * (self.total - generation)
+        print(
+            f"generation {generation:>3}/{self.total}  "
+            f"best 1-R² {best:.5f}  best ever {best_ever:.5f}  "
+            f"length {length:>3}  elapsed {elapsed:6.1f}s  "
+            f"left ~{left:5.1f}s",
+            flush=True,
+        )
+
+
+def _check_number(name, value, low, high, integer=False, low_open=False):
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok:
+        ok = (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        bound = "(" if low_open else "["
+        raise ValueError(
+            f"{name} must be {'an integer' if integer else 'a number'} in "
+            f"{bound}{low}, {high}]; got {name}={value!r}."
+        )
+
+
+class _VectorizedSymbolicBase(BaseEstimator):
+    """Parameters, validation and the search shared by both estimators."""
+
+    def __init__(
+        self,
+        *,
+        population_size=1000,
+        generations=20,
+        function_set=DEFAULT_FUNCTION_SET,
+        const_range=(-1.0, 1.0),
+        parsimony_coefficient=0.0005,
+        init_depth=(2, 5),
+        tournament_size=20,
+        p_crossover=0.9,
+        p_subtree_mutation=0.01,
+        p_hoist_mutation=0.01,
+        p_point_mutation=0.01,
+        p_point_replace=0.05,
+        stopping_criteria=0.0,
+        max_samples="auto",
+        validation_fraction=0.25,
+        model_selection="best",
+        refine=True,
+        standardize=True,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.population_size = population_size
+        self.generations = generations
+        self.function_set = function_set
+        self.const_range = const_range
+        self.parsimony_coefficient = parsimony_coefficient
+        self.init_depth = init_depth
+        self.tournament_size = tournament_size
+        self.p_crossover = p_crossover
+        self.p_subtree_mutation = p_subtree_mutation
+        self.p_hoist_mutation = p_hoist_mutation
+        self.p_point_mutation = p_point_mutation
+        self.p_point_replace = p_point_replace
+        self.stopping_criteria = stopping_criteria
+        self.max_samples = max_samples
+        self.validation_fraction = validation_fraction
+        self.model_selection = model_selection
+        self.refine = refine
+        self.standardize = standardize
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # -- validation -------------------------------------------------------------
+    def _validate_parameters(self):
+        _check_number("population_size", self.population_size, 2, 10**7, True)
+        _check_number("generations", self.generations, 1, 10**6, True)
+        _check_number(
+            "tournament_size", self.tournament_size, 1, self.population_size, True
+        )
+        if isinstance(self.function_set, str) or not self.function_set:
+            raise ValueError(
+                "function_set must be a non-empty list of primitive names, "
+                f"got function_set={self.function_set!r}."
+            )
+        for name in self.function_set:
+            prim.get_primitive(name)
+        if self.const_range is not None:
+            if (
+                not isinstance(self.const_range, (tuple, list))
+                or len(self.const_range) != 2
+                or not all(
+                    isinstance(v, numbers.Real) and math.isfinite(v)
+                    for v in self.const_range
+                )
+                or self.const_range[0] > self.const_range[1]
+            ):
+                raise ValueError(
+                    "const_range must be None or a (low, high) pair of finite "
+                    f"numbers, got const_range={self.const_range!r}."
+                )
+        if self.parsimony_coefficient != "auto":
+            _check_number(
+                "parsimony_coefficient", self.parsimony_coefficient, 0, 1e6
+            )
+        if (
+            not isinstance(self.init_depth, (tuple, list))
+            or len(self.init_depth) != 2
+            or not all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                for v in self.init_depth
+            )
+            or not 1 <= self.init_depth[0] <= self.init_depth[1] <= 16
+        ):
+            raise ValueError(
+                "init_depth must be a (min, max) pair of integers with "
+                f"1 <= min <= max <= 16, got init_depth={self.init_depth!r}."
+            )
+        probabilities = {
+            name: getattr(self, name)
+            for name in (
+                "p_crossover", "p_subtree_mutation", "p_hoist_mutation",
+                "p_point_mutation",
+            )
+        }
+        for name, value in probabilities.items():
+            _check_number(name, value, 0, 1)
+        if sum(probabilities.values()) > 1:
+            raise ValueError(
+                "p_crossover + p_subtree_mutation + p_hoist_mutation + "
+                f"p_point_mutation must be at most 1, got "
+                f"{sum(probabilities.values())!r}."
+            )
+        _check_number("p_point_replace", self.p_point_replace, 0, 1)
+        _check_number("stopping_criteria", self.stopping_criteria, 0, 1)
+        if self.max_samples != "auto":
+            if isinstance(self.max_samples, numbers.Integral):
+                _check_number("max_samples", self.max_samples, 2, 10**12, True)
+            else:
+                _check_number("max_samples", self.max_samples, 0, 1, low_open=True)
+        _check_number("validation_fraction", self.validation_fraction, 0, 0.9)
+        if self.model_selection not in MODEL_SELECTIONS:
+            raise ValueError(
+                f"model_selection must be one of {MODEL_SELECTIONS}, got "
+                f"model_selection={self.model_selection!r}."
+            )
+        for name in ("refine", "standardize"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(
+                    f"{name} must be True or False, got "
+                    f"{name}={getattr(self, name)!r}."
+                )
+        _check_number("verbose", self.verbose, 0, 100, True)
+
+    def _validate_inputs(self, X, y, sample_weight):
+        self._reject_non_numeric_columns(X)
+        X, y = validate_data(
+            self, X, y, multi_output=True, y_numeric=self._numeric_target,
+            ensure_min_samples=2, dtype=np.float64,
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        else:
+            sample_weight = np.ones(X.shape[0])
+        return X, y, sample_weight
+
+    @staticmethod
+    def _reject_non_numeric_columns(X):
+        dtypes = getattr(X, "dtypes", None)
+        if dtypes is None or not hasattr(X, "columns"):
+            return
+        # Numbers and booleans (as 0/1), numpy or pandas dtypes alike.
+        bad = [
+            str(column) for column, dtype in zip(X.columns, dtypes)
+            if getattr(dtype, "kind", "O") not in "biuf"
+        ]
+        if bad:
+            raise ValueError(
+                f"X has non-numeric columns: {', '.join(bad)}. Encode them as "
+                "numbers first."
+            )
+
+    # -- the search ---------------------------------------------------------------
+    def _search_rows(self, n_samples, n_features, rng):
+        if self.max_samples == "auto":
+            count = max(2, MAX_STACKED_VALUES // n_features)
+        elif isinstance(self.max_samples, numbers.Integral):
+            count = int(self.max_samples)
+        else:
+            count = max(2, int(round(self.max_samples * n_samples)))
+        if count >= n_samples:
+            return np.arange(n_samples)
+        return np.sort(rng.choice(n_samples, size=count, replace=False))
+
+    def _standardize(self, X, targets):
+        if self.standardize:
+            # ONE centre and scale for every column: Σ_i f(x_i) on the
+            # standardized scale is then exactly Σ_i g(x_i) on the raw scale
+            # for some g, so the shared-formula model is unchanged. Per-column
+            # statistics would give each column its own (noisy) affine map.
+            self.x_mean_ = np.full(X.shape[1], X.mean())
+            self.x_scale_ = np.full(X.shape[1], _safe_scale(X.std()))
+            self.y_mean_ = targets.mean(axis=0)
+            self.y_scale_ = _safe_scale(targets.std(axis=0))
+        else:
+            self.x_mean_ = np.zeros(X.shape[1])
+            self.x_scale_ = np.ones(X.shape[1])
+            self.y_mean_ = np.zeros(targets.shape[1])
+            self.y_scale_ = np.ones(targets.shape[1])
+        return (X - self.x_mean_) / self.x_scale_, (
+            targets - self.y_mean_
+        ) / self.y_scale_
+
+    def _fit_targets(self, X, targets, weights):
+        """Search ``f`` for a 2-D ``targets``; sets every learned attribute."""
+        from gplearn.fitness import make_fitness
+        from gplearn.genetic import SymbolicRegressor
+
+        self._validate_parameters()
+        rng = np.random.default_rng(
+            self.random_state
+            if not isinstance(self.random_state, np.random.RandomState)
+            else self.random_state.randint(2**31)
+        )
+        seed = int(rng.integers(2**31 - 1))
+        X_std, t_std = self._standardize(X, targets)
+        n_samples, n_features = X.shape
+        rows = self._search_rows(n_samples, n_features, rng)
+        self.n_search_samples_ = len(rows)
+        evolve, held_out = self._validation_split(rows, rng)
+        X_search, t_search, w_search = X_std[evolve], t_std[evolve], weights[evolve]
+        validation = (X_std[held_out], t_std[held_out], weights[held_out])
+
+        fitness = ScaledSumFitness(t_search, n_features)
+        metric = make_fitness(
+            function=fitness.function(), greater_is_better=False, wrap=True
+        )
+        gp = SymbolicRegressor(
+            population_size=self.population_size,
+            generations=0,
+            tournament_size=self.tournament_size,
+            stopping_criteria=-np.inf,  # we decide when to stop
+            const_range=(
+                tuple(float(v) for v in self.const_range)
+                if self.const_range is not None else None
+            ),
+            init_depth=tuple(int(v) for v in self.init_depth),
+            function_set=[prim.gplearn_function(n) for n in self.function_set],
+            metric=metric,
+            parsimony_coefficient=self.parsimony_coefficient,
+            p_crossover=self.p_crossover,
+            p_subtree_mutation=self.p_subtree_mutation,
+            p_hoist_mutation=self.p_hoist_mutation,
+            p_point_mutation=self.p_point_mutation,
+            p_point_replace=self.p_point_replace,
+            max_samples=1.0,  # sample selection is ours (whole samples)
+            warm_start=True,
+            low_memory=True,
+            n_jobs=1 if self.n_jobs is None else self.n_jobs,
+            random_state=seed,
+        )
+        stacked = X_search.reshape(-1, 1)
+        stacked_target = np.repeat(t_search[:, 0], n_features)
+        stacked_weight = np.repeat(w_search, n_features)
+
+        progress = _Progress(self.generations, self.verbose > 0)
+        details = {
+            "generation": [], "best_fitness": [], "best_ever_fitness": [],
+            "mean_fitness": [], "best_length": [], "mean_length": [],
+            "seconds": [],
+        }
+        candidates = []  # (fitness, length, generation, program): best ever
+        hall = {}  # length -> (fitness, program): the best of all generations
+        try:
+            for generation in range(1, self.generations + 1):
+                started = time.perf_counter()
+                gp.set_params(generations=generation)
+                # gplearn 0.4.3 overwrites numpy's global random state while
+                # it draws sample indices (Program.get_all_indices): restore
+                # it, so that a fit leaves the caller's global state alone.
+                global_state = np.random.get_state()
+                try:
+                    gp.fit(stacked, stacked_target, sample_weight=stacked_weight)
+                finally:
+                    np.random.set_state(global_state)
+                population = gp._programs[-1]
+                raw = np.array([p.raw_fitness_ for p in population])
+                lengths = np.array([p.length_ for p in population])
+                for program, value, length in zip(population, raw, lengths):
+                    if value < hall.get(length, (np.inf,))[0]:
+                        hall[length] = (value, program)
+                best = int(np.argmin(raw))
+                candidates.append(
+                    (raw[best], lengths[best], generation, population[best])
+                )
+                best_ever = min(c[0] for c in candidates)
+                details["generation"].append(generation)
+                details["best_fitness"].append(float(raw[best]))
+                details["best_ever_fitness"].append(float(best_ever))
+                details["mean_fitness"].append(float(np.mean(raw)))
+                details["best_length"].append(int(lengths[best]))
+                details["mean_length"].append(float(np.mean(lengths)))
+                details["seconds"].append(time.perf_counter() - started)
+                progress.report(generation, raw[best], best_ever, lengths[best])
+                if best_ever <= self.stopping_criteria:
+                    break
+        finally:
+            fitness.release()
+
+        self.run_details_ = details
+        self.n_generations_ = len(details["generation"])
+        self.program_, self.evolved_formula_, self.evolved_fitness_ = (
+            self._best_convertible(candidates)
+        )
+        train = (X_search, t_search, w_search)
+        self.equations_ = self._pareto_front(hall, train, validation)
+        if self.equations_ is not None:
+            chosen = self.equations_.best
+            formula, score = chosen.formula, chosen.fitness
+        else:  # nothing on the front makes sense: the best ever, refined
+            formula, score = self.evolved_formula_, self.evolved_fitness_
+            if self.refine:
+                formula, score = refine(formula, *train, score)
+            loss = validation_loss(formula, train, validation)
+            self.equations_ = front_module.ParetoFront(
+                [front_module.Equation(formula.size, loss, 0.0, formula, score)],
+                0, self.model_selection,
+            )
+        self.formula_ = formula
+        self.fitness_ = score
+        # Final scaling on every sample, on the original target scale.
+        sums = feature_sum(self.formula_, X_std)
+        a, b = linear_scaling(sums, t_std, weights)
+        self.coef_ = a * self.y_scale_
+        self.intercept_ = b * self.y_scale_ + self.y_mean_
+        if self.verbose:
+            print("\n".join(["Pareto front (loss on held-out rows; > marks the chosen formula):"]
+                            + self.equations_.table()), flush=True)
+            print(
+                f"formula: {self.formula_.format(4)}  (1-R² "
+                f"{self.evolved_fitness_:.5f} evolved, {self.fitness_:.5f} "
+                "refined)",
+                flush=True,
+            )
+
+    def _validation_split(self, rows, rng):
+        """Rows for the evolution and rows held out to score the front.
+
+        With fewer than two rows on either side, the front is scored on the
+        evolution rows themselves.
+        """
+        count = int(round(self.validation_fraction * len(rows)))
+        if count < 2 or len(rows) - count < 2:
+            rows = rows[rng.permutation(len(rows))]
+            return rows, rows
+        order = rng.permutation(len(rows))  # a prefix of either is random
+        return rows[order[count:]], rows[order[:count]]
+
+    def _pareto_front(self, hall, train, validation):
+        """Refine, check and score the candidates (see
+        :mod:`~keras_taskneurons.search.front`); ``None`` when none is left.
+
+        Candidates: the hall of fame's front (for each program length, the
+        most accurate program of all generations, kept when more accurate
+        than every shorter one) and, with ``refine=True``, the seeds and
+        sparse combinations of :mod:`~keras_taskneurons.search.candidates`.
+        """
+        evolved, lowest = [], np.inf
+        for length in sorted(hall):  # the front on the evolution fitness
+            value, program = hall[length]
+            if value < lowest:
+                lowest = value
+                try:
+                    formula = _program_to_formula(program)
+                except ValueError:
+                    continue
+                if expands(formula):
+                    evolved.append(formula)
+        formulas = evolved
+        if self.refine:
+            seeds = candidates_module.seeds(self.function_set)
+            formulas = evolved + seeds + candidates_module.sparse_combinations(
+                evolved + seeds, *train
+            )
+        free = {"add", "mul"} <= set(self.function_set)
+        # Constants are tuned on a subset (least squares evaluates a formula
+        # hundreds of times); fitness and loss are measured on all rows.
+        count = max(2, TUNING_VALUES // train[0].shape[1])
+        tuning = tuple(part[:count] for part in train)
+        scored, seen = [], set()
+        for formula in formulas:
+            if self.refine:
+                variants = [v for v, _ in refine_variants(formula, *tuning, free_arguments=free)]
+            else:
+                variants = [formula]
+            for variant in variants:
+                if str(variant) in seen or meaningless(variant, train[0]) is not None:
+                    continue
+                seen.add(str(variant))
+                score = scaled_error(feature_sum(variant, train[0]), *train[1:])
+                scored.append((variant, validation_loss(variant, train, validation), score))
+        return front_module.build(scored, self.model_selection)
+
+    @staticmethod
+    def _best_convertible(candidates):
+        """The best candidate that a layer can be built on.
+
+        Best fitness first, shorter first on ties. A program is skipped when
+        it does not depend on x, exceeds the formula limits, or does not
+        expand into terms (:func:`~.refinement.expands`): the search never
+        returns a formula that :class:`TaskNeuronDense` refuses.
+        """
+        for raw, _, _, program in sorted(candidates, key=lambda c: (c[0], c[1])):
+            try:
+                formula = _program_to_formula(program)
+            except ValueError:
+                continue
+            if expands(formula):
+                return program, formula, float(raw)
+        program = candidates[-1][3]
+        return program, Formula("x"), BAD_FITNESS
+
+    # -- use --------------------------------------------------------------------------
+    def _sums(self, X):
+        check_is_fitted(self, "formula_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self._standardized_sums(X)
+
+    def _standardized_sums(self, X):
+        return feature_sum(self.formula_, (X - self.x_mean_) / self.x_scale_)
+
+    def _scores(self, X):
+        return self._sums(X)[:, None] * self.coef_ + self.intercept_
+
+    def layer_factory(self, **defaults):
+        """A :func:`~keras_taskneurons.layer_factory` for ``formula_``.
+
+        The formula lives on the standardized input scale when
+        ``standardize=True``: feed the layers standardized inputs (for example
+        with a ``keras.layers.Normalization`` layer first).
+        """
+        check_is_fitted(self, "formula_")
+        return layer_factory(self.formula_, **defaults)
+
+
+def _safe_scale(scale):
+    return np.where(scale > 0, scale, 1.0)
