@@ -28,8 +28,8 @@ from keras_taskneurons.formula import Formula
 from keras_taskneurons.search.refinement import (
     CANCELLATION_LIMIT,
     NEAR_CONSTANT,
-    _sum_tree,
-    _term_fitness,
+    sum_tree,
+    term_fitness,
     cancellation,
     variation,
 )
@@ -97,7 +97,7 @@ def sparse_combinations(formulas, X, targets, weights):
                 break
 
     def fit(indices):
-        score, coefficients = _term_fitness([columns[i] for i in indices], targets, weights)
+        score, coefficients = term_fitness([columns[i] for i in indices], targets, weights)
         return score, indices, coefficients
 
     singles = [fit((i,)) for i in range(len(kept))]
@@ -126,7 +126,7 @@ def sparse_combinations(formulas, X, targets, weights):
         ) > CANCELLATION_LIMIT:
             continue
         try:
-            results.append(Formula._from_tree(_sum_tree(
+            results.append(Formula._from_tree(sum_tree(
                 0.0, [(float(c), kept[i]) for c, i in zip(leading, indices)]
             )))
         except ValueError:

@@ -63,7 +63,7 @@ def refine_variants(formula, X, targets, weights, free_arguments=False):
     """
     try:
         constant, terms = formula.terms()
-        expanded = Formula._from_tree(_sum_tree(constant, terms))
+        expanded = Formula._from_tree(sum_tree(constant, terms))
     except ValueError:
         expanded = formula
     expanded = _prune_terms(expanded, X, targets, weights)
@@ -169,7 +169,7 @@ def _canonical(formula):
     try:
         _, terms = formula.terms()
         last = terms[-1][0]
-        return Formula._from_tree(_sum_tree(0.0, [(c / last, b) for c, b in terms]))
+        return Formula._from_tree(sum_tree(0.0, [(c / last, b) for c, b in terms]))
     except ValueError:
         return formula
 
@@ -179,8 +179,9 @@ PRUNE_TOLERANCE = 1e-6
 refitted by least squares, worsens by at most this."""
 
 
-def _term_fitness(columns, targets, weights):
-    """1 − R² of the best linear combination of term columns (+ offset)."""
+def term_fitness(columns, targets, weights):
+    """1 − R² of the best linear combination of term columns (+ offset),
+    and its least-squares coefficients (the offset last)."""
     if not columns:
         return BAD_FITNESS, None
     design = np.column_stack(columns + [np.ones(len(targets))])
@@ -272,10 +273,10 @@ def _prune_terms(formula, X, targets, weights):
     keep = [k for k, value in enumerate(values) if variation(value) >= NEAR_CONSTANT]
     if not keep:
         return formula
-    baseline, coefficients = _term_fitness([columns[j] for j in keep], targets, weights)
+    baseline, coefficients = term_fitness([columns[j] for j in keep], targets, weights)
     while len(keep) > 1:
         trials = [
-            (_term_fitness([columns[j] for j in keep if j != k], targets, weights)[0], k)
+            (term_fitness([columns[j] for j in keep if j != k], targets, weights)[0], k)
             for k in keep
         ]
         trial_score, drop = min(trials)
@@ -285,7 +286,7 @@ def _prune_terms(formula, X, targets, weights):
         if trial_score > baseline + PRUNE_TOLERANCE and not cancelling:
             break
         keep.remove(drop)
-        score, coefficients = _term_fitness([columns[j] for j in keep], targets, weights)
+        score, coefficients = term_fitness([columns[j] for j in keep], targets, weights)
         if cancelling:  # a forced drop: tolerance counts from here on
             baseline = score
     # One output's coefficients define f (the others differ by a·, b).
@@ -294,12 +295,13 @@ def _prune_terms(formula, X, targets, weights):
         return formula
     terms = [(float(c), bases[j]) for c, j in zip(leading, keep)]
     try:
-        return Formula._from_tree(_sum_tree(0.0, terms))
+        return Formula._from_tree(sum_tree(0.0, terms))
     except ValueError:
         return formula
 
 
-def _sum_tree(constant, terms):
+def sum_tree(constant, terms):
+    """The tree of ``constant + Σ c_k g_k`` for ``terms`` ``(c_k, g_k)``."""
     apply = apply_primitive
     tree = None
     for coefficient, basis in terms:
