@@ -397,7 +397,7 @@ def plot_report(path, formula, x_train, histories, equations):
     middle.scatter([chosen.complexity], [max(chosen.loss, 1e-16)], s=80,
                    facecolors="none", edgecolors="tab:red", label="chosen")
     middle.set_yscale("log")
-    middle.set_xlabel("complexity (nodes)")
+    middle.set_xlabel("complexity")
     middle.set_ylabel("held-out loss (1 - R²)")
     middle.set_title("search: Pareto front", fontsize=9)
     middle.legend(fontsize=8)

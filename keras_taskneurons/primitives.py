@@ -56,6 +56,8 @@ class Primitive:
         keras: ``keras.ops`` implementation (tensors in, tensor out).
         sympy: Builds the sympy expression from sympy arguments.
         description: One line for documentation.
+        complexity: What one call adds to a formula's complexity (see
+            :data:`TRANSCENDENTAL_COMPLEXITY`).
     """
 
     name: str
@@ -64,6 +66,21 @@ class Primitive:
     keras: Callable
     sympy: Callable
     description: str
+    complexity: int = 1
+
+
+TRANSCENDENTAL_COMPLEXITY = 2
+"""Complexity of one call of a function that is not a polynomial operation.
+
+``+ − ×``, negation and integer powers count 1, like a variable or a
+constant; every other primitive (``div``, ``inv``, ``sqrt``, ``log``,
+``exp``, ``abs``, ``sin``, ``cos``, ``tanh``) counts 2, as PySR's
+``complexity_of_operators`` lets users weigh operators. Between two formulas
+of equal size, the one built from polynomial operations is then the simpler:
+``x**3 - 0.7*x + 0.05*x**2`` (complexity 11) against the look-alike
+``0.29*x**3 + sin(-0.22*x + 0.17)`` (12), which imitates the small ``x**2``
+term with the sine's phase.
+"""
 
 
 # --- protection thresholds -------------------------------------------------
@@ -292,6 +309,11 @@ def _table():
         Primitive("sin", 1, numpy_sin, ops.sin, OpaqueSin, "sin(a)"),
         Primitive("cos", 1, numpy_cos, ops.cos, OpaqueCos, "cos(a)"),
         Primitive("tanh", 1, numpy_tanh, ops.tanh, OpaqueTanh, "tanh(a)"),
+    ]
+    entries = [
+        entry if entry.name in ("add", "sub", "mul", "neg")
+        else dataclasses.replace(entry, complexity=TRANSCENDENTAL_COMPLEXITY)
+        for entry in entries
     ]
     for k in range(2, MAX_EXPONENT + 1):
         entries.append(

@@ -58,6 +58,21 @@ def test_best_picks_the_simplest_about_as_good_as_the_most_accurate():
     assert banded.best.formula == Formula("x**2 + 0.3*sin(x) + x**3")
 
 
+def test_a_transcendental_call_counts_more_than_a_polynomial_operation():
+    exact, alike = "x**3 - 0.7*x + 0.05*x**2", "0.29*x**3 + sin(-0.22*x + 0.17)"
+    assert Formula(exact).size == Formula(alike).size == 11
+    assert (Formula(exact).complexity, Formula(alike).complexity) == (11, 12)
+    assert Formula("exp(x) + x/x**2").complexity == Formula("exp(x) + x/x**2").size + 2
+    # The look-alike imitates the small x**2 term with the sine's phase and
+    # fits the noise slightly better: the polynomial is still chosen.
+    table = front.build(
+        [candidate("x**3 - 0.7*x", 5e-4), candidate(exact, 1.0e-4), candidate(alike, 0.95e-4)],
+        "best",
+    )
+    assert table.best.formula == Formula(exact), table
+    assert [e.complexity for e in table] == [6, 11, 12]
+
+
 def test_front_prints_as_a_table_and_converts_to_pandas():
     table = front.build([candidate("x", 0.5), candidate("x**2", 1e-3)], "best")
     text = repr(table)

@@ -126,6 +126,13 @@ class Formula:
         return trees.size(self._tree)
 
     @property
+    def complexity(self):
+        """Nodes, a call of a non-polynomial function counting
+        :data:`~keras_taskneurons.primitives.TRANSCENDENTAL_COMPLEXITY`: what
+        the search's Pareto front (``equations_``) ranks by."""
+        return trees.complexity(self._tree)
+
+    @property
     def constants(self):
         """The numeric constants, in pre-order (their trainable order)."""
         return tuple(

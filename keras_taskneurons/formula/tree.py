@@ -175,6 +175,14 @@ def size(tree):
     return sum(1 for _ in walk(tree))
 
 
+def complexity(tree):
+    """Nodes, each call weighted by its primitive's ``complexity``."""
+    return sum(
+        1 if is_leaf(node) else prim.PRIMITIVES[node[0]].complexity
+        for node in walk(tree)
+    )
+
+
 def depth(tree):
     deepest, stack = 0, [(tree, 1)]
     while stack:

@@ -416,7 +416,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
                 formula, score = refine(formula, *train, score)
             loss = validation_loss(formula, train, validation)
             self.equations_ = front_module.ParetoFront(
-                [front_module.Equation(formula.size, loss, 0.0, formula, score)],
+                [front_module.Equation(formula.complexity, loss, 0.0, formula, score)],
                 0, self.model_selection,
             )
         self.formula_ = formula

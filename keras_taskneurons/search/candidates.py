@@ -85,7 +85,7 @@ def sparse_combinations(formulas, X, targets, weights):
             continue
         for _, basis in terms:
             library.setdefault(str(basis), basis)
-    bases = sorted(library.values(), key=lambda b: (b.size, str(b)))
+    bases = sorted(library.values(), key=lambda b: (b.complexity, str(b)))
     columns, kept = [], []
     with np.errstate(all="ignore"):
         for basis in bases:
@@ -113,7 +113,7 @@ def sparse_combinations(formulas, X, targets, weights):
     combinations = singles + pairs + [fit(triple) for triple in sorted(triples)]
     # The front of the combinations: each more accurate than every simpler
     # one (complexity: the bases' nodes plus a coefficient per term).
-    combinations.sort(key=lambda r: (sum(kept[i].size + 2 for i in r[1]), r[0]))
+    combinations.sort(key=lambda r: (sum(kept[i].complexity + 2 for i in r[1]), r[0]))
     results, lowest = [], np.inf
     for score, indices, coefficients in combinations:
         if not score < lowest:

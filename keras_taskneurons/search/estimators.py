@@ -103,7 +103,8 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
     formula_ : Formula
         The chosen (expanded, refined) formula ``f``.
     equations_ : ParetoFront
-        The Pareto front: for every complexity (nodes), the most accurate
+        The Pareto front: for every complexity (nodes; a call of a
+        non-polynomial function counts 2), the most accurate
         formula found in any generation, refined, with its loss on the
         held-out rows (``1 − R²``), its score and its formula, sorted by
         complexity; ``equations_.chosen`` indexes ``formula_``. Formulas

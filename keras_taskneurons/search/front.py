@@ -43,7 +43,8 @@ class Equation(NamedTuple):
     """One equation of the front.
 
     Attributes:
-        complexity: Nodes of the formula's tree.
+        complexity: ``Formula.complexity``: nodes of the tree, a call of a
+            non-polynomial function (sin, exp, div, ...) counting 2.
         loss: Mean squared error on the validation rows, divided by the
             targets' variance there (``1 − R²``; mean over outputs), with
             the scaling ``a, b`` fitted on the evolution rows.
@@ -145,7 +146,7 @@ def build(candidates, selection):
     for formula, loss, fitness in candidates:
         if not math.isfinite(loss):
             continue
-        size = formula.size
+        size = formula.complexity
         if size not in best_per_size or loss < best_per_size[size][1]:
             best_per_size[size] = (formula, loss, fitness)
     equations = []
