@@ -41,6 +41,7 @@ ABLATIONS = {
     "no start as Dense": dict(linear_basis=False, basis_initializer="glorot_uniform"),
     "no gentle training": dict(basis_scale=1.0),
     "no basis normalization": dict(normalize_bases=False),
+    "no input clipping": dict(basis_clip=None),
     "coefficients as scale": dict(basis_scale="coefficients"),
 }
 """TaskNeuronDense options of each ablation (structure S2, the first

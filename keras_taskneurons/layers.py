@@ -16,8 +16,13 @@ _LINEAR = Formula("x")
 
 _NORMALIZATION_GRID = np.linspace(-1.0, 1.0, 201)
 
+DEFAULT_BASIS_CLIP = 1.0
+"""Default ``basis_clip``: the bases but ``x`` see inputs in [-1, 1],
+the range formulas are searched on (features scaled to [-1, 1])."""
+
 _BEFORE_START_AS_DENSE = {
     "linear_basis": False, "basis_scale": 1.0, "normalize_bases": False,
+    "basis_clip": None,
 }
 """What a config without these keys (saved by 0.1) meant."""
 
@@ -64,6 +69,16 @@ class TaskNeuronDense(keras.layers.Layer):
     as fast as the linear weights, and ``x**8`` next to ``x`` no longer
     dominates the start. ``m_k = 1`` for ``x``.
 
+    **Bounded bases**: every basis but ``x`` is evaluated on the input clipped
+    to ``[-basis_clip, basis_clip]`` (default ``[-1, 1]``, the range the
+    formula is searched on). Inside that range the layer computes exactly
+    the formula's bases; outside it a polynomial basis such as ``x**5``
+    stays at its value on the boundary instead of growing without bound, so
+    an outlying row, or an unbounded activation (ReLU) feeding the next
+    layer, cannot blow the network up. ``x`` itself is never clipped, so the
+    layer still extrapolates like ``Dense``. ``basis_clip=None`` evaluates
+    the bases on the raw input.
+
     With ``parameterization="constants"`` (the paper's Fig. 1, general form),
     every constant inside a basis function also becomes a trainable
     ``(input_dim, units)`` tensor, so unit ``j`` computes
@@ -104,6 +119,8 @@ class TaskNeuronDense(keras.layers.Layer):
             largest.
         normalize_bases: Whether each basis but ``x`` is also divided by its
             largest magnitude on ``[-1, 1]``.
+        basis_clip: Positive number or ``None``: the bases but ``x`` see
+            the input clipped to ``[-basis_clip, basis_clip]`` (see above).
         kernel_initializer: Initializer for the ``x`` block of the kernel.
         basis_initializer: Initializer for every other basis block (and the
             outer kernels of the ``"constants"`` parameterization).
@@ -144,6 +161,7 @@ class TaskNeuronDense(keras.layers.Layer):
         linear_basis=True,
         basis_scale=0.1,
         normalize_bases=True,
+        basis_clip=DEFAULT_BASIS_CLIP,
         kernel_initializer="glorot_uniform",
         basis_initializer="zeros",
         bias_initializer="zeros",
@@ -184,6 +202,16 @@ class TaskNeuronDense(keras.layers.Layer):
                 "positive number or 'coefficients'. Received: "
                 f"basis_scale={basis_scale!r}"
             )
+        if basis_clip is not None and (
+            isinstance(basis_clip, bool)
+            or not isinstance(basis_clip, (int, float))
+            or not math.isfinite(basis_clip)
+            or basis_clip <= 0
+        ):
+            raise ValueError(
+                "Received an invalid value for `basis_clip`, expected a "
+                f"positive number or None. Received: basis_clip={basis_clip!r}"
+            )
         self.units = units
         self.formula = as_formula(formula)
         self.parameterization = parameterization
@@ -194,6 +222,7 @@ class TaskNeuronDense(keras.layers.Layer):
             basis_scale if basis_scale == "coefficients" else float(basis_scale)
         )
         self.normalize_bases = normalize_bases
+        self.basis_clip = None if basis_clip is None else float(basis_clip)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.basis_initializer = keras.initializers.get(basis_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -322,11 +351,19 @@ class TaskNeuronDense(keras.layers.Layer):
     def call(self, inputs):
         dtype = self._feature_dtype()
         x = ops.cast(inputs, dtype)
+        # The bases but x see the input clipped: a polynomial basis keeps its
+        # values (and the output) bounded on inputs far outside its range.
+        bounded = x if self.basis_clip is None else ops.clip(
+            x, -self.basis_clip, self.basis_clip
+        )
         outputs = None
         multipliers = iter(self._multipliers)
         if self._matmul_bases:
             features = [
-                _scaled(basis.evaluate_keras(x), next(multipliers))
+                _scaled(
+                    basis.evaluate_keras(x if basis == _LINEAR else bounded),
+                    next(multipliers),
+                )
                 for basis in self._matmul_bases
             ]
             features = (
@@ -336,7 +373,7 @@ class TaskNeuronDense(keras.layers.Layer):
             outputs = ops.matmul(features, ops.cast(self.kernel, dtype))
         if self._parametric_bases:
             # (..., input_dim, 1) against (input_dim, units) constants.
-            expanded = ops.expand_dims(x, -1)
+            expanded = ops.expand_dims(bounded, -1)
             for basis, kernel, constants in zip(
                 self._parametric_bases, self.term_kernels, self.term_constants
             ):
@@ -374,6 +411,7 @@ class TaskNeuronDense(keras.layers.Layer):
                 "linear_basis": self.linear_basis,
                 "basis_scale": self.basis_scale,
                 "normalize_bases": self.normalize_bases,
+                "basis_clip": self.basis_clip,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),

@@ -561,9 +561,46 @@ def test_multipliers_scale_each_basis_to_its_range_on_minus_one_one():
             assert multiplier == pytest.approx(0.5 / size, rel=1e-6), basis
 
 
+
+@pytest.mark.parametrize("parameterization", PARAMETERIZATIONS)
+def test_bases_but_x_see_the_input_clipped_to_the_search_range(parameterization):
+    x = np.array([[-30.0, -1.0, -0.4, 0.0, 0.7, 1.0, 2.5]], "float32").T  # (7, 1)
+    kwargs = dict(kernel_initializer="ones", basis_initializer="ones", use_bias=False,
+                  parameterization=parameterization)
+    clipped = TaskNeuronDense(1, "x**5 + sin(2*x)", **kwargs)
+    raw = TaskNeuronDense(1, "x**5 + sin(2*x)", basis_clip=None, **kwargs)
+    assert clipped.basis_clip == 1.0 and raw.basis_clip is None
+    m = dict(zip([str(b) for b in clipped.bases], clipped.multipliers))
+
+    def expected(u):
+        c = np.clip(u, -1, 1)
+        return u + m["x**5"] * c**5 + m["sin(2*x)"] * np.sin(2 * c)
+
+    out = to_numpy(clipped(x))[:, 0]
+    np.testing.assert_allclose(out, expected(x[:, 0]), rtol=1e-5, atol=1e-6)
+    # Inside [-1, 1] nothing changes; outside, x**5 stops growing but x does not.
+    inside = np.abs(x[:, 0]) <= 1
+    np.testing.assert_allclose(out[inside], to_numpy(raw(x))[inside, 0], rtol=1e-6, atol=1e-7)
+    assert abs(to_numpy(raw(x))[0, 0]) > 1e6 and out[0] == pytest.approx(-30 - m["x**5"] - m["sin(2*x)"] * np.sin(2), rel=1e-5)
+
+
+def test_basis_clip_round_trips_and_configs_without_it_keep_their_meaning():
+    layer = TaskNeuronDense(2, "x**2", basis_clip=2)
+    config = layer.get_config()
+    assert config["basis_clip"] == 2.0
+    assert TaskNeuronDense.from_config(config).basis_clip == 2.0
+    del config["basis_clip"]  # written before the option existed
+    assert TaskNeuronDense.from_config(config).basis_clip is None
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
+        (dict(basis_clip=0), ValueError, "basis_clip=0"),
+        (dict(basis_clip=-1.0), ValueError, "basis_clip=-1.0"),
+        (dict(basis_clip=float("inf")), ValueError, "basis_clip=inf"),
+        (dict(basis_clip=True), ValueError, "basis_clip=True"),
+        (dict(basis_clip="1"), ValueError, "basis_clip='1'"),
         (dict(basis_scale=0), ValueError, "basis_scale=0"),
         (dict(basis_scale=float("nan")), ValueError, "basis_scale=nan"),
         (dict(basis_scale="big"), ValueError, "basis_scale='big'"),
