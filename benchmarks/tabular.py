@@ -291,7 +291,8 @@ def main():
         "choice off)",
         "",
         "Full TN: start as Dense (linear basis, other blocks from zero), gentle training "
-        "(basis_scale 0.1), bases normalized to their range on [-1, 1]. \"coefficients as scale\": "
+        "(basis_scale 0.1), bases normalized to their range on [-1, 1], bases but x evaluated on "
+        "the input clipped to [-1, 1] (basis_clip 1). \"coefficients as scale\": "
         "the formula's coefficients (relative to the largest) as the basis factors instead.",
         "",
         common.table(["dataset", "structure", "LN", "TN (full)"] + list(ABLATIONS), ablation_rows),

@@ -8,6 +8,10 @@ Two steps (Fan et al., "No One-Size-Fits-All Neurons", arXiv 2405.02369):
    coefficients.
 """
 
+from keras_taskneurons import startup
+
+startup.import_backend()  # before anything imports Keras: quiet for the command line
+
 from keras_taskneurons.formula import Formula
 from keras_taskneurons.layers import TaskNeuronDense, layer_factory
 from keras_taskneurons.primitives import PRIMITIVES

@@ -14,11 +14,18 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 
+from keras_taskneurons import startup
+from keras_taskneurons.reports import (
+    check_writable,
+    plot_report,
+    report_paths,
+    write_atomically,
+    write_together,
+)
 from keras_taskneurons.tables import (
     CommandError,
     features_from_columns,
@@ -28,65 +35,6 @@ from keras_taskneurons.tables import (
 )
 
 PROGRAM = "keras-taskneurons"
-
-
-# --- files ----------------------------------------------------------------------------
-
-
-def report_paths(model_path):
-    stem = model_path[: -len(".keras")] if model_path.endswith(".keras") else model_path
-    return stem + ".report.json", stem + ".report.png"
-
-
-def check_writable(path, overwrite):
-    """Fail before any long work if ``path`` cannot be written."""
-    if os.path.exists(path) and not overwrite:
-        raise CommandError(f"{path} exists; pass --overwrite to replace it")
-    if os.path.isdir(path):
-        raise CommandError(f"{path} is a directory")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CommandError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise CommandError(f"cannot write {path}: folder {folder} is not writable")
-
-
-def write_atomically(path, write, suffix=""):
-    """Write through a temporary file in the same folder, then rename, so a
-    failed run leaves any existing file intact."""
-    write_together([(path, write, suffix)])
-
-
-def write_together(files):
-    """Write several files so that either all of them appear or none.
-
-    ``files`` holds ``(path, write, suffix)``; ``write(temporary_path)``
-    writes one. Every file is first written to a temporary name in its
-    folder; only when all have been written are they renamed into place. If
-    anything fails, the temporaries and any file already renamed are
-    removed, so a model never stands without its report.
-    """
-    written, renamed = [], []
-    try:
-        for path, write, suffix in files:
-            folder = os.path.dirname(os.path.abspath(path))
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
-            os.close(handle)
-            written.append((temporary, path))
-            write(temporary)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes files private
-        for temporary, path in written:
-            os.replace(temporary, path)
-            renamed.append(path)
-    except BaseException:
-        for temporary, _ in written:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-        for path in renamed:
-            os.unlink(path)
-        raise
 
 
 # --- fit ----------------------------------------------------------------------------------
@@ -271,7 +219,7 @@ def command_fit(args):
     )
     task_history, task_seconds = train(
         task_model, data, args.task, args.epochs, args.learning_rate, args.patience,
-        verbose=2 if args.quiet else 1,
+        verbose=progress(args),
     )
     results = {
         "task_network": {
@@ -295,7 +243,7 @@ def command_fit(args):
         )
         linear_history, linear_seconds = train(
             linear_model, data, args.task, args.epochs, args.learning_rate,
-            args.patience, verbose=2 if args.quiet else 1,
+            args.patience, verbose=progress(args),
         )
         histories["linear"] = linear_history
         results["linear_network"] = {
@@ -370,49 +318,6 @@ def print_results(results):
     for (name, result), row in zip(results.items(), rows[1:]):
         values = [f"{result['metrics'][m]:.5f}" for m in metric_names]
         print("  ".join(f"{v:>16}" for v in list(row) + values))
-
-
-def plot_report(path, formula, x_train, histories, equations):
-    """f(x) over the data range, the search's Pareto front and the learning
-    curves, as one PNG."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install 'keras-taskneurons[cli]')")
-        return False
-    low, high = np.percentile(x_train, [0.5, 99.5])
-    grid = np.linspace(low, high, 200)
-    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4))
-    left.plot(grid, formula.evaluate(grid))
-    left.set_title(f"f(x) = {formula.format(3)}"[:60], fontsize=9)
-    left.set_xlabel("x (input scaled to [-1, 1] on the training data)")
-    complexities = [e.complexity for e in equations]
-    losses = [max(e.loss, 1e-16) for e in equations]
-    middle.step(complexities, losses, where="post", color="tab:blue")
-    middle.scatter(complexities, losses, color="tab:blue", s=15)
-    chosen = equations.best
-    middle.scatter([chosen.complexity], [max(chosen.loss, 1e-16)], s=80,
-                   facecolors="none", edgecolors="tab:red", label="chosen")
-    middle.set_yscale("log")
-    middle.set_xlabel("complexity")
-    middle.set_ylabel("held-out loss (1 - R²)")
-    middle.set_title("search: Pareto front", fontsize=9)
-    middle.legend(fontsize=8)
-    for name, history in histories.items():
-        right.plot(history["loss"], label=f"{name} train")
-        right.plot(history["val_loss"], "--", label=f"{name} validation")
-    right.set_xlabel("epoch")
-    right.set_ylabel("loss")
-    right.set_yscale("log")
-    right.legend(fontsize=8)
-    right.set_title("learning curves", fontsize=9)
-    figure.tight_layout()
-    write_atomically(path, lambda p: figure.savefig(p, format="png", dpi=100), suffix=".png")
-    plt.close(figure)
-    return True
 
 
 # --- predict and inspect ---------------------------------------------------------------
@@ -516,10 +421,22 @@ def _all_layers(model):
 # --- entry point ----------------------------------------------------------------------------
 
 
+def progress(args):
+    """Keras ``verbose``: a progress bar on a terminal, one line per epoch
+    otherwise (logs, CI, notebooks) or with ``--quiet``."""
+    return 1 if sys.stdout.isatty() and not args.quiet else 2
+
+
+
 def make_parser():
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
         description="Task-based neurons: search a formula, train, save, predict.",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="show the frameworks' start-up messages too (also: "
+        f"{startup.VERBOSE_VARIABLE}=1)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     fit = commands.add_parser(
@@ -554,7 +471,10 @@ def make_parser():
                      help="also train a Dense network with at least as many parameters")
     fit.add_argument("--dropna", action="store_true", help="drop rows with missing values")
     fit.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    fit.add_argument("--quiet", action="store_true", help="one line per epoch, no bar")
+    fit.add_argument(
+        "--quiet", action="store_true",
+        help="one line per epoch, no progress bar (the default when output is not a terminal)",
+    )
     fit.set_defaults(run=command_fit)
 
     predict = commands.add_parser("predict", help="predict a CSV file with a saved model")

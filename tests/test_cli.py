@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_taskneurons import cli
+from keras_taskneurons import cli, reports
 from tests.helpers import run_python
 
 FAST = ["--epochs", "3", "--generations", "2", "--population", "40",
@@ -211,13 +211,13 @@ def test_write_together_removes_files_already_renamed(tmp_path, monkeypatch):
             raise OSError("rename failed")
         real_replace(source, target)
 
-    monkeypatch.setattr(cli.os, "replace", replace)
+    monkeypatch.setattr(reports.os, "replace", replace)
     writers = [
         (str(first), lambda p: open(p, "w").write("model"), ".keras"),
         (str(second), lambda p: open(p, "w").write("report"), ".json"),
     ]
     with pytest.raises(OSError, match="rename failed"):
-        cli.write_together(writers)
+        reports.write_together(writers)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,0 +1,117 @@
+"""What the command line writes: files written safely, and the report's plot.
+
+Every output goes through a temporary file in its folder and is renamed into
+place, so a failed run never leaves a half-written file, and a model never
+stands without its report.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+from keras_taskneurons.tables import CommandError
+
+# --- writing files ----------------------------------------------------------------------------
+
+
+def report_paths(model_path):
+    stem = model_path[: -len(".keras")] if model_path.endswith(".keras") else model_path
+    return stem + ".report.json", stem + ".report.png"
+
+
+def check_writable(path, overwrite):
+    """Fail before any long work if ``path`` cannot be written."""
+    if os.path.exists(path) and not overwrite:
+        raise CommandError(f"{path} exists; pass --overwrite to replace it")
+    if os.path.isdir(path):
+        raise CommandError(f"{path} is a directory")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CommandError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"cannot write {path}: folder {folder} is not writable")
+
+
+def write_atomically(path, write, suffix=""):
+    """Write through a temporary file in the same folder, then rename, so a
+    failed run leaves any existing file intact."""
+    write_together([(path, write, suffix)])
+
+
+def write_together(files):
+    """Write several files so that either all of them appear or none.
+
+    ``files`` holds ``(path, write, suffix)``; ``write(temporary_path)``
+    writes one. Every file is first written to a temporary name in its
+    folder; only when all have been written are they renamed into place. If
+    anything fails, the temporaries and any file already renamed are
+    removed, so a model never stands without its report.
+    """
+    written, renamed = [], []
+    try:
+        for path, write, suffix in files:
+            folder = os.path.dirname(os.path.abspath(path))
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
+            os.close(handle)
+            written.append((temporary, path))
+            write(temporary)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes files private
+        for temporary, path in written:
+            os.replace(temporary, path)
+            renamed.append(path)
+    except BaseException:
+        for temporary, _ in written:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+        for path in renamed:
+            os.unlink(path)
+        raise
+
+
+# --- the report's plot -----------------------------------------------------------------
+
+
+def plot_report(path, formula, x_train, histories, equations):
+    """f(x) over the data range, the search's Pareto front and the learning
+    curves, as one PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install 'keras-taskneurons[cli]')")
+        return False
+    low, high = np.percentile(x_train, [0.5, 99.5])
+    grid = np.linspace(low, high, 200)
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4))
+    left.plot(grid, formula.evaluate(grid))
+    left.set_title(f"f(x) = {formula.format(3)}"[:60], fontsize=9)
+    left.set_xlabel("x (input scaled to [-1, 1] on the training data)")
+    complexities = [e.complexity for e in equations]
+    losses = [max(e.loss, 1e-16) for e in equations]
+    middle.step(complexities, losses, where="post", color="tab:blue")
+    middle.scatter(complexities, losses, color="tab:blue", s=15)
+    chosen = equations.best
+    middle.scatter([chosen.complexity], [max(chosen.loss, 1e-16)], s=80,
+                   facecolors="none", edgecolors="tab:red", label="chosen")
+    middle.set_yscale("log")
+    middle.set_xlabel("complexity")
+    middle.set_ylabel("held-out loss (1 - R²)")
+    middle.set_title("search: Pareto front", fontsize=9)
+    middle.legend(fontsize=8)
+    for name, history in histories.items():
+        right.plot(history["loss"], label=f"{name} train")
+        right.plot(history["val_loss"], "--", label=f"{name} validation")
+    right.set_xlabel("epoch")
+    right.set_ylabel("loss")
+    right.set_yscale("log")
+    right.legend(fontsize=8)
+    right.set_title("learning curves", fontsize=9)
+    figure.tight_layout()
+    write_atomically(path, lambda p: figure.savefig(p, format="png", dpi=100), suffix=".png")
+    plt.close(figure)
+    return True

@@ -1,0 +1,90 @@
+"""A quiet start for the command line.
+
+TensorFlow writes start-up lines to the process's standard error from C++
+while it is imported (absl's "All log messages before absl::InitializeLog()"
+banner, oneDNN, CUDA-driver and CPU-instruction notices), and since
+TensorFlow 2.20 ``TF_CPP_MIN_LOG_LEVEL`` no longer hides them. When the
+process is the command line (``keras-taskneurons`` or
+``python -m keras_taskneurons``), :func:`import_backend` imports Keras (and
+so its backend) with file descriptor 2 sent to a temporary file, then writes
+back every line except those informational notices: warnings and errors,
+from Python or C++, still reach the terminal.
+
+``--verbose`` on the command line, or ``KERAS_TASKNEURONS_VERBOSE=1`` in the
+environment, shows everything. Importing the package from Python never
+touches standard error.
+"""
+
+import importlib
+import os
+import re
+import sys
+import tempfile
+
+VERBOSE_VARIABLE = "KERAS_TASKNEURONS_VERBOSE"
+
+_COMMANDS = ("keras-taskneurons", "keras-taskneurons.exe", "keras-taskneurons-script.py")
+
+NOISE = (
+    re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called"),
+    # Informational (I...) lines from TensorFlow's start-up files only.
+    re.compile(r"^I\d{4} [\d:. ]+\d+ (port|cudart_stub|cpu_feature_guard|cuda_executor|"
+               r"gpu_device|cuda_dnn|cuda_fft|cuda_blas)\.cc:\d+\] "),
+    re.compile(r"^To enable the following instructions: .* rebuild TensorFlow"),
+)
+"""Start-up lines that carry no information for a user of the command line."""
+
+
+def is_command_line(argv=None):
+    """Whether this process was started as the command line."""
+    argv = sys.argv if argv is None else argv
+    if not argv:
+        return False
+    # ``python -m keras_taskneurons``: argv[0] is "-m" while the package is
+    # imported to find its __main__.
+    return argv[0] == "-m" or os.path.basename(argv[0]) in _COMMANDS
+
+
+def wants_everything(argv=None, environ=None):
+    argv = sys.argv if argv is None else argv
+    environ = os.environ if environ is None else environ
+    return "--verbose" in argv or environ.get(VERBOSE_VARIABLE, "") not in ("", "0")
+
+
+def filtered(text):
+    """``text`` without the :data:`NOISE` lines."""
+    return "".join(
+        line for line in text.splitlines(keepends=True)
+        if not any(pattern.match(line) for pattern in NOISE)
+    )
+
+
+def import_backend():
+    """Import Keras; quietly when this process is the command line."""
+    if "keras" in sys.modules or not is_command_line() or wants_everything():
+        importlib.import_module("keras")
+    else:
+        import_quietly("keras")
+
+
+def import_quietly(name):
+    """Import module ``name`` with the :data:`NOISE` lines it writes to file
+    descriptor 2 left out; everything else it writes there is passed on."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real descriptor 2
+        return importlib.import_module(name)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            return importlib.import_module(name)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            rest = filtered(caught.read().decode("utf-8", "replace"))
+            if rest:
+                sys.stderr.write(rest)
+                sys.stderr.flush()

@@ -1,0 +1,73 @@
+"""The command line's quiet start: framework noise left out, the rest kept."""
+
+import os
+import subprocess
+import sys
+from importlib import metadata
+
+from keras_taskneurons import startup
+
+BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+NOISE = [
+    BANNER,
+    "I0000 00:00:1795934768.001789   32656 port.cc:153] oneDNN custom operations are on.",
+    "I0000 00:00:1795934768.002141   32656 cudart_stub.cc:31] Could not find cuda drivers",
+    "I0000 00:00:1795934768.046756   32656 cpu_feature_guard.cc:227] This TensorFlow binary is",
+    "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow "
+    "with the appropriate compiler flags.",
+]
+KEPT = [
+    "W0000 00:00:1795934768.002141   32656 port.cc:99] a real warning",
+    "E0000 00:00:1795934768.002141   32656 cudart_stub.cc:31] a real error",
+    "I0000 00:00:1795934768.002141   32656 some_other_file.cc:31] information from elsewhere",
+    "/path/module.py:3: UserWarning: a Python warning",
+]
+
+
+def test_only_the_start_up_notices_are_left_out():
+    text = "\n".join(NOISE + KEPT) + "\n"
+    assert startup.filtered(text) == "\n".join(KEPT) + "\n"
+
+
+def test_import_quietly_passes_on_everything_but_the_noise(tmp_path, monkeypatch, capfd):
+    module = tmp_path / "noisy_module_for_test.py"
+    lines = "\\n".join(NOISE[:3] + KEPT[:2])
+    module.write_text(f"import os\nos.write(2, b'{lines}\\n')\nVALUE = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert startup.import_quietly("noisy_module_for_test").VALUE == 42
+    err = capfd.readouterr().err
+    assert all(line in err for line in KEPT[:2]), err
+    assert not any(line in err for line in NOISE), err
+
+
+def test_the_command_line_is_recognized():
+    assert startup.is_command_line(["/usr/bin/keras-taskneurons", "fit"])
+    assert startup.is_command_line(["-m"])
+    assert not startup.is_command_line(["/usr/bin/python", "script.py"])
+    assert not startup.is_command_line([])
+    assert startup.wants_everything(["keras-taskneurons", "--verbose", "fit"], {})
+    assert startup.wants_everything(["keras-taskneurons"], {startup.VERBOSE_VARIABLE: "1"})
+    assert not startup.wants_everything(["keras-taskneurons"], {startup.VERBOSE_VARIABLE: "0"})
+
+
+def _start(*extra, environment=None):
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", **(environment or {}))
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_taskneurons", *extra, "inspect", "--help"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "usage" in done.stdout
+    return done.stderr
+
+
+def test_the_command_line_starts_quietly_and_verbose_shows_everything():
+    quiet, everything = _start(), _start("--verbose")
+    assert quiet == "", quiet
+    # What --verbose adds is only the noise (TensorFlow, a dependency, prints
+    # its start-up notices when nothing filters them).
+    assert startup.filtered(everything) == quiet
+    tensorflow = tuple(int(p) for p in metadata.version("tensorflow").split(".")[:2])
+    if tensorflow >= (2, 20):  # its notices ignore TF_CPP_MIN_LOG_LEVEL since 2.20
+        assert BANNER in everything, everything
