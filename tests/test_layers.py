@@ -67,9 +67,10 @@ def test_terms_layer_is_one_matmul_over_basis_features():
     kernel = to_numpy(layer.kernel)
     bias = to_numpy(layer.bias)
     assert kernel.shape == (2 * 4, 3)
-    # Terms order: x, x**2; x**2 scaled by basis_scale / max|x**2| on [-1, 1].
+    # Terms order: x, x**2; x**2 scaled by basis_scale / max|x**2| on [-1, 1]
+    # and evaluated on x clipped to [-1, 1] (basis_clip).
     assert layer.multipliers == (1.0, 0.1)
-    features = np.concatenate([x, 0.1 * x**2], axis=-1)
+    features = np.concatenate([x, 0.1 * np.clip(x, -1, 1) ** 2], axis=-1)
     np.testing.assert_allclose(out, features @ kernel + bias, rtol=1e-5, atol=1e-5)
     assert [str(b) for b in layer.bases] == ["x", "x**2"]
 
@@ -90,7 +91,7 @@ def test_constants_layer_computes_the_sum_over_inputs_per_unit():
     assert m == pytest.approx(0.1 / np.sin(1.5))
     expected = (
         x @ kernel_x
-        + np.einsum("niu,iu->nu", m * np.sin(a * x[:, :, None] + b), w)
+        + np.einsum("niu,iu->nu", m * np.sin(a * np.clip(x, -1, 1)[:, :, None] + b), w)
         + bias
     )
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
@@ -280,7 +281,8 @@ def test_mixed_precision_keeps_large_powers_finite(policy, parameterization):
     # x**9 is 262144 at x = 4: beyond float16 (65504). The layer computes in
     # float32, so with small weights the output is finite and right.
     formula = "x**9 + sin(0.5*x)" if parameterization == "constants" else "x**9 + x"
-    full = dict(parameterization=parameterization, basis_scale=1.0, normalize_bases=False)
+    full = dict(parameterization=parameterization, basis_scale=1.0, normalize_bases=False,
+                basis_clip=None)  # unbounded bases, as a user may choose
     layer = TaskNeuronDense(2, formula, dtype=policy, **full)
     x = np.linspace(-4, 4, 12, dtype="float32").reshape(4, 3)
     layer.build(x.shape)
