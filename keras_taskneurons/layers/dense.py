@@ -1,38 +1,16 @@
 """``TaskNeuronDense``: a dense layer whose aggregation is a found formula."""
 
-import math
-
 import keras
-import numpy as np
 from keras import ops
 
-from keras_taskneurons.formula import Formula, as_formula
+from keras_taskneurons.formula import as_formula
+from keras_taskneurons.layers.basis import DEFAULT_BASIS_CLIP, BasisLayer, scaled
 
 PARAMETERIZATIONS = ("terms", "constants")
 
-_LOW_PRECISION = ("float16", "bfloat16")
-
-_LINEAR = Formula("x")
-
-_NORMALIZATION_GRID = np.linspace(-1.0, 1.0, 201)
-
-DEFAULT_BASIS_CLIP = 1.0
-"""Default ``basis_clip``: the bases but ``x`` see inputs in [-1, 1],
-the range formulas are searched on (features scaled to [-1, 1])."""
-
-_BEFORE_START_AS_DENSE = {
-    "linear_basis": False, "basis_scale": 1.0, "normalize_bases": False,
-    "basis_clip": None,
-}
-"""What a config without these keys (saved by 0.1) meant."""
-
-
-def _scaled(features, multiplier):
-    return features if multiplier == 1.0 else ops.multiply(features, multiplier)
-
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
-class TaskNeuronDense(keras.layers.Layer):
+class TaskNeuronDense(BasisLayer):
     """Densely connected layer of task-based neurons.
 
     A linear neuron aggregates its inputs as ``w·x + b``. A task-based neuron
@@ -184,47 +162,16 @@ class TaskNeuronDense(keras.layers.Layer):
                 f"one of {PARAMETERIZATIONS}. Received: "
                 f"parameterization={parameterization!r}"
             )
-        for name, value in (("use_bias", use_bias), ("linear_basis", linear_basis),
-                            ("normalize_bases", normalize_bases)):
-            if not isinstance(value, bool):
-                raise TypeError(
-                    f"Received an invalid value for `{name}`, expected a bool. "
-                    f"Received: {name}={value!r}"
-                )
-        if basis_scale != "coefficients" and (
-            isinstance(basis_scale, bool)
-            or not isinstance(basis_scale, (int, float))
-            or not math.isfinite(basis_scale)
-            or basis_scale <= 0
-        ):
-            raise ValueError(
-                "Received an invalid value for `basis_scale`, expected a "
-                "positive number or 'coefficients'. Received: "
-                f"basis_scale={basis_scale!r}"
-            )
-        if basis_clip is not None and (
-            isinstance(basis_clip, bool)
-            or not isinstance(basis_clip, (int, float))
-            or not math.isfinite(basis_clip)
-            or basis_clip <= 0
-        ):
-            raise ValueError(
-                "Received an invalid value for `basis_clip`, expected a "
-                f"positive number or None. Received: basis_clip={basis_clip!r}"
-            )
         self.units = units
-        self.formula = as_formula(formula)
         self.parameterization = parameterization
         self.activation = keras.activations.get(activation)
-        self.use_bias = use_bias
-        self.linear_basis = linear_basis
-        self.basis_scale = (
-            basis_scale if basis_scale == "coefficients" else float(basis_scale)
+        self._set_bases(
+            formula, use_bias=use_bias, linear_basis=linear_basis,
+            basis_scale=basis_scale, normalize_bases=normalize_bases,
+            basis_clip=basis_clip, kernel_initializer=kernel_initializer,
+            basis_initializer=basis_initializer,
+            parametric=parameterization == "constants",
         )
-        self.normalize_bases = normalize_bases
-        self.basis_clip = None if basis_clip is None else float(basis_clip)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.basis_initializer = keras.initializers.get(basis_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
@@ -233,57 +180,9 @@ class TaskNeuronDense(keras.layers.Layer):
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
         self.supports_masking = True
 
-        constant, terms = self.formula.terms()
-        self.formula_constant = constant
-        bases = [basis for _, basis in terms]
-        largest = max(abs(c) for c, _ in terms)
-        self._coefficients = {str(b): abs(c) / largest for c, b in terms}
-        if linear_basis and _LINEAR not in bases:
-            bases.insert(0, _LINEAR)
-        if parameterization == "constants":
-            self._matmul_bases = [b for b in bases if not b.constants]
-            self._parametric_bases = [b for b in bases if b.constants]
-        else:
-            self._matmul_bases = bases
-            self._parametric_bases = []
-
-        self._multipliers = [self._multiplier(b) for b in self.bases]
-
-    @property
-    def bases(self):
-        """The basis functions ``g_k``, in kernel order."""
-        return tuple(self._matmul_bases + self._parametric_bases)
-
-    def _multiplier(self, basis):
-        """The fixed factor ``m_k`` of a basis's features (1 for ``x``)."""
-        if basis == _LINEAR:
-            return 1.0
-        scale = (
-            self._coefficients[str(basis)] if self.basis_scale == "coefficients"
-            else self.basis_scale
-        )
-        size = 1.0
-        if self.normalize_bases:
-            values = np.abs(basis.evaluate(_NORMALIZATION_GRID))
-            largest = float(values.max()) if np.all(np.isfinite(values)) else 0.0
-            size = largest if largest > 0 else 1.0
-        return scale / size
-
-    @property
-    def multipliers(self):
-        """The fixed factor ``m_k`` of each basis, in kernel order."""
-        return tuple(self._multipliers)
-
     def _initialize_kernel(self, shape, dtype=None):
-        """The ``x`` block from ``kernel_initializer``, the others from
-        ``basis_initializer``, each drawn with its block's own shape."""
-        blocks = []
-        for basis in self._matmul_bases:
-            initializer = (
-                self.kernel_initializer if basis == _LINEAR else self.basis_initializer
-            )
-            blocks.append(initializer((self.input_dim, self.units), dtype=dtype))
-        return blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=0)
+        """One block per basis, each drawn with the block's own shape."""
+        return self._initialize_blocks((self.input_dim, self.units), axis=0, dtype=dtype)
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -344,42 +243,22 @@ class TaskNeuronDense(keras.layers.Layer):
             )
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
 
-    def _feature_dtype(self):
-        compute = self.compute_dtype
-        return "float32" if compute in _LOW_PRECISION else compute
-
     def call(self, inputs):
         dtype = self._feature_dtype()
         x = ops.cast(inputs, dtype)
-        # The bases but x see the input clipped: a polynomial basis keeps its
-        # values (and the output) bounded on inputs far outside its range.
-        bounded = x if self.basis_clip is None else ops.clip(
-            x, -self.basis_clip, self.basis_clip
-        )
         outputs = None
-        multipliers = iter(self._multipliers)
         if self._matmul_bases:
-            features = [
-                _scaled(
-                    basis.evaluate_keras(x if basis == _LINEAR else bounded),
-                    next(multipliers),
-                )
-                for basis in self._matmul_bases
-            ]
-            features = (
-                features[0] if len(features) == 1
-                else ops.concatenate(features, axis=-1)
-            )
-            outputs = ops.matmul(features, ops.cast(self.kernel, dtype))
+            outputs = ops.matmul(self._matmul_features(x), ops.cast(self.kernel, dtype))
         if self._parametric_bases:
             # (..., input_dim, 1) against (input_dim, units) constants.
-            expanded = ops.expand_dims(bounded, -1)
-            for basis, kernel, constants in zip(
-                self._parametric_bases, self.term_kernels, self.term_constants
+            expanded = ops.expand_dims(self._bounded(x), -1)
+            multipliers = self._multipliers[len(self._matmul_bases):]
+            for basis, kernel, constants, multiplier in zip(
+                self._parametric_bases, self.term_kernels, self.term_constants, multipliers
             ):
-                values = _scaled(
+                values = scaled(
                     basis.evaluate_keras(expanded, [ops.cast(c, dtype) for c in constants]),
-                    next(multipliers),
+                    multiplier,
                 )
                 term = ops.sum(ops.multiply(values, ops.cast(kernel, dtype)), axis=-2)
                 outputs = term if outputs is None else ops.add(outputs, term)
@@ -403,21 +282,9 @@ class TaskNeuronDense(keras.layers.Layer):
         config.update(
             {
                 "units": self.units,
-                "formula": str(self.formula),
-                "bases": [str(basis) for basis in self.bases],
+                **self._basis_config(),
                 "activation": keras.activations.serialize(self.activation),
-                "use_bias": self.use_bias,
                 "parameterization": self.parameterization,
-                "linear_basis": self.linear_basis,
-                "basis_scale": self.basis_scale,
-                "normalize_bases": self.normalize_bases,
-                "basis_clip": self.basis_clip,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "basis_initializer": keras.initializers.serialize(
-                    self.basis_initializer
-                ),
                 "bias_initializer": keras.initializers.serialize(
                     self.bias_initializer
                 ),
@@ -439,45 +306,6 @@ class TaskNeuronDense(keras.layers.Layer):
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        formula = config.get("formula")
-        if not isinstance(formula, str):
-            raise TypeError(
-                "The config of a TaskNeuronDense layer must hold its formula "
-                "as a string under 'formula'. Received: "
-                f"formula={type(formula).__name__}"
-            )
-        # Files saved before these options existed (0.1) keep their meaning.
-        for name, old in _BEFORE_START_AS_DENSE.items():
-            config.setdefault(name, old)
-        stored = config.pop("bases", None)
-        if stored is not None and (
-            not isinstance(stored, (list, tuple))
-            or not all(isinstance(b, str) for b in stored)
-        ):
-            raise TypeError(
-                "The config of a TaskNeuronDense layer must hold its bases as "
-                f"a list of strings under 'bases'. Received: bases={stored!r:.200}"
-            )
-        # The allow-list parser reads the untrusted string; nothing runs it.
-        # Expanding it here (cached on the formula) lets a refusal surface as
-        # the ValueError it is, not wrapped by Keras's constructor call.
-        config["formula"] = Formula(formula)
-        config["formula"].terms()
-        layer = super().from_config(config)
-        derived = [str(basis) for basis in layer.bases]
-        if stored is not None and list(stored) != derived:
-            raise ValueError(
-                f"The saved bases of TaskNeuronDense layer {layer.name!r} do "
-                f"not match its formula {str(layer.formula)!r}: the file says "
-                f"{list(stored)!r:.300}, the formula expands into {derived!r}. "
-                "Its weights would land in the wrong basis blocks, so the "
-                "layer is not loaded."
-            )
-        return layer
 
     def __repr__(self):
         return (
