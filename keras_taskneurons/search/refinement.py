@@ -77,7 +77,8 @@ def refine_variants(formula, X, targets, weights, free_arguments=False):
             freed = Formula._from_tree(_free_arguments(base.tree))
         except ValueError:
             freed = None
-        if freed is not None and freed.size > base.size:
+        if (freed is not None and freed.size > base.size
+                and len(freed.constants) <= MAX_FREED_CONSTANTS):
             tuned = _tune(freed, X, targets, weights)
             if tuned is not None and expands(tuned[0]):
                 variants.append(tuned)
@@ -87,6 +88,11 @@ def refine_variants(formula, X, targets, weights, free_arguments=False):
 MAX_TUNED_CONSTANTS = 12
 """Formulas with more constants are not tuned (least squares would cost
 seconds each, and such formulas rarely make the front)."""
+
+MAX_FREED_CONSTANTS = 8
+"""Arguments are freed only when the freed formula has at most this many
+constants: a readable form frees few (``sin(a*x + b)``), while freeing a sum
+of three nested sines costs seconds and such formulas are not chosen."""
 
 _FREEABLE = frozenset({"sin", "cos", "tanh", "exp", "log", "sqrt", "inv", "abs"})
 
