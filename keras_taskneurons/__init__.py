@@ -13,7 +13,13 @@ from keras_taskneurons import startup
 startup.import_backend()  # before anything imports Keras: quiet for the command line
 
 from keras_taskneurons.formula import Formula
-from keras_taskneurons.layers import TaskNeuronDense, layer_factory
+from keras_taskneurons.layers import (
+    TaskNeuronConv1D,
+    TaskNeuronConv2D,
+    TaskNeuronConv3D,
+    TaskNeuronDense,
+    layer_factory,
+)
 from keras_taskneurons.primitives import PRIMITIVES
 from keras_taskneurons.search import (
     VectorizedSymbolicClassifier,
@@ -25,6 +31,9 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Formula",
     "PRIMITIVES",
+    "TaskNeuronConv1D",
+    "TaskNeuronConv2D",
+    "TaskNeuronConv3D",
     "TaskNeuronDense",
     "VectorizedSymbolicClassifier",
     "VectorizedSymbolicRegressor",

@@ -79,44 +79,55 @@ def variable_gradients(model, x, y):
     return [to_numpy(g) for g in grads]
 
 
-def make_model(layer_kwargs, input_dim=3, units=4, seed=0):
-    """A small functional model: TaskNeuronDense -> Dense(1)."""
+def make_model(layer_kwargs, input_dim=3, units=4, seed=0, layer=None):
+    """A small functional model: the task-neuron layer -> Dense(1).
+
+    ``layer`` is ``(class, positional arguments, input shape)``; by default
+    ``TaskNeuronDense(units)`` on ``input_dim`` features. Other layers'
+    outputs are flattened before the Dense.
+    """
     keras.utils.set_random_seed(seed)
-    inputs = keras.Input((input_dim,))
-    hidden = keras_taskneurons.TaskNeuronDense(units, **layer_kwargs)(inputs)
+    cls, args, shape = layer or (keras_taskneurons.TaskNeuronDense, (units,), (input_dim,))
+    inputs = keras.Input(shape)
+    hidden = cls(*args, **layer_kwargs)(inputs)
+    if len(hidden.shape) > 2:
+        hidden = keras.layers.Flatten()(hidden)
     outputs = keras.layers.Dense(1)(hidden)
     return keras.Model(inputs, outputs)
 
 
-def sample_data(input_dim=3, n=64, seed=0):
+def sample_data(input_dim=3, n=64, seed=0, shape=None):
     rng = np.random.default_rng(seed)
-    x = rng.uniform(-1.5, 1.5, size=(n, input_dim)).astype("float32")
-    y = (np.sin(2 * x).sum(axis=1, keepdims=True) + 0.3).astype("float32")
+    x = rng.uniform(-1.5, 1.5, size=(n, *(shape or (input_dim,)))).astype("float32")
+    y = (np.sin(2 * x).reshape(n, -1).sum(axis=1, keepdims=True) + 0.3).astype("float32")
     return x, y
 
 
-def run_layer_checks(layer_kwargs, tmp_path):
-    """Every check a layer configuration must pass.
+def run_layer_checks(layer_kwargs, tmp_path, layer=None):
+    """Every check a layer configuration must pass, for any task-neuron layer.
 
     Config and JSON round trip, ``.keras`` round trip, finite gradients and
-    one training step that lowers the loss. Returns the saved model's path
-    and its predictions, so a caller can reload it in another process.
+    one training step that lowers the loss. ``layer`` is ``(class,
+    positional arguments, input shape)`` (default: ``TaskNeuronDense(5)`` on
+    3 features). Returns the saved model's path, its inputs and its
+    predictions, so a caller can reload it in another process.
     """
-    layer = keras_taskneurons.TaskNeuronDense(5, **layer_kwargs)
+    cls, args, shape = layer or (keras_taskneurons.TaskNeuronDense, (5,), (3,))
+    layer = cls(*args, **layer_kwargs)
     config = layer.get_config()
     assert isinstance(config["formula"], str)
     # Config round trip.
-    clone = keras_taskneurons.TaskNeuronDense.from_config(config)
+    clone = cls.from_config(config)
     assert clone.get_config() == config
     assert clone.formula == layer.formula
     # JSON round trip through Keras's own serialization.
     text = json.dumps(keras.saving.serialize_keras_object(layer))
     revived = keras.saving.deserialize_keras_object(json.loads(text))
-    assert isinstance(revived, keras_taskneurons.TaskNeuronDense)
+    assert isinstance(revived, cls)
     assert revived.get_config() == config
 
-    x, y = sample_data()
-    model = make_model(layer_kwargs)
+    x, y = sample_data(shape=shape)
+    model = make_model(layer_kwargs, layer=(cls, args, shape))
     grads = variable_gradients(model, x, y)
     assert len(grads) == len(model.trainable_variables)
     for grad, variable in zip(grads, model.trainable_variables):

@@ -1,18 +1,25 @@
 """Task-neuron layers: one basis machinery (:mod:`.basis`), the dense layer
-(:mod:`.dense`)."""
+(:mod:`.dense`), the convolutions (:mod:`.conv`), and :func:`layer_factory`
+(:mod:`.factory`)."""
 
 from keras_taskneurons.layers.basis import DEFAULT_BASIS_CLIP, BasisLayer
-from keras_taskneurons.layers.dense import (
-    PARAMETERIZATIONS,
-    TaskNeuronDense,
-    TaskNeuronLayerFactory,
-    layer_factory,
+from keras_taskneurons.layers.conv import (
+    TaskNeuronConv,
+    TaskNeuronConv1D,
+    TaskNeuronConv2D,
+    TaskNeuronConv3D,
 )
+from keras_taskneurons.layers.dense import PARAMETERIZATIONS, TaskNeuronDense
+from keras_taskneurons.layers.factory import TaskNeuronLayerFactory, layer_factory
 
 __all__ = [
     "DEFAULT_BASIS_CLIP",
     "PARAMETERIZATIONS",
     "BasisLayer",
+    "TaskNeuronConv",
+    "TaskNeuronConv1D",
+    "TaskNeuronConv2D",
+    "TaskNeuronConv3D",
     "TaskNeuronDense",
     "TaskNeuronLayerFactory",
     "layer_factory",

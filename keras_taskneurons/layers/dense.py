@@ -3,7 +3,6 @@
 import keras
 from keras import ops
 
-from keras_taskneurons.formula import as_formula
 from keras_taskneurons.layers.basis import DEFAULT_BASIS_CLIP, BasisLayer, scaled
 
 PARAMETERIZATIONS = ("terms", "constants")
@@ -313,54 +312,3 @@ class TaskNeuronDense(BasisLayer):
             f"formula='{self.formula}', "
             f"parameterization='{self.parameterization}'>"
         )
-
-
-class TaskNeuronLayerFactory:
-    """Builds :class:`TaskNeuronDense` layers that share one formula.
-
-    Returned by :func:`layer_factory`; call it with ``units`` (and any
-    keyword overrides) to get a layer.
-    """
-
-    def __init__(self, formula, **defaults):
-        for name in ("units", "name"):
-            if name in defaults:
-                raise TypeError(
-                    f"Pass `{name}` when calling the factory, not to "
-                    "layer_factory()."
-                )
-        self.formula = as_formula(formula)
-        self.defaults = defaults
-        # Fail now, not at the first call, on bad defaults. An explicit name
-        # keeps Keras's automatic layer names (task_neuron_dense, ...) unused.
-        TaskNeuronDense(1, self.formula, name="layer_factory_check", **defaults)
-
-    def __call__(self, units, **overrides):
-        return TaskNeuronDense(units, self.formula, **{**self.defaults, **overrides})
-
-    def __repr__(self):
-        settings = "".join(f", {k}={v!r}" for k, v in self.defaults.items())
-        return f"layer_factory('{self.formula}'{settings})"
-
-
-def layer_factory(formula, **defaults):
-    """Return ``make(units, **overrides)`` building ``TaskNeuronDense`` layers.
-
-    Every layer is the one registered :class:`TaskNeuronDense` class, so saved
-    models load by name.
-
-    Args:
-        formula: A :class:`~keras_taskneurons.Formula` or formula string.
-        **defaults: Keyword arguments of :class:`TaskNeuronDense` applied to
-            every layer (``activation``, ``parameterization``, ...).
-
-    Returns:
-        A callable ``make(units, **overrides)``.
-
-    >>> import keras, keras_taskneurons
-    >>> make = keras_taskneurons.layer_factory("x**2 + x", activation="relu")
-    >>> model = keras.Sequential([keras.Input((8,)), make(16), make(1, activation=None)])
-    >>> model.output_shape
-    (None, 1)
-    """
-    return TaskNeuronLayerFactory(formula, **defaults)

@@ -1,0 +1,328 @@
+"""Task-based convolutions: ``TaskNeuronConv1D``, ``TaskNeuronConv2D``,
+``TaskNeuronConv3D``.
+
+Each filter applies its kernel to the basis features of the input patch: the
+layer computes the features ``[m_1 g_1(x), ..., m_K g_K(x)]`` of every input
+channel (:mod:`~keras_taskneurons.layers.basis`) and runs ONE convolution
+over them, the convolutional form of ``TaskNeuronDense``'s fused matmul.
+"""
+
+import keras
+from keras import ops
+
+from keras_taskneurons.layers.basis import DEFAULT_BASIS_CLIP, BasisLayer
+
+PADDINGS = ("valid", "same", "causal")
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def _tuple(name, value, rank, allow_zero=False):
+    """``value`` (an int or ``rank`` ints) as a tuple of positive ints."""
+    values = (value,) * rank if isinstance(value, int) and not isinstance(value, bool) else value
+    try:
+        values = tuple(values)
+    except TypeError:
+        values = None
+    lowest = 0 if allow_zero else 1
+    if (
+        values is None or len(values) != rank
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= lowest
+                   for v in values)
+    ):
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected "
+            f"{'a non-negative' if allow_zero else 'a positive'} integer or a tuple "
+            f"of {rank} such integers. Received: {name}={value!r}"
+        )
+    return values
+
+
+class TaskNeuronConv(BasisLayer):
+    """N-D convolution of task-based neurons (the base of
+    :class:`TaskNeuronConv1D`, :class:`TaskNeuronConv2D` and
+    :class:`TaskNeuronConv3D`; see :class:`TaskNeuronConv2D`)."""
+
+    def __init__(
+        self,
+        rank,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        *,
+        formula,
+        linear_basis=True,
+        basis_scale=0.1,
+        normalize_bases=True,
+        basis_clip=DEFAULT_BASIS_CLIP,
+        basis_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.rank = rank
+        for name, value in (("filters", filters), ("groups", groups)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(
+                    f"Received an invalid value for `{name}`, expected a positive "
+                    f"integer. Received: {name}={value!r}"
+                )
+        if filters % groups:
+            raise ValueError(
+                "The number of filters must be evenly divisible by the number of "
+                f"groups. Received: groups={groups}, filters={filters}"
+            )
+        self.filters = filters
+        self.groups = groups
+        self.kernel_size = _tuple("kernel_size", kernel_size, rank)
+        self.strides = _tuple("strides", strides, rank)
+        self.dilation_rate = _tuple("dilation_rate", dilation_rate, rank)
+        if padding not in PADDINGS or (padding == "causal" and rank != 1):
+            allowed = PADDINGS if rank == 1 else PADDINGS[:2]
+            raise ValueError(
+                f"Received an invalid value for `padding`, expected one of {allowed}. "
+                f"Received: padding={padding!r}"
+            )
+        self.padding = padding
+        data_format = keras.config.image_data_format() if data_format is None else data_format
+        if data_format not in DATA_FORMATS:
+            raise ValueError(
+                f"Received an invalid value for `data_format`, expected one of "
+                f"{DATA_FORMATS}. Received: data_format={data_format!r}"
+            )
+        self.data_format = data_format
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "`strides > 1` is not compatible with `dilation_rate > 1`. Received: "
+                f"strides={self.strides}, dilation_rate={self.dilation_rate}"
+            )
+        self.activation = keras.activations.get(activation)
+        self._set_bases(
+            formula, use_bias=use_bias, linear_basis=linear_basis,
+            basis_scale=basis_scale, normalize_bases=normalize_bases,
+            basis_clip=basis_clip, kernel_initializer=kernel_initializer,
+            basis_initializer=basis_initializer,
+        )
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.input_spec = keras.layers.InputSpec(min_ndim=rank + 2)
+
+    @property
+    def _channel_axis(self):
+        return -1 if self.data_format == "channels_last" else 1
+
+    def _initialize_kernel(self, shape, dtype=None):
+        """One block per basis, each drawn with the plain convolution's
+        kernel shape (so the ``x`` block starts as that kernel)."""
+        return self._initialize_blocks(
+            self.kernel_size + (self.input_channels // self.groups, self.filters),
+            axis=-2, dtype=dtype,
+        )
+
+    def build(self, input_shape):
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(
+                f"Input 0 of layer {self.name!r} ({type(self).__name__}) must have "
+                f"rank {self.rank + 2} (batch, {self.rank} spatial dimensions and "
+                f"channels). Received: input_shape={tuple(input_shape)}"
+            )
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(
+                f"The channel dimension of the inputs to {self.name} must be known. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        if channels % self.groups:
+            raise ValueError(
+                f"The number of input channels must be evenly divisible by the number "
+                f"of groups. Received: groups={self.groups}, input_shape={tuple(input_shape)}"
+            )
+        self.input_channels = channels
+        per_group = channels // self.groups
+        # Under mixed precision the variables stay float32 inside `call`
+        # (autocast=False): the layer computes in float32, like the dense one.
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=self.kernel_size + (len(self._matmul_bases) * per_group, self.filters),
+            initializer=self._initialize_kernel,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            autocast=False,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.filters,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                autocast=False,
+            )
+        self.input_spec = keras.layers.InputSpec(
+            ndim=self.rank + 2, axes={self._channel_axis: channels}
+        )
+
+    def call(self, inputs):
+        dtype = self._feature_dtype()
+        x = ops.cast(inputs, dtype)
+        features = self._matmul_features(x, axis=self._channel_axis, groups=self.groups)
+        padding = self.padding
+        if padding == "causal":  # 1D only: pad the start, then a valid convolution
+            left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
+            width = [(0, 0), (left, 0), (0, 0)]
+            if self.data_format == "channels_first":
+                width = [(0, 0), (0, 0), (left, 0)]
+            features = ops.pad(features, width)
+            padding = "valid"
+        outputs = ops.conv(
+            features, ops.cast(self.kernel, dtype), strides=self.strides, padding=padding,
+            data_format=self.data_format, dilation_rate=self.dilation_rate,
+        )
+        if self.bias is not None:
+            shape = (1,) * (self.rank + 1) + (self.filters,)
+            if self.data_format == "channels_first":
+                shape = (1, self.filters) + (1,) * self.rank
+            outputs = ops.add(outputs, ops.reshape(ops.cast(self.bias, dtype), shape))
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        spatial = input_shape[1:-1] if self.data_format == "channels_last" else input_shape[2:]
+        sizes = []
+        for size, kernel, stride, dilation in zip(
+            spatial, self.kernel_size, self.strides, self.dilation_rate
+        ):
+            if size is None:
+                sizes.append(None)
+            elif self.padding == "valid":
+                sizes.append((size - dilation * (kernel - 1) - 1) // stride + 1)
+            else:
+                sizes.append((size + stride - 1) // stride)
+        if self.data_format == "channels_last":
+            return (input_shape[0], *sizes, self.filters)
+        return (input_shape[0], self.filters, *sizes)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "padding": self.padding,
+                "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "groups": self.groups,
+                "activation": keras.activations.serialize(self.activation),
+                **self._basis_config(),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": keras.regularizers.serialize(
+                    self.activity_regularizer
+                ),
+                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+            }
+        )
+        return config
+
+    def __repr__(self):
+        return (
+            f"<{type(self).__name__} name={self.name}, filters={self.filters}, "
+            f"kernel_size={self.kernel_size}, formula='{self.formula}'>"
+        )
+
+
+_CONV_DOC = """{rank}D convolution of task-based neurons.
+
+    The arguments of ``keras.layers.Conv{rank}D``, with the same meaning and
+    defaults, plus ``formula`` (keyword) and the basis options of
+    :class:`~keras_taskneurons.TaskNeuronDense`. The formula is expanded
+    into bases ``g_k``; the layer computes the features
+    ``[m_1 g_1(x), ..., m_K g_K(x)]`` of every input channel (``x`` itself
+    unclipped, the other bases on ``x`` clipped to ``[-basis_clip,
+    basis_clip]``) and runs ONE convolution over them, with a kernel of shape
+    ``kernel_size + (K * channels // groups, filters)`` whose blocks along
+    the input-channel axis belong to the bases in the order of
+    :attr:`bases`. With ``groups > 1`` the features are laid out group by
+    group, so each basis of a channel stays in that channel's group.
+
+    With formula ``"x"`` the layer IS ``keras.layers.Conv{rank}D`` of the
+    same arguments (same weights, same order, same outputs). By default it
+    also starts as that convolution: the ``x`` block from
+    ``kernel_initializer``, the others from ``basis_initializer`` (zeros),
+    trained gently (``basis_scale``). ``padding="causal"`` exists for 1D
+    only, as in Keras.
+
+    Input shape:
+        ``(batch, *spatial, channels)`` (``channels_last``) or
+        ``(batch, channels, *spatial)`` (``channels_first``), ``{rank}``
+        spatial dimensions.
+
+    Output shape:
+        ``(batch, *new_spatial, filters)`` or ``(batch, filters, *new_spatial)``.
+
+    >>> import numpy as np, keras_taskneurons
+    >>> layer = keras_taskneurons.TaskNeuronConv{rank}D(4, 3, formula="x**2 + x")
+    >>> tuple(layer(np.ones((2,{ones} 5), "float32")).shape)
+    (2,{out} 4)
+    >>> tuple(layer.kernel.shape)  # two bases (x, x**2) times 5 channels
+    ({kernel}10, 4)
+    """
+
+
+def _make(rank):
+    def __init__(self, filters, kernel_size, strides=1, padding="valid",
+                 data_format=None, dilation_rate=1, groups=1, activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, *, formula, **kwargs):
+        TaskNeuronConv.__init__(
+            self, rank, filters, kernel_size, strides=strides, padding=padding,
+            data_format=data_format, dilation_rate=dilation_rate, groups=groups,
+            activation=activation, use_bias=use_bias,
+            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+            formula=formula, **kwargs,
+        )
+
+    def get_config(self):
+        config = TaskNeuronConv.get_config(self)
+        config.pop("rank", None)
+        return config
+
+    name = f"TaskNeuronConv{rank}D"
+    doc = _CONV_DOC.format(
+        rank=rank, ones=" 7," * rank, out=" 5," * rank, kernel="3, " * rank,
+    )
+    cls = type(name, (TaskNeuronConv,), {
+        "__init__": __init__, "get_config": get_config, "__doc__": doc,
+        "__module__": __name__, "__qualname__": name,
+    })
+    return keras.saving.register_keras_serializable(package="keras_taskneurons")(cls)
+
+
+TaskNeuronConv1D = _make(1)
+TaskNeuronConv2D = _make(2)
+TaskNeuronConv3D = _make(3)
