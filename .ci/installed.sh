@@ -48,6 +48,7 @@ test -s model.keras && test -s model.report.json
 export KERAS_TASKNEURONS_QUICK=1
 "$env/python" quickstart.py > /dev/null
 "$env/python" classification.py > /dev/null
+"$env/python" digits_cnn.py > /dev/null
 "$env/python" - <<'EOF'
 import nbformat
 from nbclient import NotebookClient

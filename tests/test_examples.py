@@ -16,7 +16,7 @@ QUICK_ENV = dict(
 )
 
 
-@pytest.mark.parametrize("script", ["quickstart.py", "classification.py"])
+@pytest.mark.parametrize("script", ["quickstart.py", "classification.py", "digits_cnn.py"])
 def test_example_script_runs(script, tmp_path):
     result = subprocess.run(
         [sys.executable, os.path.join(EXAMPLES, script)],
