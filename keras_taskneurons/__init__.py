@@ -26,7 +26,7 @@ from keras_taskneurons.search import (
     VectorizedSymbolicRegressor,
 )
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Formula",
