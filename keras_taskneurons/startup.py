@@ -31,6 +31,9 @@ NOISE = (
     re.compile(r"^I\d{4} [\d:. ]+\d+ (port|cudart_stub|cpu_feature_guard|cuda_executor|"
                r"gpu_device|cuda_dnn|cuda_fft|cuda_blas)\.cc:\d+\] "),
     re.compile(r"^To enable the following instructions: .* rebuild TensorFlow"),
+    # The same notices as TensorFlow before 2.20 writes them.
+    re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: I \S*(port|cudart_stub|"
+               r"cpu_feature_guard)\.cc:\d+\] "),
 )
 """Start-up lines that carry no information for a user of the command line."""
 

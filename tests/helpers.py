@@ -1,5 +1,6 @@
 """Test helpers shared by the layer tests: round trips and gradients."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -13,6 +14,9 @@ import keras_taskneurons
 
 BACKEND = keras.backend.backend()
 BACKENDS = ("tensorflow", "jax", "torch")
+INSTALLED_BACKENDS = tuple(b for b in BACKENDS if importlib.util.find_spec(b) is not None)
+"""The backends this environment has (CI's main run has all three; its
+lowest-versions run has TensorFlow only)."""
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -62,8 +62,10 @@ class BasisLayer(keras.layers.Layer):
 
     def _set_bases(self, formula, *, use_bias, linear_basis, basis_scale,
                    normalize_bases, basis_clip, kernel_initializer,
-                   basis_initializer, parametric=False):
-        """Validate and store the basis options; derive the bases.
+                   basis_initializer, bias_initializer, kernel_regularizer,
+                   bias_regularizer, kernel_constraint, bias_constraint,
+                   parametric=False):
+        """Validate and store the basis and weight options; derive the bases.
 
         With ``parametric``, bases with constants inside go to
         ``self._parametric_bases`` (the dense layer's ``"constants"``
@@ -94,6 +96,11 @@ class BasisLayer(keras.layers.Layer):
         self.basis_clip = None if basis_clip is None else float(basis_clip)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.basis_initializer = keras.initializers.get(basis_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
 
         constant, terms = self.formula.terms()
         self.formula_constant = constant
@@ -135,7 +142,27 @@ class BasisLayer(keras.layers.Layer):
             size = largest if largest > 0 else 1.0
         return scale / size
 
-    # -- computing -------------------------------------------------------------------
+    # -- weights and computing -------------------------------------------------------
+
+    def _add_bias(self, size):
+        """The bias vector (``None`` without ``use_bias``); float32 under
+        mixed precision (``autocast=False``), like the kernels."""
+        if not self.use_bias:
+            return None
+        return self.add_weight(
+            name="bias", shape=(size,), initializer=self.bias_initializer,
+            regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+            autocast=False,
+        )
+
+    def _finish(self, outputs, dtype, bias_shape):
+        """Add the bias (reshaped to ``bias_shape``), apply the activation
+        and cast to the compute dtype."""
+        if self.bias is not None:
+            outputs = ops.add(outputs, ops.reshape(ops.cast(self.bias, dtype), bias_shape))
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return ops.cast(outputs, self.compute_dtype)
 
     def _feature_dtype(self):
         """float32 under mixed precision (powers leave float16's range)."""
@@ -199,6 +226,12 @@ class BasisLayer(keras.layers.Layer):
             "basis_clip": self.basis_clip,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "basis_initializer": keras.initializers.serialize(self.basis_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
         }
 
     @classmethod

@@ -112,13 +112,10 @@ class TaskNeuronConv(BasisLayer):
             formula, use_bias=use_bias, linear_basis=linear_basis,
             basis_scale=basis_scale, normalize_bases=normalize_bases,
             basis_clip=basis_clip, kernel_initializer=kernel_initializer,
-            basis_initializer=basis_initializer,
+            basis_initializer=basis_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
         )
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=rank + 2)
 
     @property
@@ -163,16 +160,7 @@ class TaskNeuronConv(BasisLayer):
             constraint=self.kernel_constraint,
             autocast=False,
         )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-                autocast=False,
-            )
+        self.bias = self._add_bias(self.filters)
         self.input_spec = keras.layers.InputSpec(
             ndim=self.rank + 2, axes={self._channel_axis: channels}
         )
@@ -193,14 +181,10 @@ class TaskNeuronConv(BasisLayer):
             features, ops.cast(self.kernel, dtype), strides=self.strides, padding=padding,
             data_format=self.data_format, dilation_rate=self.dilation_rate,
         )
-        if self.bias is not None:
-            shape = (1,) * (self.rank + 1) + (self.filters,)
-            if self.data_format == "channels_first":
-                shape = (1, self.filters) + (1,) * self.rank
-            outputs = ops.add(outputs, ops.reshape(ops.cast(self.bias, dtype), shape))
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return ops.cast(outputs, self.compute_dtype)
+        shape = (1,) * (self.rank + 1) + (self.filters,)
+        if self.data_format == "channels_first":
+            shape = (1, self.filters) + (1,) * self.rank
+        return self._finish(outputs, dtype, shape)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -232,14 +216,6 @@ class TaskNeuronConv(BasisLayer):
                 "groups": self.groups,
                 "activation": keras.activations.serialize(self.activation),
                 **self._basis_config(),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-                "activity_regularizer": keras.regularizers.serialize(
-                    self.activity_regularizer
-                ),
-                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
-                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
             }
         )
         return config

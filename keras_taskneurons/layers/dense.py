@@ -168,14 +168,11 @@ class TaskNeuronDense(BasisLayer):
             formula, use_bias=use_bias, linear_basis=linear_basis,
             basis_scale=basis_scale, normalize_bases=normalize_bases,
             basis_clip=basis_clip, kernel_initializer=kernel_initializer,
-            basis_initializer=basis_initializer,
+            basis_initializer=basis_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
             parametric=parameterization == "constants",
         )
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
         self.supports_masking = True
 
@@ -230,16 +227,7 @@ class TaskNeuronDense(BasisLayer):
                     for position, value in enumerate(basis.constants)
                 ]
             )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.units,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-                autocast=False,
-            )
+        self.bias = self._add_bias(self.units)
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def call(self, inputs):
@@ -261,11 +249,7 @@ class TaskNeuronDense(BasisLayer):
                 )
                 term = ops.sum(ops.multiply(values, ops.cast(kernel, dtype)), axis=-2)
                 outputs = term if outputs is None else ops.add(outputs, term)
-        if self.bias is not None:
-            outputs = ops.add(outputs, ops.cast(self.bias, dtype))
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return ops.cast(outputs, self.compute_dtype)
+        return self._finish(outputs, dtype, (self.units,))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)[:-1] + (self.units,)
@@ -284,24 +268,6 @@ class TaskNeuronDense(BasisLayer):
                 **self._basis_config(),
                 "activation": keras.activations.serialize(self.activation),
                 "parameterization": self.parameterization,
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": keras.regularizers.serialize(
-                    self.bias_regularizer
-                ),
-                "activity_regularizer": keras.regularizers.serialize(
-                    self.activity_regularizer
-                ),
-                "kernel_constraint": keras.constraints.serialize(
-                    self.kernel_constraint
-                ),
-                "bias_constraint": keras.constraints.serialize(
-                    self.bias_constraint
-                ),
             }
         )
         return config

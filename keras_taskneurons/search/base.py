@@ -253,6 +253,10 @@ class _VectorizedSymbolicBase(BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
+            if not np.any(sample_weight > 0):  # older scikit-learn lets it through
+                raise ValueError(
+                    "sample_weight must contain at least one non-zero (positive) weight."
+                )
         else:
             sample_weight = np.ones(X.shape[0])
         return X, y, sample_weight
