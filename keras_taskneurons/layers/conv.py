@@ -16,23 +16,20 @@ PADDINGS = ("valid", "same", "causal")
 DATA_FORMATS = ("channels_last", "channels_first")
 
 
-def _tuple(name, value, rank, allow_zero=False):
+def _tuple(name, value, rank):
     """``value`` (an int or ``rank`` ints) as a tuple of positive ints."""
     values = (value,) * rank if isinstance(value, int) and not isinstance(value, bool) else value
     try:
         values = tuple(values)
     except TypeError:
         values = None
-    lowest = 0 if allow_zero else 1
     if (
         values is None or len(values) != rank
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= lowest
-                   for v in values)
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)
     ):
         raise ValueError(
-            f"Received an invalid value for `{name}`, expected "
-            f"{'a non-negative' if allow_zero else 'a positive'} integer or a tuple "
-            f"of {rank} such integers. Received: {name}={value!r}"
+            f"Received an invalid value for `{name}`, expected a positive integer or a "
+            f"tuple of {rank} such integers. Received: {name}={value!r}"
         )
     return values
 
@@ -283,17 +280,12 @@ def _make(rank):
             formula=formula, **kwargs,
         )
 
-    def get_config(self):
-        config = TaskNeuronConv.get_config(self)
-        config.pop("rank", None)
-        return config
-
     name = f"TaskNeuronConv{rank}D"
     doc = _CONV_DOC.format(
         rank=rank, ones=" 7," * rank, out=" 5," * rank, kernel="3, " * rank,
     )
     cls = type(name, (TaskNeuronConv,), {
-        "__init__": __init__, "get_config": get_config, "__doc__": doc,
+        "__init__": __init__, "__doc__": doc,
         "__module__": __name__, "__qualname__": name,
     })
     return keras.saving.register_keras_serializable(package="keras_taskneurons")(cls)
