@@ -11,6 +11,7 @@ import pytest
 
 from keras_taskneurons import Formula, TaskNeuronDense, layer_factory
 from keras_taskneurons import primitives as prim
+from keras_taskneurons.layers import dense as dense_module
 from tests.helpers import (
     BACKEND,
     INSTALLED_BACKENDS,
@@ -33,7 +34,7 @@ FORMULAS = [
     "0.01*x**9 + x**8 - x**7 + x**6 + x**5 + x**4",
     "exp(-0.5*x**2)*x + log(0.5*x + 1)",
 ]
-PARAMETERIZATIONS = ["terms", "constants"]
+PARAMETERIZATIONS = ["terms", "constants", "input_constants"]
 CONFIGS = [
     dict(formula=f, parameterization=p, activation="tanh")
     for f in FORMULAS
@@ -95,6 +96,65 @@ def test_constants_layer_computes_the_sum_over_inputs_per_unit():
         + bias
     )
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_constants_layer_sums_its_input_slices(monkeypatch):
+    # At most CHUNK_ELEMENTS // units inputs per slice: 7 inputs in slices of
+    # 2, 2, 2, 1 must give the unsliced sum.
+    monkeypatch.setattr(dense_module, "CHUNK_ELEMENTS", 6)
+    layer = TaskNeuronDense(3, "sin(1.3*x + 0.2) + exp(-0.5*x**2)", parameterization="constants")
+    x = np.random.default_rng(4).normal(size=(5, 7)).astype("float32")
+    layer.build(x.shape)
+    rng = np.random.default_rng(5)
+    for variable in layer.trainable_variables:
+        variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    clipped = np.clip(x, -1, 1)[:, :, None]
+    (w1, w2), m = (to_numpy(k) for k in layer.term_kernels), layer.multipliers
+    (c,), (a, b) = ([to_numpy(v) for v in values] for values in layer.term_constants)
+    assert [str(basis) for basis in layer.bases] == ["x", "exp(-0.5*x**2)", "sin(1.3*x + 0.2)"]
+    expected = (
+        x @ to_numpy(layer.kernel)
+        + np.einsum("niu,iu->nu", m[1] * np.exp(c * clipped**2), w1)
+        + np.einsum("niu,iu->nu", m[2] * np.sin(a * clipped + b), w2)
+        + to_numpy(layer.bias)
+    )
+    np.testing.assert_allclose(to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_input_constants_are_one_vector_per_input_shared_by_the_units():
+    layer = TaskNeuronDense(3, "sin(1.3*x + 0.2) + x**2", parameterization="input_constants")
+    x = np.random.default_rng(6).normal(size=(6, 4)).astype("float32")
+    layer.build(x.shape)
+    assert [str(basis) for basis in layer.bases] == ["x", "x**2", "sin(1.3*x + 0.2)"]
+    a, b = (to_numpy(v) for v in layer.input_constants[2])
+    assert a.shape == b.shape == (4,)
+    assert np.all(a == np.float32(1.3)) and np.all(b == np.float32(0.2))
+    assert layer.input_constants[0] is None and layer.input_constants[1] is None
+    # Terms' cost: one matmul of (K * inputs) features, plus 2 * inputs constants.
+    assert layer.count_params() == 3 * 4 * 3 + 2 * 4 + 3
+    rng = np.random.default_rng(7)
+    for variable in layer.trainable_variables:
+        variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    a, b = (to_numpy(v) for v in layer.input_constants[2])
+    clipped = np.clip(x, -1, 1)
+    m = layer.multipliers
+    features = np.concatenate(
+        [x, m[1] * clipped**2, m[2] * np.sin(a * clipped + b)], axis=-1)
+    np.testing.assert_allclose(
+        to_numpy(layer(x)), features @ to_numpy(layer.kernel) + to_numpy(layer.bias),
+        rtol=1e-5, atol=1e-5)
+
+
+def test_input_constants_train():
+    x, y = sample_data(input_dim=3)
+    model = make_model(dict(formula="sin(1.3*x + 0.2) + x**2",
+                            parameterization="input_constants"))
+    constant = model.layers[1].input_constants[2][0]
+    before = to_numpy(constant).copy()
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(to_numpy(constant)))
+    assert not np.allclose(to_numpy(constant), before)
 
 
 def test_constants_start_at_the_formula_values():
@@ -266,6 +326,8 @@ def test_mixed_precision(policy, parameterization):
     assert layer.kernel.dtype == "float32"
     if parameterization == "constants":
         assert layer.term_constants[0][0].dtype == "float32"
+    if parameterization == "input_constants":
+        assert next(v for v in layer.input_constants if v)[0].dtype == "float32"
     out = model(x)
     assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
@@ -280,7 +342,7 @@ def test_mixed_precision(policy, parameterization):
 def test_mixed_precision_keeps_large_powers_finite(policy, parameterization):
     # x**9 is 262144 at x = 4: beyond float16 (65504). The layer computes in
     # float32, so with small weights the output is finite and right.
-    formula = "x**9 + sin(0.5*x)" if parameterization == "constants" else "x**9 + x"
+    formula = "x**9 + x" if parameterization == "terms" else "x**9 + sin(0.5*x)"
     full = dict(parameterization=parameterization, basis_scale=1.0, normalize_bases=False,
                 basis_clip=None)  # unbounded bases, as a user may choose
     layer = TaskNeuronDense(2, formula, dtype=policy, **full)

@@ -175,20 +175,24 @@ class BasisLayer(keras.layers.Layer):
             return x
         return ops.clip(x, -self.basis_clip, self.basis_clip)
 
-    def _matmul_features(self, x, axis=-1, groups=1):
+    def _matmul_features(self, x, axis=-1, groups=1, constants=None):
         """The features ``m_k g_k`` of the kernel's bases, concatenated along
         the channel ``axis``. With ``groups > 1`` the channels are split into
         ``groups`` consecutive groups and the features are laid out group by
         group (``[g_1(group 1), ..., g_K(group 1), g_1(group 2), ...]``), so
         that a grouped operation keeps each basis of a channel in its
-        channel's group."""
+        channel's group. ``constants`` (one list of tensors or ``None`` per
+        basis) replace the formula's constants inside the bases."""
         bounded = self._bounded(x)
+        constants = constants or [None] * len(self._matmul_bases)
         features = [
             scaled(
-                basis.evaluate_keras(x if basis == LINEAR else bounded),
+                basis.evaluate_keras(x if basis == LINEAR else bounded, values),
                 multiplier,
             )
-            for basis, multiplier in zip(self._matmul_bases, self._multipliers)
+            for basis, multiplier, values in zip(
+                self._matmul_bases, self._multipliers, constants
+            )
         ]
         if len(features) == 1:
             return features[0]

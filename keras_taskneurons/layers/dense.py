@@ -5,7 +5,21 @@ from keras import ops
 
 from keras_taskneurons.layers.basis import DEFAULT_BASIS_CLIP, BasisLayer, scaled
 
-PARAMETERIZATIONS = ("terms", "constants")
+PARAMETERIZATIONS = ("terms", "constants", "input_constants")
+
+CHUNK_ELEMENTS = 2048
+"""The ``"constants"`` path evaluates its bases on slices of the input axis
+of at most ``max(1, CHUNK_ELEMENTS // units)`` inputs, so it never holds more
+than about ``batch * CHUNK_ELEMENTS`` values of a basis at once (2048: the
+fastest of 256–32768 tried at 256 → 256, batch 1024, on a CPU)."""
+
+
+def _rematerialized(function):
+    """``keras.remat(function)``: the backward pass recomputes the function's
+    intermediates instead of keeping them (Keras >= 3.9; before, the function
+    itself)."""
+    remat = getattr(keras, "remat", None)
+    return function if remat is None else remat(function)
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
@@ -63,9 +77,19 @@ class TaskNeuronDense(BasisLayer):
     formula's values for every unit; the symmetry between units is broken by
     the downstream weights' gradients (the outer weights ``W_k`` start from
     ``basis_initializer``). Basis functions without inner constants still go
-    through the single matmul. This costs ``batch * input_dim * units`` memory per
-    parametrised basis function, against ``batch * K * input_dim`` for
-    ``"terms"``.
+    through the single matmul. This costs ``batch * input_dim * units`` basis
+    evaluations per parametrised basis function, against
+    ``batch * K * input_dim`` for ``"terms"``; the layer evaluates them in
+    one ``ops.scan`` over slices of the input axis (:data:`CHUNK_ELEMENTS`)
+    and, with Keras >= 3.9, recomputes each slice in the backward pass
+    (``keras.remat``), so its memory stays about ``batch * CHUNK_ELEMENTS``
+    values per slice instead of ``batch * input_dim * units``.
+
+    With ``parameterization="input_constants"`` the constants inside basis
+    ``k`` are one trainable vector over the inputs, ``θ_k[i]``, shared by all
+    units: ``g_k(x_i; θ_k[i])`` is a feature like any other, so the layer is
+    again ONE matmul and costs about as much as ``"terms"`` (plus one
+    vector of ``input_dim`` values per constant, in :attr:`input_constants`).
 
     Under the ``mixed_float16`` and ``mixed_bfloat16`` policies the layer
     computes in float32 (the basis features, the matmul, the bias and the
@@ -87,7 +111,8 @@ class TaskNeuronDense(BasisLayer):
         activation: Activation function (name or callable). ``None`` means
             the identity.
         use_bias: Whether the layer uses a bias vector.
-        parameterization: ``"terms"`` or ``"constants"``, see above.
+        parameterization: ``"terms"``, ``"constants"`` or
+            ``"input_constants"``, see above.
         linear_basis: Whether the layer holds the basis ``x`` even when the
             formula lacks it (start as Dense).
         basis_scale: Positive factor on every basis but ``x``: how fast the
@@ -203,6 +228,20 @@ class TaskNeuronDense(BasisLayer):
                 initializer=self._initialize_kernel,
                 **kernel_args,
             )
+        # "input_constants": the constants inside basis k are one trainable
+        # vector over the inputs, shared by all units.
+        self.input_constants = [
+            [
+                self.add_weight(
+                    name=f"basis{index}_constant{position}",
+                    shape=(input_dim,),
+                    initializer=keras.initializers.Constant(value),
+                    autocast=False,
+                )
+                for position, value in enumerate(basis.constants)
+            ] if self.parameterization == "input_constants" and basis.constants else None
+            for index, basis in enumerate(self._matmul_bases)
+        ]
         self.term_kernels = []
         self.term_constants = []
         for index, basis in enumerate(self._parametric_bases):
@@ -227,6 +266,7 @@ class TaskNeuronDense(BasisLayer):
                     for position, value in enumerate(basis.constants)
                 ]
             )
+        self._constants_chunk = _rematerialized(self._constants_term)
         self.bias = self._add_bias(self.units)
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
 
@@ -235,21 +275,60 @@ class TaskNeuronDense(BasisLayer):
         x = ops.cast(inputs, dtype)
         outputs = None
         if self._matmul_bases:
-            outputs = ops.matmul(self._matmul_features(x), ops.cast(self.kernel, dtype))
+            constants = [
+                None if values is None else [ops.cast(c, dtype) for c in values]
+                for values in self.input_constants
+            ]
+            features = self._matmul_features(x, constants=constants)
+            outputs = ops.matmul(features, ops.cast(self.kernel, dtype))
         if self._parametric_bases:
-            # (..., input_dim, 1) against (input_dim, units) constants.
-            expanded = ops.expand_dims(self._bounded(x), -1)
-            multipliers = self._multipliers[len(self._matmul_bases):]
-            for basis, kernel, constants, multiplier in zip(
-                self._parametric_bases, self.term_kernels, self.term_constants, multipliers
-            ):
-                values = scaled(
-                    basis.evaluate_keras(expanded, [ops.cast(c, dtype) for c in constants]),
-                    multiplier,
-                )
-                term = ops.sum(ops.multiply(values, ops.cast(kernel, dtype)), axis=-2)
-                outputs = term if outputs is None else ops.add(outputs, term)
+            term = self._constants_sum(self._bounded(x), dtype)
+            outputs = term if outputs is None else ops.add(outputs, term)
         return self._finish(outputs, dtype, (self.units,))
+
+    def _constants_sum(self, x, dtype):
+        """The parametric bases' terms, summed over the inputs in slices of
+        ``step`` inputs: ONE ``ops.scan`` over the slices (a loop, not an
+        unrolled graph), each slice rematerialized in the backward pass, so
+        at most ``batch * step * units`` values of a basis exist at once."""
+        step = max(1, min(self.input_dim, CHUNK_ELEMENTS // self.units))
+        count = -(-self.input_dim // step)
+        padding = count * step - self.input_dim  # zero inputs with zero weights
+        weights = [
+            ops.cast(w, dtype)
+            for kernel, constants in zip(self.term_kernels, self.term_constants)
+            for w in (kernel, *constants)
+        ]
+        if padding:
+            x = ops.pad(x, [(0, 0)] * (len(x.shape) - 1) + [(0, padding)])
+            weights = [ops.pad(w, [(0, padding), (0, 0)]) for w in weights]
+        # (..., count * step) -> (count, ..., step); (count * step, units) -> (count, step, units)
+        slices = ops.moveaxis(
+            ops.reshape(x, tuple(ops.shape(x)[:-1]) + (count, step)), -2, 0
+        )
+        weights = [ops.reshape(w, (count, step, self.units)) for w in weights]
+
+        def add_slice(total, inputs):
+            return ops.add(total, self._constants_chunk(*inputs)), None
+
+        start = ops.zeros(tuple(ops.shape(x)[:-1]) + (self.units,), dtype=dtype)
+        total, _ = ops.scan(add_slice, start, [slices, *weights])
+        return total
+
+    def _constants_term(self, x, *weights):
+        """``sum_k sum_i W_k[i, :] m_k g_k(x_i; θ_k[i, :])`` over a slice of
+        the inputs; ``weights`` holds each basis's kernel then constants."""
+        expanded = ops.expand_dims(x, -1)
+        multipliers = self._multipliers[len(self._matmul_bases):]
+        total, position = None, 0
+        for basis, multiplier in zip(self._parametric_bases, multipliers):
+            kernel = weights[position]
+            constants = weights[position + 1:position + 1 + len(basis.constants)]
+            position += 1 + len(basis.constants)
+            values = scaled(basis.evaluate_keras(expanded, constants), multiplier)
+            term = ops.sum(ops.multiply(values, kernel), axis=-2)
+            total = term if total is None else ops.add(total, term)
+        return total
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)[:-1] + (self.units,)
