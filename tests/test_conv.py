@@ -204,25 +204,3 @@ def test_factory_builds_convolutions_with_the_shared_defaults():
     dense_only = keras_taskneurons.layer_factory("x**2", parameterization="constants")
     with pytest.raises(ValueError, match="parameterization"):
         dense_only.conv2d(2, 3)
-
-
-
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                    reason="TF SavedModel export is TensorFlow's engine; runs in the tensorflow pass")
-def test_export_to_a_tf_saved_model_gives_the_keras_predictions(tmp_path):
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((6, 6, 2)),
-        TaskNeuronConv2D(3, 3, formula="x**2 + sin(x)", basis_initializer="glorot_uniform",
-                         padding="same", activation="relu"),
-        keras.layers.Flatten(),
-        keras_taskneurons.TaskNeuronDense(2, "x**3 + x", basis_initializer="glorot_uniform"),
-    ])
-    x = np.random.default_rng(0).uniform(-1.5, 1.5, (4, 6, 6, 2)).astype("float32")
-    path = str(tmp_path / "exported")
-    model.export(path, format="tf_saved_model")
-    loaded = tf.saved_model.load(path)  # keep it referenced: it owns the variables
-    served = loaded.serve(tf.constant(x))
-    np.testing.assert_allclose(served.numpy(), to_numpy(model(x)), rtol=1e-5, atol=1e-5)

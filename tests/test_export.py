@@ -1,0 +1,113 @@
+"""Serving: a model holding every task-neuron layer, exported, gives the Keras
+predictions.
+
+Which backend each test needs: all three export from a TensorFlow-backend
+model (``model.export`` writes a TF SavedModel from TensorFlow's engine, TFLite
+converts that SavedModel, ONNX goes through ``tf2onnx``), so they run in the
+TensorFlow pass of the suite; the other passes skip them saying so. ONNX needs
+``tf2onnx`` and ``onnxruntime`` (both in the ``test`` extra).
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_taskneurons as ktn
+from tests.helpers import to_numpy
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="export goes through TensorFlow's engine: runs in the TensorFlow pass",
+)
+
+SHAPES = {"sequence": (10, 2), "image": (6, 6, 2), "volume": (4, 4, 4, 1)}
+
+
+def every_layer_model():
+    """Conv1D/2D/3D and the dense layer in all three parameterizations,
+    every basis block non-zero (the layers start as their plain kin)."""
+    keras.utils.set_random_seed(0)
+    grow = dict(basis_initializer="glorot_uniform", activation="tanh")
+    inputs = {name: keras.Input(shape, name=name) for name, shape in SHAPES.items()}
+    branches = [
+        ktn.TaskNeuronConv1D(3, 3, formula="x**2 + sin(x)", padding="causal", **grow)(
+            inputs["sequence"]),
+        ktn.TaskNeuronConv2D(3, 3, formula="x**3 + x", strides=2, padding="same", **grow)(
+            inputs["image"]),
+        ktn.TaskNeuronConv3D(2, 2, formula="exp(-x**2) + x", **grow)(inputs["volume"]),
+    ]
+    hidden = keras.layers.Concatenate()([keras.layers.Flatten()(b) for b in branches])
+    hidden = ktn.TaskNeuronDense(6, "x**2 - 0.5*x", **grow)(hidden)
+    hidden = ktn.TaskNeuronDense(5, "sin(1.3*x + 0.2) + x", parameterization="constants",
+                                 **grow)(hidden)
+    outputs = ktn.TaskNeuronDense(2, "sin(0.7*x + 0.1) + x**2",
+                                  parameterization="input_constants",
+                                  basis_initializer="glorot_uniform")(hidden)
+    return keras.Model(inputs, outputs)
+
+
+def sample_inputs(n=4):
+    rng = np.random.default_rng(0)
+    return {name: rng.uniform(-1.5, 1.5, (n, *shape)).astype("float32")
+            for name, shape in SHAPES.items()}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    model = every_layer_model()
+    x = sample_inputs()
+    path = str(tmp_path_factory.mktemp("export") / "saved_model")
+    model.export(path, format="tf_saved_model")
+    return model, x, to_numpy(model(x)), path
+
+
+def test_the_model_holds_every_task_neuron_layer():
+    kinds = {type(layer).__name__ for layer in every_layer_model().layers}
+    assert {"TaskNeuronConv1D", "TaskNeuronConv2D", "TaskNeuronConv3D",
+            "TaskNeuronDense"} <= kinds
+    dense = [layer for layer in every_layer_model().layers
+             if isinstance(layer, ktn.TaskNeuronDense)]
+    assert {layer.parameterization for layer in dense} == {
+        "terms", "constants", "input_constants"}
+
+
+def test_tf_saved_model_gives_the_keras_predictions(exported):
+    import tensorflow as tf
+
+    _, x, expected, path = exported
+    loaded = tf.saved_model.load(path)  # keep it referenced: it owns the variables
+    served = loaded.serve({name: tf.constant(value) for name, value in x.items()})
+    np.testing.assert_allclose(served.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_tflite_gives_the_keras_predictions(exported):
+    import tensorflow as tf
+
+    _, x, expected, path = exported
+    converter = tf.lite.TFLiteConverter.from_saved_model(path)
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    (signature,) = interpreter.get_signature_list()  # the exported `serve` endpoint
+    runner = interpreter.get_signature_runner(signature)
+    # One example at a time: the converted model's batch size is fixed at 1.
+    for row in range(len(expected)):
+        outputs = runner(**{name: value[row:row + 1] for name, value in x.items()})
+        (served,) = outputs.values()
+        np.testing.assert_allclose(served, expected[row:row + 1], rtol=1e-5, atol=1e-5)
+
+
+KERAS_VERSION = tuple(int(part) for part in keras.__version__.split(".")[:2])
+
+
+@pytest.mark.skipif(KERAS_VERSION < (3, 8),
+                    reason="model.export(format='onnx') exists from Keras 3.8 on")
+def test_onnx_gives_the_keras_predictions(exported, tmp_path):
+    pytest.importorskip("tf2onnx", reason="tf2onnx is part of the `test` extra")
+    onnxruntime = pytest.importorskip("onnxruntime", reason="part of the `test` extra")
+
+    model, x, expected, _ = exported
+    path = str(tmp_path / "model.onnx")
+    model.export(path, format="onnx")
+    session = onnxruntime.InferenceSession(path)
+    feeds = {item.name: x[item.name] for item in session.get_inputs()}
+    (served,) = session.run(None, feeds)
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-5)
