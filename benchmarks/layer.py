@@ -26,8 +26,10 @@ CONFIGS = {
     "terms, 4 terms": ("x**4 + x**3 + x**2 + x", "terms"),
     "terms, 5 terms": ("x**5 + x**4 + x**3 + x**2 + x", "terms"),
     "constants, sin(1.3*x + 0.2) + x": ("sin(1.3*x + 0.2) + x", "constants"),
+    "input_constants, sin(1.3*x + 0.2) + x": ("sin(1.3*x + 0.2) + x", "input_constants"),
 }
-QUICK_CONFIGS = ["terms, 2 terms (x**2 + x)", "constants, sin(1.3*x + 0.2) + x"]
+QUICK_CONFIGS = ["terms, 2 terms (x**2 + x)", "constants, sin(1.3*x + 0.2) + x",
+                 "input_constants, sin(1.3*x + 0.2) + x"]
 
 
 def build(formula, parameterization, width, batch):
