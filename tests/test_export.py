@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import keras_taskneurons as ktn
+from keras_taskneurons.layers import dense as dense_module
 from tests.helpers import to_numpy
 
 pytestmark = pytest.mark.skipif(
@@ -37,9 +38,10 @@ def every_layer_model():
         ktn.TaskNeuronConv3D(2, 2, formula="exp(-x**2) + x", **grow)(inputs["volume"]),
     ]
     hidden = keras.layers.Concatenate()([keras.layers.Flatten()(b) for b in branches])
-    hidden = ktn.TaskNeuronDense(6, "x**2 - 0.5*x", **grow)(hidden)
-    hidden = ktn.TaskNeuronDense(5, "sin(1.3*x + 0.2) + x", parameterization="constants",
+    # 111 inputs, 40 units: "constants" works through 3 slices of the inputs.
+    hidden = ktn.TaskNeuronDense(40, "sin(1.3*x + 0.2) + x", parameterization="constants",
                                  **grow)(hidden)
+    hidden = ktn.TaskNeuronDense(6, "x**2 - 0.5*x", **grow)(hidden)
     outputs = ktn.TaskNeuronDense(2, "sin(0.7*x + 0.1) + x**2",
                                   parameterization="input_constants",
                                   basis_initializer="glorot_uniform")(hidden)
@@ -62,7 +64,11 @@ def exported(tmp_path_factory):
 
 
 def test_the_model_holds_every_task_neuron_layer():
-    kinds = {type(layer).__name__ for layer in every_layer_model().layers}
+    model = every_layer_model()
+    kinds = {type(layer).__name__ for layer in model.layers}
+    (constants,) = [layer for layer in model.layers
+                    if getattr(layer, "parameterization", None) == "constants"]
+    assert constants.input_dim > dense_module.CHUNK_ELEMENTS // constants.units  # sliced
     assert {"TaskNeuronConv1D", "TaskNeuronConv2D", "TaskNeuronConv3D",
             "TaskNeuronDense"} <= kinds
     dense = [layer for layer in every_layer_model().layers
@@ -76,7 +82,10 @@ def test_tf_saved_model_gives_the_keras_predictions(exported):
 
     _, x, expected, path = exported
     loaded = tf.saved_model.load(path)  # keep it referenced: it owns the variables
-    served = loaded.serve({name: tf.constant(value) for name, value in x.items()})
+    # The serving signature, as TensorFlow Serving calls it: inputs by name.
+    outputs = loaded.signatures["serving_default"](
+        **{name: tf.constant(value) for name, value in x.items()})
+    (served,) = outputs.values()
     np.testing.assert_allclose(served.numpy(), expected, rtol=1e-5, atol=1e-5)
 
 

@@ -118,7 +118,10 @@ def test_constants_layer_sums_its_input_slices(monkeypatch):
         + np.einsum("niu,iu->nu", m[2] * np.sin(a * clipped + b), w2)
         + to_numpy(layer.bias)
     )
+    # Inference: the slices unrolled; training: one scan over padded slices.
     np.testing.assert_allclose(to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(layer(x, training=True)), expected,
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_input_constants_are_one_vector_per_input_shared_by_the_units():

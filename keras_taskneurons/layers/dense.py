@@ -270,7 +270,7 @@ class TaskNeuronDense(BasisLayer):
         self.bias = self._add_bias(self.units)
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         dtype = self._feature_dtype()
         x = ops.cast(inputs, dtype)
         outputs = None
@@ -282,23 +282,33 @@ class TaskNeuronDense(BasisLayer):
             features = self._matmul_features(x, constants=constants)
             outputs = ops.matmul(features, ops.cast(self.kernel, dtype))
         if self._parametric_bases:
-            term = self._constants_sum(self._bounded(x), dtype)
+            term = self._constants_sum(self._bounded(x), dtype, training)
             outputs = term if outputs is None else ops.add(outputs, term)
         return self._finish(outputs, dtype, (self.units,))
 
-    def _constants_sum(self, x, dtype):
+    def _constants_sum(self, x, dtype, training):
         """The parametric bases' terms, summed over the inputs in slices of
-        ``step`` inputs: ONE ``ops.scan`` over the slices (a loop, not an
-        unrolled graph), each slice rematerialized in the backward pass, so
-        at most ``batch * step * units`` values of a basis exist at once."""
+        ``step`` inputs. Training: ONE ``ops.scan`` over the slices (a loop,
+        not an unrolled graph), each slice rematerialized in the backward
+        pass, so at most ``batch * step * units`` values of a basis exist at
+        once. Inference (and so export: TFLite does not lower the scan's
+        loop): the same slices in the same order, unrolled."""
         step = max(1, min(self.input_dim, CHUNK_ELEMENTS // self.units))
         count = -(-self.input_dim // step)
-        padding = count * step - self.input_dim  # zero inputs with zero weights
         weights = [
             ops.cast(w, dtype)
             for kernel, constants in zip(self.term_kernels, self.term_constants)
             for w in (kernel, *constants)
         ]
+        if not training or count == 1:
+            total = ops.zeros(tuple(ops.shape(x)[:-1]) + (self.units,), dtype=dtype)
+            for start in range(0, self.input_dim, step):
+                stop = min(start + step, self.input_dim)
+                term = self._constants_chunk(
+                    x[..., start:stop], *[w[start:stop] for w in weights])
+                total = ops.add(total, term)
+            return total
+        padding = count * step - self.input_dim  # zero inputs with zero weights
         if padding:
             x = ops.pad(x, [(0, 0)] * (len(x.shape) - 1) + [(0, padding)])
             weights = [ops.pad(w, [(0, padding), (0, 0)]) for w in weights]
