@@ -79,11 +79,13 @@ class TaskNeuronDense(BasisLayer):
     ``basis_initializer``). Basis functions without inner constants still go
     through the single matmul. This costs ``batch * input_dim * units`` basis
     evaluations per parametrised basis function, against
-    ``batch * K * input_dim`` for ``"terms"``; the layer evaluates them in
-    one ``ops.scan`` over slices of the input axis (:data:`CHUNK_ELEMENTS`)
-    and, with Keras >= 3.9, recomputes each slice in the backward pass
-    (``keras.remat``), so its memory stays about ``batch * CHUNK_ELEMENTS``
-    values per slice instead of ``batch * input_dim * units``.
+    ``batch * K * input_dim`` for ``"terms"``; the layer evaluates them on
+    slices of the input axis (:data:`CHUNK_ELEMENTS`): in training ONE
+    ``ops.scan`` over the slices, each recomputed in the backward pass with
+    Keras >= 3.9 (``keras.remat``), so its memory stays about
+    ``batch * CHUNK_ELEMENTS`` values per slice instead of
+    ``batch * input_dim * units``; in inference the same slices unrolled (an
+    exported graph without a loop, as TFLite needs).
 
     With ``parameterization="input_constants"`` the constants inside basis
     ``k`` are one trainable vector over the inputs, ``θ_k[i]``, shared by all
