@@ -76,13 +76,20 @@ def test_terms_layer_is_one_matmul_over_basis_features():
     assert [str(b) for b in layer.bases] == ["x", "x**2"]
 
 
-def test_constants_layer_computes_the_sum_over_inputs_per_unit():
-    layer = TaskNeuronDense(3, "sin(1.3*x + 0.2) + x", parameterization="constants")
-    x = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
-    layer.build(x.shape)
-    rng = np.random.default_rng(2)
+def with_random_weights(layer, shape, seed):
+    """Build ``layer`` for inputs of ``shape``; every trainable weight drawn
+    from N(0, 1), so each basis block and constant matters."""
+    layer.build(shape)
+    rng = np.random.default_rng(seed)
     for variable in layer.trainable_variables:
         variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    return layer
+
+
+def test_constants_layer_computes_the_sum_over_inputs_per_unit():
+    x = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
+    layer = with_random_weights(
+        TaskNeuronDense(3, "sin(1.3*x + 0.2) + x", parameterization="constants"), x.shape, 2)
     out = to_numpy(layer(x))
     kernel_x = to_numpy(layer.kernel)  # matmul part: the plain basis "x"
     w = to_numpy(layer.term_kernels[0])
@@ -102,12 +109,9 @@ def test_constants_layer_sums_its_input_slices(monkeypatch):
     # At most CHUNK_ELEMENTS // units inputs per slice: 7 inputs in slices of
     # 2, 2, 2, 1 must give the unsliced sum.
     monkeypatch.setattr(dense_module, "CHUNK_ELEMENTS", 6)
-    layer = TaskNeuronDense(3, "sin(1.3*x + 0.2) + exp(-0.5*x**2)", parameterization="constants")
     x = np.random.default_rng(4).normal(size=(5, 7)).astype("float32")
-    layer.build(x.shape)
-    rng = np.random.default_rng(5)
-    for variable in layer.trainable_variables:
-        variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    layer = with_random_weights(TaskNeuronDense(
+        3, "sin(1.3*x + 0.2) + exp(-0.5*x**2)", parameterization="constants"), x.shape, 5)
     clipped = np.clip(x, -1, 1)[:, :, None]
     (w1, w2), m = (to_numpy(k) for k in layer.term_kernels), layer.multipliers
     (c,), (a, b) = ([to_numpy(v) for v in values] for values in layer.term_constants)
