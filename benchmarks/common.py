@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
@@ -58,6 +59,14 @@ def run_worker(script, args, backend, timeout=1800):
     if result.returncode != 0:
         raise RuntimeError(f"{script} {args} failed:\n{result.stderr[-3000:]}")
     return result.stdout
+
+
+def timed(function, repeats):
+    """Milliseconds per call of ``function``, over ``repeats`` calls."""
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - start) / repeats * 1e3
 
 
 def parallel_map(function, tasks, jobs):

@@ -118,8 +118,8 @@ def run_seed(name, seed, epochs, quick):
 def worker_time(name, formula, width, steps, rounds):
     """Median training-step milliseconds of both networks, interleaved (one backend)."""
     X, y = images.IMAGE_SETS[name]()
+    n_classes = int(y.max()) + 1  # of the whole set, as the accuracy runs build it
     X, y = X[:BATCH], y[:BATCH]
-    n_classes = int(y.max()) + 1
     models = {"CNN": network("plain", PLAIN_WIDTH, X.shape[1:], n_classes),
               "TN-CNN": network("task", width, X.shape[1:], n_classes, formula)}
     for model in models.values():
@@ -129,10 +129,7 @@ def worker_time(name, formula, width, steps, rounds):
     samples = {kind: [] for kind in models}
     for _ in range(rounds):
         for kind, model in models.items():
-            started = time.perf_counter()
-            for _ in range(steps):
-                model.train_on_batch(X, y)
-            samples[kind].append((time.perf_counter() - started) / steps * 1e3)
+            samples[kind].append(common.timed(lambda: model.train_on_batch(X, y), steps))
     print(json.dumps({kind: float(np.median(values)) for kind, values in samples.items()}))
 
 

@@ -14,7 +14,6 @@ import json
 import os
 import resource
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -51,13 +50,6 @@ def build(formula, parameterization, width, batch):
     return model, x, y
 
 
-def timed(function, repeats):
-    start = time.perf_counter()
-    for _ in range(repeats):
-        function()
-    return (time.perf_counter() - start) / repeats * 1e3
-
-
 def worker_time(name, width, batch, steps, rounds):
     formula, parameterization = CONFIGS[name]
     models = {
@@ -71,8 +63,8 @@ def worker_time(name, width, batch, steps, rounds):
     samples = {key: {"train": [], "infer": []} for key in models}
     for _ in range(rounds):  # interleaved: dense, task, dense, task, ...
         for key, (model, x, y) in models.items():
-            samples[key]["train"].append(timed(lambda: model.train_on_batch(x, y), steps))
-            samples[key]["infer"].append(timed(lambda: model.predict_on_batch(x), steps))
+            samples[key]["train"].append(common.timed(lambda: model.train_on_batch(x, y), steps))
+            samples[key]["infer"].append(common.timed(lambda: model.predict_on_batch(x), steps))
     median = lambda values: sorted(values)[len(values) // 2]
     out = {key: {k: median(v) for k, v in s.items()} for key, s in samples.items()}
     print(json.dumps(out))
