@@ -12,22 +12,23 @@ QUICK = os.environ.get("KERAS_TASKNEURONS_QUICK") == "1"  # tiny sizes for the t
 
 X, y = load_breast_cancer(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
-low, high = X_train.min(axis=0), X_train.max(axis=0)
-scale = lambda data: (2 * (data - low) / (high - low) - 1).astype("float32")  # to [-1, 1]
+X_train, X_test = X_train.astype("float32"), X_test.astype("float32")  # raw features
 
-# Step 1: one formula for all 30 features, fitted to the class labels.
+# Step 1: one formula for all 30 features, fitted to the class labels (the
+# search maps each column to [-1, 1] first: its input map, input_map_).
 search = keras_taskneurons.VectorizedSymbolicClassifier(
     generations=3 if QUICK else 20, population_size=200 if QUICK else 1000,
-    function_set=("add", "sub", "mul"), standardize=False, random_state=0,
-).fit(scale(X_train), y_train)
-print("f(x) =", search.formula_.format(4), " search accuracy:", search.score(scale(X_test), y_test))
+    function_set=("add", "sub", "mul"), random_state=0,
+).fit(X_train, y_train)
+print("f(x) =", search.formula_.format(4), " search accuracy:", search.score(X_test, y_test))
 
-# Step 2: a network of task-based neurons with that formula.
+# Step 2: a network of task-based neurons with that formula; its first layer
+# holds the search's input map, so it takes the raw features too.
 make = search.layer_factory(activation="relu")
 model = keras.Sequential([keras.Input((30,)), make(16), keras.layers.Dense(2, activation="softmax")])
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-model.fit(scale(X_train), y_train, epochs=2 if QUICK else 100, batch_size=32, verbose=2,
+model.fit(X_train, y_train, epochs=2 if QUICK else 100, batch_size=32, verbose=2,
           validation_split=0.2, callbacks=[keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)])
-loss, accuracy = model.evaluate(scale(X_test), y_test, verbose=0)
+loss, accuracy = model.evaluate(X_test, y_test, verbose=0)
 print(f"test accuracy: {accuracy:.3f}")
 model.save("classification.keras")

@@ -1,9 +1,10 @@
 """A task-based CNN on scikit-learn's bundled digits (8x8 images).
 
-A formula for images: pixels scaled to [-1, 1] are the inputs of a task-based
-convolution, so the search runs on the flattened images (every pixel is one
-input variable of the shared f). The formula then becomes the aggregation of
-every TaskNeuronConv2D; the network is trained, saved and reloaded.
+A formula for images: the search runs on the flattened images (every pixel
+is one input variable of the shared f), with ONE map for all pixels
+(scaling="global"), which the first convolution then applies to every
+channel. The formula becomes the aggregation of every TaskNeuronConv2D; the
+network is trained on the raw pixel values, saved and reloaded.
 """
 
 import os
@@ -18,14 +19,14 @@ import keras_taskneurons
 QUICK = os.environ.get("KERAS_TASKNEURONS_QUICK") == "1"  # tiny sizes for the tests
 
 images, labels = load_digits(return_X_y=True)
-images = (images / 8.0 - 1.0).astype("float32")  # pixel values 0..16 to [-1, 1]
+images = images.astype("float32")  # raw pixel values 0..16
 X_train, X_test, y_train, y_test = train_test_split(
     images, labels, test_size=0.2, random_state=0, stratify=labels)
 
 # Step 1: one formula for all 64 pixels, fitted to the digit classes.
 search = keras_taskneurons.VectorizedSymbolicClassifier(
     generations=2 if QUICK else 10, population_size=100 if QUICK else 500,
-    function_set=("add", "sub", "mul"), standardize=False, random_state=0,
+    function_set=("add", "sub", "mul"), scaling="global", random_state=0,
 ).fit(X_train, y_train)
 print("f(x) =", search.formula_.format(4), " search accuracy:", search.score(X_test, y_test))
 

@@ -13,6 +13,7 @@ from keras_taskneurons import startup
 startup.import_backend()  # before anything imports Keras: quiet for the command line
 
 from keras_taskneurons.formula import Formula
+from keras_taskneurons.input_map import InputMap
 from keras_taskneurons.layers import (
     TaskNeuronConv1D,
     TaskNeuronConv2D,
@@ -30,6 +31,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "Formula",
+    "InputMap",
     "PRIMITIVES",
     "TaskNeuronConv1D",
     "TaskNeuronConv2D",

@@ -65,15 +65,15 @@ def parse_functions(text):
     return tuple(names)
 
 
-def build_network(kind, sizes, n_features, n_outputs, task, formula, normalizer,
+def build_network(kind, sizes, n_features, n_outputs, task, formula, input_map,
                   activation="relu", seed=0):
     """An MLP of task-based (``kind="task"``) or linear (``"linear"``) layers
-    (:func:`keras_taskneurons.networks.mlp`): the same activation for both,
-    the seed set before any layer is built."""
+    (:func:`keras_taskneurons.networks.mlp`): the same activation and the
+    search's input map for both, the seed set before any layer is built."""
     from keras_taskneurons import networks
 
     return networks.mlp(kind, sizes, n_features, n_outputs, formula=formula, task=task,
-                        activation=activation, seed=seed, preprocessing=normalizer)
+                        activation=activation, seed=seed, input_map=input_map)
 
 
 def train(model, data, task, epochs, learning_rate, patience, verbose):
@@ -167,13 +167,6 @@ def command_fit(args):
         f"{len(val_idx)}/{len(test_idx)}"
     )
 
-    # Min-max scaling of each column to [-1, 1] on the training rows: powers
-    # in a formula then stay bounded on the data, where z-scores would let
-    # x**3 of an outlier explode.
-    low, high = table.X[train_idx].min(axis=0), table.X[train_idx].max(axis=0)
-    x_mean = (low + high) / 2
-    x_std = np.where(high > low, (high - low) / 2, 1.0)
-    normalized = (table.X - x_mean) / x_std
     target_mean, target_scale = 0.0, 1.0
     if args.task == "regression":
         target_mean = float(y[train_idx].mean())
@@ -196,26 +189,20 @@ def command_fit(args):
         population_size=args.population, generations=args.generations,
         function_set=functions, parsimony_coefficient=args.parsimony,
         random_state=args.seed, verbose=1,
-        standardize=False,  # the formula must live on the layers' input scale
-    )
+    )  # scaling="minmax": each column to [-1, 1] on the training rows (input_map_)
     started = time.perf_counter()
-    search.fit(normalized[train_idx], y[train_idx])
+    search.fit(table.X[train_idx], y[train_idx])
     search_seconds = time.perf_counter() - started
     formula = search.formula_
     # The search (verbose=1) has printed its Pareto front, the chosen formula marked ">".
     print(f"formula: f(x) = {formula.format(4)}")
     print(f"LaTeX:   f(x) = {formula.to_latex()}")
 
-    def normalizer():
-        return keras.layers.Normalization(
-            mean=x_mean, variance=x_std**2, name="normalize"
-        )
-
     n_outputs = len(classes) if classes is not None else 1
     print(f"\nstep 2: train a task-based network, hidden layers {sizes}")
     task_model = build_network(
         "task", sizes, len(table.feature_names), n_outputs, args.task, formula,
-        normalizer(), activation=args.activation, seed=args.seed,
+        search.input_map_, activation=args.activation, seed=args.seed,
     )
     task_history, task_seconds = train(
         task_model, data, args.task, args.epochs, args.learning_rate, args.patience,
@@ -239,7 +226,7 @@ def command_fit(args):
         print(f"\ncomparison: a linear (Dense) network, hidden layers {widths}")
         linear_model = build_network(
             "linear", widths, len(table.feature_names), n_outputs, args.task, None,
-            normalizer(), activation=args.activation, seed=args.seed,
+            search.input_map_, activation=args.activation, seed=args.seed,
         )
         linear_history, linear_seconds = train(
             linear_model, data, args.task, args.epochs, args.learning_rate,
@@ -301,7 +288,7 @@ def command_fit(args):
 
     # The model and its report appear together or not at all: predict needs both.
     write_together([(args.output, saved.save, ".keras"), (report_json, write_report, ".json")])
-    plotted = plot_report(report_png, formula, normalized[train_idx], histories, search.equations_)
+    plotted = plot_report(report_png, formula, search.input_map_.transform(table.X[train_idx]), histories, search.equations_)
     print(f"\nsaved {args.output}")
     print(f"report {report_json}" + (f" and {report_png}" if plotted else ""))
     return 0

@@ -20,7 +20,8 @@ KINDS = ("task", "linear")
 
 
 def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
-        activation="relu", seed=0, preprocessing=None, name=None, **layer_options):
+        activation="relu", seed=0, preprocessing=None, name=None, input_map=None,
+        **layer_options):
     """A multilayer perceptron of task-based (``kind="task"``) or ``Dense``
     (``"linear"``) hidden layers and a ``Dense`` head.
 
@@ -38,6 +39,11 @@ def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
         preprocessing: Optional layer applied to the inputs first (for
             example a ``Normalization``).
         name: The model's name (default ``"<kind>_network"``).
+        input_map: The search's ``input_map_``: the task-based network's
+            first layer holds it and every layer gets its domain (as
+            ``search.layer_factory()`` builds them); the linear network
+            gets the same map as a ``Normalization`` layer first, so both
+            see the same inputs.
         **layer_options: More ``TaskNeuronDense`` arguments.
 
     Returns:
@@ -45,19 +51,23 @@ def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
     """
     import keras
 
-    from keras_taskneurons.layers import TaskNeuronDense
-
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got kind={kind!r}.")
     if kind == "task" and formula is None:
         raise ValueError("A task-based network needs a formula.")
+    from keras_taskneurons.layers import layer_factory
+
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((n_features,), name="features")
     hidden = inputs if preprocessing is None else preprocessing(inputs)
+    if kind == "task":
+        make = layer_factory(formula, input_map, activation=activation, **layer_options)
+    elif input_map is not None:
+        hidden = keras.layers.Normalization(
+            mean=input_map.center, variance=input_map.scale**2, name="input_map")(hidden)
     for index, width in enumerate(widths):
         if kind == "task":
-            layer = TaskNeuronDense(width, formula, activation=activation,
-                                    name=f"task_{index}", **layer_options)
+            layer = make(width, name=f"task_{index}")
         else:
             layer = keras.layers.Dense(width, activation=activation, name=f"dense_{index}")
         hidden = layer(hidden)

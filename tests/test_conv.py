@@ -73,7 +73,8 @@ def test_one_convolution_over_the_basis_features_group_by_group(data_format, gro
     layer's kernel: each basis of a channel stays in its channel's group."""
     x = inputs(2, data_format, channels=4)
     layer = TaskNeuronConv2D(6, 3, groups=groups, data_format=data_format,
-                             formula="0.5*x**2 + x", basis_initializer="glorot_uniform")
+                             formula="0.5*x**2 + x", basis_initializer="glorot_uniform",
+                             basis_range="clip")
     out = to_numpy(layer(x))
     axis = -1 if data_format == "channels_last" else 1
     m = layer.multipliers[1]
@@ -133,7 +134,7 @@ def test_saved_convolutions_load_in_new_processes_and_other_backends(tmp_path):
         (dict(padding="full"), ValueError, "padding='full'"),
         (dict(data_format="NHWC"), ValueError, "data_format='NHWC'"),
         (dict(strides=2, dilation_rate=2), ValueError, "not compatible"),
-        (dict(basis_clip=-1), ValueError, "basis_clip=-1"),
+        (dict(basis_range="clipped"), ValueError, "basis_range=.clipped."),
         (dict(use_bias="no"), TypeError, "use_bias='no'"),
     ],
 )

@@ -26,13 +26,16 @@ SHAPES = {"sequence": (10, 2), "image": (6, 6, 2), "volume": (4, 4, 4, 1)}
 
 def every_layer_model():
     """Conv1D/2D/3D and the dense layer in all three parameterizations,
-    every basis block non-zero (the layers start as their plain kin)."""
+    every basis block non-zero (the layers start as their plain kin); an
+    input map on the Conv1D, running ranges (statistics set) on the dense
+    layers."""
     keras.utils.set_random_seed(0)
     grow = dict(basis_initializer="glorot_uniform", activation="tanh")
     inputs = {name: keras.Input(shape, name=name) for name, shape in SHAPES.items()}
+    mapped = ktn.InputMap([0.5, -0.2], [2.0, 0.7], (-1.5, 1.5))
     branches = [
-        ktn.TaskNeuronConv1D(3, 3, formula="x**2 + sin(x)", padding="causal", **grow)(
-            inputs["sequence"]),
+        ktn.TaskNeuronConv1D(3, 3, formula="x**2 + sin(x)", padding="causal",
+                             input_map=mapped, **grow)(inputs["sequence"]),
         ktn.TaskNeuronConv2D(3, 3, formula="x**3 + x", strides=2, padding="same", **grow)(
             inputs["image"]),
         ktn.TaskNeuronConv3D(2, 2, formula="exp(-x**2) + x", **grow)(inputs["volume"]),
@@ -45,7 +48,15 @@ def every_layer_model():
     outputs = ktn.TaskNeuronDense(2, "sin(0.7*x + 0.1) + x**2",
                                   parameterization="input_constants",
                                   basis_initializer="glorot_uniform")(hidden)
-    return keras.Model(inputs, outputs)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(1)
+    for layer in model.layers:
+        if getattr(layer, "range_mean", None) is not None:
+            layer.range_count.assign(3.0)
+            layer.range_mean.assign(rng.normal(size=layer.range_mean.shape).astype("float32"))
+            layer.range_variance.assign(
+                rng.uniform(0.1, 1, layer.range_variance.shape).astype("float32"))
+    return model
 
 
 def sample_inputs(n=4):
@@ -75,6 +86,9 @@ def test_the_model_holds_every_task_neuron_layer():
              if isinstance(layer, ktn.TaskNeuronDense)]
     assert {layer.parameterization for layer in dense} == {
         "terms", "constants", "input_constants"}
+    assert {layer.basis_range for layer in dense} == {"running"}
+    assert model.layers[[type(la).__name__ for la in model.layers].index(
+        "TaskNeuronConv1D")].input_map is not None
 
 
 def test_tf_saved_model_gives_the_keras_predictions(exported):

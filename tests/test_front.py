@@ -98,6 +98,16 @@ def test_near_constant_bases_and_cancelling_terms_are_meaningless():
     assert meaningless(Formula("cos(0.5*x)"), X) is None
 
 
+def test_terms_that_cancel_value_by_value_are_meaningless_whatever_the_column_sums():
+    # Columns in opposite pairs: every odd term's column sum is 0, so only
+    # the values show that 1e6*x and 1e6*sin(x) cancel to x**3/6-sized rests.
+    half = np.random.default_rng(2).uniform(-0.05, 0.05, (300, 3))
+    X = np.hstack([half, -half])
+    formula = Formula("1000000*x - 1000000*sin(x) + x**2")
+    assert "cancel" in meaningless(formula, X)
+    assert meaningless(Formula("x - sin(x) + x**2"), X) is None
+
+
 def test_refinement_frees_arguments_and_drops_constants_that_do_not_help():
     rng = np.random.default_rng(1)
     X = rng.uniform(-1.7, 1.7, (400, 5))

@@ -89,8 +89,8 @@ def _timed(work):
 @pytest.fixture(scope="module", autouse=True)
 def _warm_up():
     # The backend's first operations are slow once; that is not the formula's.
-    for clip in (1.0, None):
-        TaskNeuronDense(2, "x**2 + sin(x)", basis_clip=clip)(np.ones((2, 3), "float32"))
+    for basis_range in ("clip", "running", None):
+        TaskNeuronDense(2, "x**2 + sin(x)", basis_range=basis_range)(np.ones((2, 3), "float32"))
     Formula("(x + 1)**3*sin(x)").to_latex()
 
 
@@ -115,8 +115,9 @@ _configs = st.fixed_dictionaries({
     "parameterization": st.sampled_from(["terms", "constants", "all", 1]),
     "activation": _activations,
     "use_bias": st.sampled_from([True, False, "yes", 0]),
-    # Valid clips are the two the warm-up compiled (JAX compiles per bound).
-    "basis_clip": st.sampled_from([None, 1.0, 0, -1.0, float("nan"), "1", True]),
+    # Valid ranges are the ones the warm-up compiled.
+    "basis_range": st.sampled_from([None, "clip", "running", "auto", 0, "clipped", True]),
+    "basis_domain": st.sampled_from([None, (-1.0, 1.0), (1, -1), (0, float("nan")), "1"]),
     "basis_scale": st.sampled_from([0.1, 1.0, "coefficients", 0, "big"]),
 })
 

@@ -59,7 +59,7 @@ def test_layer_configuration(config, tmp_path):
 
 
 def test_terms_layer_is_one_matmul_over_basis_features():
-    layer = TaskNeuronDense(3, "0.3*x**2 - 0.7*x + 0.1")
+    layer = TaskNeuronDense(3, "0.3*x**2 - 0.7*x + 0.1", basis_range="clip")
     x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
     layer.build(x.shape)
     rng = np.random.default_rng(1)
@@ -69,7 +69,7 @@ def test_terms_layer_is_one_matmul_over_basis_features():
     bias = to_numpy(layer.bias)
     assert kernel.shape == (2 * 4, 3)
     # Terms order: x, x**2; x**2 scaled by basis_scale / max|x**2| on [-1, 1]
-    # and evaluated on x clipped to [-1, 1] (basis_clip).
+    # and evaluated on x clipped to [-1, 1] (basis_range="clip").
     assert layer.multipliers == (1.0, 0.1)
     features = np.concatenate([x, 0.1 * np.clip(x, -1, 1) ** 2], axis=-1)
     np.testing.assert_allclose(out, features @ kernel + bias, rtol=1e-5, atol=1e-5)
@@ -89,7 +89,8 @@ def with_random_weights(layer, shape, seed):
 def test_constants_layer_computes_the_sum_over_inputs_per_unit():
     x = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
     layer = with_random_weights(
-        TaskNeuronDense(3, "sin(1.3*x + 0.2) + x", parameterization="constants"), x.shape, 2)
+        TaskNeuronDense(3, "sin(1.3*x + 0.2) + x", parameterization="constants",
+                        basis_range="clip"), x.shape, 2)
     out = to_numpy(layer(x))
     kernel_x = to_numpy(layer.kernel)  # matmul part: the plain basis "x"
     w = to_numpy(layer.term_kernels[0])
@@ -111,7 +112,8 @@ def test_constants_layer_sums_its_input_slices(monkeypatch):
     monkeypatch.setattr(dense_module, "CHUNK_ELEMENTS", 6)
     x = np.random.default_rng(4).normal(size=(5, 7)).astype("float32")
     layer = with_random_weights(TaskNeuronDense(
-        3, "sin(1.3*x + 0.2) + exp(-0.5*x**2)", parameterization="constants"), x.shape, 5)
+        3, "sin(1.3*x + 0.2) + exp(-0.5*x**2)", parameterization="constants",
+        basis_range="clip"), x.shape, 5)
     clipped = np.clip(x, -1, 1)[:, :, None]
     (w1, w2), m = (to_numpy(k) for k in layer.term_kernels), layer.multipliers
     (c,), (a, b) = ([to_numpy(v) for v in values] for values in layer.term_constants)
@@ -129,7 +131,8 @@ def test_constants_layer_sums_its_input_slices(monkeypatch):
 
 
 def test_input_constants_are_one_vector_per_input_shared_by_the_units():
-    layer = TaskNeuronDense(3, "sin(1.3*x + 0.2) + x**2", parameterization="input_constants")
+    layer = TaskNeuronDense(3, "sin(1.3*x + 0.2) + x**2", parameterization="input_constants",
+                            basis_range="clip")
     x = np.random.default_rng(6).normal(size=(6, 4)).astype("float32")
     layer.build(x.shape)
     assert [str(basis) for basis in layer.bases] == ["x", "x**2", "sin(1.3*x + 0.2)"]
@@ -187,14 +190,21 @@ def test_constants_mode_reduces_to_terms_for_polynomials():
 def test_parameter_count_is_linear_in_inputs():
     layer = TaskNeuronDense(10, "0.3*x**2 - 0.7*x + 0.1")
     layer.build((None, 7))
-    assert layer.count_params() == 2 * 7 * 10 + 10
+    # Trainable: a block per basis and the bias; not trainable: the running
+    # mean and variance of each input and their step count.
+    assert layer.count_params() == 2 * 7 * 10 + 10 + (2 * 7 + 1)
+    assert sum(int(np.prod(w.shape)) for w in layer.trainable_weights) == 2 * 7 * 10 + 10
     assert layer.count_formula_parameters() == 2
-    no_bias = TaskNeuronDense(10, "x**2 + 5", use_bias=False)  # x is added
+    no_bias = TaskNeuronDense(10, "x**2 + 5", use_bias=False, basis_range="clip")  # x is added
     no_bias.build((None, 7))
     assert no_bias.count_params() == 2 * 7 * 10
-    alone = TaskNeuronDense(10, "x**2 + 5", use_bias=False, linear_basis=False)
+    alone = TaskNeuronDense(10, "x**2 + 5", use_bias=False, linear_basis=False,
+                            basis_range=None)
     alone.build((None, 7))
     assert alone.count_params() == 7 * 10
+    plain = TaskNeuronDense(10, "x")  # only x: no statistics
+    plain.build((None, 7))
+    assert plain.count_params() == 7 * 10 + 10
 
 
 def test_higher_rank_inputs_and_output_shape():
@@ -310,9 +320,10 @@ def test_forward_and_gradients_finite_on_large_inputs(name, parameterization):
     out = to_numpy(layer(x))
     assert np.all(np.isfinite(out)), name
     weights = layer.trainable_variables
+    fixed = [to_numpy(v) for v in layer.non_trainable_variables]
 
     def forward(inputs, *values):
-        outputs, _ = layer.stateless_call(list(values), [], inputs)
+        outputs, _ = layer.stateless_call(list(values), fixed, inputs)
         return outputs
 
     grads = gradient(forward, x, *[to_numpy(w) for w in weights])
@@ -351,7 +362,7 @@ def test_mixed_precision_keeps_large_powers_finite(policy, parameterization):
     # float32, so with small weights the output is finite and right.
     formula = "x**9 + x" if parameterization == "terms" else "x**9 + sin(0.5*x)"
     full = dict(parameterization=parameterization, basis_scale=1.0, normalize_bases=False,
-                basis_clip=None)  # unbounded bases, as a user may choose
+                basis_range=None)  # unbounded bases, as a user may choose
     layer = TaskNeuronDense(2, formula, dtype=policy, **full)
     x = np.linspace(-4, 4, 12, dtype="float32").reshape(4, 3)
     layer.build(x.shape)
@@ -367,8 +378,10 @@ def test_mixed_precision_keeps_large_powers_finite(policy, parameterization):
     np.testing.assert_allclose(out, expected, rtol=3e-2)  # inputs arrive in 16 bits
     assert np.abs(expected).max() > 200  # the x**9 term really is in there
 
+    fixed = [to_numpy(v) for v in layer.non_trainable_variables]
+
     def forward(inputs, *values):
-        outputs, _ = layer.stateless_call(list(values), [], inputs)
+        outputs, _ = layer.stateless_call(list(values), fixed, inputs)
         return ops_cast_float32(outputs)
 
     for g in gradient(forward, x, *[to_numpy(w) for w in layer.trainable_variables]):
@@ -640,9 +653,9 @@ def test_bases_but_x_see_the_input_clipped_to_the_search_range(parameterization)
     x = np.array([[-30.0, -1.0, -0.4, 0.0, 0.7, 1.0, 2.5]], "float32").T  # (7, 1)
     kwargs = dict(kernel_initializer="ones", basis_initializer="ones", use_bias=False,
                   parameterization=parameterization)
-    clipped = TaskNeuronDense(1, "x**5 + sin(2*x)", **kwargs)
-    raw = TaskNeuronDense(1, "x**5 + sin(2*x)", basis_clip=None, **kwargs)
-    assert clipped.basis_clip == 1.0 and raw.basis_clip is None
+    clipped = TaskNeuronDense(1, "x**5 + sin(2*x)", basis_range="clip", **kwargs)
+    raw = TaskNeuronDense(1, "x**5 + sin(2*x)", basis_range=None, **kwargs)
+    assert clipped.basis_domain == (-1.0, 1.0) and raw.basis_range is None
     m = dict(zip([str(b) for b in clipped.bases], clipped.multipliers))
 
     def expected(u):
@@ -657,23 +670,36 @@ def test_bases_but_x_see_the_input_clipped_to_the_search_range(parameterization)
     assert abs(to_numpy(raw(x))[0, 0]) > 1e6 and out[0] == pytest.approx(-30 - m["x**5"] - m["sin(2*x)"] * np.sin(2), rel=1e-5)
 
 
-def test_basis_clip_round_trips_and_configs_without_it_keep_their_meaning():
-    layer = TaskNeuronDense(2, "x**2", basis_clip=2)
+def test_basis_range_round_trips_and_older_configs_keep_their_meaning():
+    layer = TaskNeuronDense(2, "x**2", basis_range="clip", basis_domain=(-2, 3))
     config = layer.get_config()
-    assert config["basis_clip"] == 2.0
-    assert TaskNeuronDense.from_config(config).basis_clip == 2.0
-    del config["basis_clip"]  # written before the option existed
-    assert TaskNeuronDense.from_config(config).basis_clip is None
+    assert config["basis_range"] == "clip" and config["basis_domain"] == [-2.0, 3.0]
+    again = TaskNeuronDense.from_config(config)
+    assert again.basis_range == "clip" and again.basis_domain == (-2.0, 3.0)
+    assert TaskNeuronDense.from_config(TaskNeuronDense(2, "x**2").get_config()).basis_range == (
+        "running")  # "auto" is stored resolved
+    # 0.2 wrote basis_clip=c: the bases saw the input clipped to [-c, c].
+    old = {k: v for k, v in config.items() if k not in ("basis_range", "basis_domain", "input_map")}
+    loaded = TaskNeuronDense.from_config({**old, "basis_clip": 2.0})
+    assert loaded.basis_range == "clip" and loaded.basis_domain == (-2.0, 2.0)
+    assert TaskNeuronDense.from_config({**old, "basis_clip": None}).basis_range is None
+    assert TaskNeuronDense.from_config(old).basis_range is None  # 0.1: unbounded
+    with pytest.raises(ValueError, match="basis_clip=-1"):
+        TaskNeuronDense.from_config({**old, "basis_clip": -1})
 
 
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(basis_clip=0), ValueError, "basis_clip=0"),
-        (dict(basis_clip=-1.0), ValueError, "basis_clip=-1.0"),
-        (dict(basis_clip=float("inf")), ValueError, "basis_clip=inf"),
-        (dict(basis_clip=True), ValueError, "basis_clip=True"),
-        (dict(basis_clip="1"), ValueError, "basis_clip='1'"),
+        (dict(basis_range="clipped"), ValueError, "basis_range='clipped'"),
+        (dict(basis_range=1), ValueError, "basis_range=1"),
+        (dict(basis_domain=(1, -1)), ValueError, r"basis_domain=\(1, -1\)"),
+        (dict(basis_domain=(0, float("inf"))), ValueError, "basis_domain=.0, inf"),
+        (dict(basis_domain=1.0), ValueError, "basis_domain=1.0"),
+        (dict(basis_domain=(True, 2)), ValueError, "basis_domain=.True, 2"),
+        (dict(input_map={"center": [0.0]}), TypeError, "input map"),
+        (dict(input_map={"center": [0.0], "scale": [0.0]}), ValueError, "positive"),
+        (dict(input_map={"center": ["__import__"], "scale": [1.0]}), TypeError, "numbers"),
         (dict(basis_scale=0), ValueError, "basis_scale=0"),
         (dict(basis_scale=float("nan")), ValueError, "basis_scale=nan"),
         (dict(basis_scale="big"), ValueError, "basis_scale='big'"),

@@ -2,7 +2,7 @@
 (:mod:`.dense`), the convolutions (:mod:`.conv`), and :func:`layer_factory`
 (:mod:`.factory`)."""
 
-from keras_taskneurons.layers.basis import DEFAULT_BASIS_CLIP, BasisLayer
+from keras_taskneurons.layers.basis import DEFAULT_BASIS_DOMAIN, BasisLayer
 from keras_taskneurons.layers.conv import (
     TaskNeuronConv,
     TaskNeuronConv1D,
@@ -13,7 +13,7 @@ from keras_taskneurons.layers.dense import PARAMETERIZATIONS, TaskNeuronDense
 from keras_taskneurons.layers.factory import TaskNeuronLayerFactory, layer_factory
 
 __all__ = [
-    "DEFAULT_BASIS_CLIP",
+    "DEFAULT_BASIS_DOMAIN",
     "PARAMETERIZATIONS",
     "BasisLayer",
     "TaskNeuronConv",

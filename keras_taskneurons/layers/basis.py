@@ -6,10 +6,27 @@ applies ``g_k`` element-wise to its input, multiplies each by a fixed factor
 to ONE linear operation (a matmul for ``TaskNeuronDense``, a convolution for
 ``TaskNeuronConvND``) whose kernel holds one block per basis. This module
 holds what does not depend on that operation: the options (``linear_basis``,
-``basis_scale``, ``normalize_bases``, ``basis_clip``) and their validation,
-the bases and factors, the features, the block-wise kernel initialization,
-the float32 computation under mixed precision, and the config with its safe
-loading (the stored ``"bases"`` pin the kernel order).
+``basis_scale``, ``normalize_bases``, ``input_map``, ``basis_range``,
+``basis_domain``) and their validation, the bases and factors, the input
+map and the range the bases see, the features, the block-wise kernel
+initialization, the float32 computation under mixed precision, and the
+config with its safe loading (the stored ``"bases"`` pin the kernel order).
+
+**What the bases see.** A layer first applies its ``input_map`` (the
+search's map from the user's features to the values the formula was found
+on; the identity by default), giving ``u``; the linear basis ``x`` sees
+``u``. Every other basis sees ``u`` brought into ``basis_domain`` (the range
+the formula was searched on, default ``[-1, 1]``), as ``basis_range`` says:
+
+- ``"clip"``: ``u`` clipped to the domain (exact inside it; a layer holding
+  the search's input map computes the searched bases of the raw input);
+- ``"running"``: each input (channel) standardized by running statistics of
+  what the layer sees in training (debiased moving averages, like
+  ``BatchNormalization``'s but used alike in training and inference), its
+  ``mean ± 2 std`` mapped onto the domain's ends, then clipped: hidden
+  layers, whose activations (ReLU: ``[0, inf)``) have no relation to the
+  search's range, evaluate the bases where the formula means something;
+- ``None``: ``u`` itself (unbounded).
 """
 
 import math
@@ -19,16 +36,25 @@ import numpy as np
 from keras import ops
 
 from keras_taskneurons.formula import Formula, as_formula
+from keras_taskneurons.input_map import InputMap, _domain_pair
 
 LINEAR = Formula("x")
 
 LOW_PRECISION = ("float16", "bfloat16")
 
-NORMALIZATION_GRID = np.linspace(-1.0, 1.0, 201)
+DEFAULT_BASIS_DOMAIN = (-1.0, 1.0)
+"""Default ``basis_domain``: the range formulas are searched on with the
+default (min-max) scaling."""
 
-DEFAULT_BASIS_CLIP = 1.0
-"""Default ``basis_clip``: the bases but ``x`` see inputs in [-1, 1],
-the range formulas are searched on (features scaled to [-1, 1])."""
+BASIS_RANGES = ("auto", "clip", "running", None)
+
+RUNNING_MOMENTUM = 0.99
+"""Momentum of the ``"running"`` statistics (debiased, so the first
+training batch already gives its own statistics)."""
+
+RUNNING_SPREAD = 2.0
+"""``"running"`` maps ``mean ± RUNNING_SPREAD * std`` of each input onto the
+domain's ends (a normal input is clipped 4.6 % of the time)."""
 
 BEFORE_START_AS_DENSE = {
     "linear_basis": False, "basis_scale": 1.0, "normalize_bases": False,
@@ -61,10 +87,10 @@ class BasisLayer(keras.layers.Layer):
     features, kernel blocks and config. Not a layer to use by itself."""
 
     def _set_bases(self, formula, *, use_bias, linear_basis, basis_scale,
-                   normalize_bases, basis_clip, kernel_initializer,
-                   basis_initializer, bias_initializer, kernel_regularizer,
-                   bias_regularizer, kernel_constraint, bias_constraint,
-                   parametric=False):
+                   normalize_bases, input_map, basis_range, basis_domain,
+                   kernel_initializer, basis_initializer, bias_initializer,
+                   kernel_regularizer, bias_regularizer, kernel_constraint,
+                   bias_constraint, parametric=False):
         """Validate and store the basis and weight options; derive the bases.
 
         With ``parametric``, bases with constants inside go to
@@ -81,11 +107,24 @@ class BasisLayer(keras.layers.Layer):
                 "positive number or 'coefficients'. Received: "
                 f"basis_scale={basis_scale!r}"
             )
-        if basis_clip is not None and not _is_positive_number(basis_clip):
+        if not any(basis_range is r or (isinstance(basis_range, str) and basis_range == r)
+                   for r in BASIS_RANGES):
             raise ValueError(
-                "Received an invalid value for `basis_clip`, expected a "
-                f"positive number or None. Received: basis_clip={basis_clip!r}"
+                "Received an invalid value for `basis_range`, expected one of "
+                f"{BASIS_RANGES}. Received: basis_range={basis_range!r}"
             )
+        self.input_map = None if input_map is None else InputMap.from_config(input_map)
+        if basis_domain is None:  # the map's domain, else [-1, 1]
+            basis_domain = DEFAULT_BASIS_DOMAIN if self.input_map is None else self.input_map.domain
+        try:
+            basis_domain = _domain_pair(basis_domain)
+        except ValueError:
+            raise ValueError(
+                "Received an invalid value for `basis_domain`, expected a (low, high) "
+                f"pair of finite numbers, low < high. Received: basis_domain={basis_domain!r:.200}"
+            ) from None
+        if basis_range == "auto":  # the search's map: its bases exactly; else adapt
+            basis_range = "clip" if self.input_map is not None else "running"
         self.formula = as_formula(formula)
         self.use_bias = use_bias
         self.linear_basis = linear_basis
@@ -93,7 +132,8 @@ class BasisLayer(keras.layers.Layer):
             basis_scale if basis_scale == "coefficients" else float(basis_scale)
         )
         self.normalize_bases = normalize_bases
-        self.basis_clip = None if basis_clip is None else float(basis_clip)
+        self.basis_range = basis_range
+        self.basis_domain = basis_domain
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.basis_initializer = keras.initializers.get(basis_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -137,7 +177,8 @@ class BasisLayer(keras.layers.Layer):
         )
         size = 1.0
         if self.normalize_bases:
-            values = np.abs(basis.evaluate(NORMALIZATION_GRID))
+            grid = np.linspace(*self.basis_domain, 201)
+            values = np.abs(basis.evaluate(grid))
             largest = float(values.max()) if np.all(np.isfinite(values)) else 0.0
             size = largest if largest > 0 else 1.0
         return scale / size
@@ -169,13 +210,86 @@ class BasisLayer(keras.layers.Layer):
         compute = self.compute_dtype
         return "float32" if compute in LOW_PRECISION else compute
 
-    def _bounded(self, x):
-        """``x`` clipped to ``[-basis_clip, basis_clip]`` (or ``x``)."""
-        if self.basis_clip is None:
-            return x
-        return ops.clip(x, -self.basis_clip, self.basis_clip)
+    # -- what the bases see ----------------------------------------------------------
 
-    def _matmul_features(self, x, axis=-1, groups=1, constants=None):
+    def _map_input(self, x, axis=-1):
+        """The input map applied to ``x`` (channels along ``axis``): ``u``."""
+        if self.input_map is None:
+            return x
+        if self.input_map.n_features not in (1, x.shape[axis]):
+            raise ValueError(
+                f"Layer {self.name!r} holds an input map of {self.input_map.n_features} "
+                f"features, but its input has {x.shape[axis]} along axis {axis}. "
+                f"Received: input_shape={tuple(x.shape)}"
+            )
+        shape = [1] * len(x.shape)
+        shape[axis] = -1
+        center = ops.reshape(ops.convert_to_tensor(self.input_map.center, x.dtype), shape)
+        scale = ops.reshape(ops.convert_to_tensor(self.input_map.scale, x.dtype), shape)
+        return ops.divide(ops.subtract(x, center), scale)
+
+    def _build_range(self, channels):
+        """The ``"running"`` statistics of the ``channels`` inputs (when some
+        basis but ``x`` uses them): non-trainable float32 weights, saved
+        and exported like any weight."""
+        self.range_mean = self.range_variance = self.range_count = None
+        if self.basis_range != "running" or all(b == LINEAR for b in self.bases):
+            return
+        for name, shape in (("range_mean", (channels,)), ("range_variance", (channels,)),
+                            ("range_count", ())):
+            setattr(self, name, self.add_weight(
+                name=name, shape=shape, initializer="zeros", trainable=False,
+                autocast=False,
+            ))
+
+    def _running_statistics(self, u, axis, training):
+        """The debiased running mean and variance of each input, updated
+        first with the batch ``u`` when ``training`` (and the layer is
+        trainable: a frozen layer keeps its statistics, as Keras's
+        ``BatchNormalization`` does)."""
+        dtype = u.dtype
+        if training and self.trainable:
+            axes = tuple(a for a in range(len(u.shape)) if a != axis % len(u.shape))
+            batch_mean = ops.mean(u, axis=axes)
+            batch_variance = ops.var(u, axis=axes)
+            m = RUNNING_MOMENTUM
+            self.range_mean.assign(
+                m * self.range_mean + (1 - m) * ops.cast(ops.stop_gradient(batch_mean), "float32"))
+            self.range_variance.assign(
+                m * self.range_variance
+                + (1 - m) * ops.cast(ops.stop_gradient(batch_variance), "float32"))
+            self.range_count.assign(self.range_count + 1.0)
+        count = ops.cast(self.range_count, dtype)
+        seen = ops.greater(count, 0)
+        correction = ops.maximum(1.0 - ops.power(ops.cast(RUNNING_MOMENTUM, dtype), count), 1e-12)
+        mean = ops.where(seen, ops.cast(self.range_mean, dtype) / correction, 0.0)
+        variance = ops.where(seen, ops.cast(self.range_variance, dtype) / correction, 1.0)
+        return mean, variance
+
+    def _basis_input(self, u, axis=-1, training=None):
+        """What every basis but ``x`` sees: ``u`` brought into
+        ``basis_domain`` as ``basis_range`` says (module docstring)."""
+        if self.basis_range is None:
+            return u
+        low, high = self.basis_domain
+        if self.basis_range == "running" and self.range_mean is not None:
+            mean, variance = self._running_statistics(u, axis, training)
+            shape = [1] * len(u.shape)
+            shape[axis] = -1
+            mean, variance = ops.reshape(mean, shape), ops.reshape(variance, shape)
+            half = (high - low) / (2 * RUNNING_SPREAD)
+            standardized = ops.divide(ops.subtract(u, mean), ops.sqrt(ops.add(variance, 1e-6)))
+            u = ops.add(ops.multiply(standardized, half), (low + high) / 2)
+        return ops.clip(u, low, high)
+
+    def _inputs(self, x, axis=-1, training=None):
+        """``(u, v)``: the input mapped by the input map (what ``x`` sees)
+        and brought into the domain (what the other bases see); ``training``
+        updates the running statistics."""
+        u = self._map_input(x, axis)
+        return u, self._basis_input(u, axis, training)
+
+    def _matmul_features(self, u, bounded, axis=-1, groups=1, constants=None):
         """The features ``m_k g_k`` of the kernel's bases, concatenated along
         the channel ``axis``. With ``groups > 1`` the channels are split into
         ``groups`` consecutive groups and the features are laid out group by
@@ -183,11 +297,10 @@ class BasisLayer(keras.layers.Layer):
         that a grouped operation keeps each basis of a channel in its
         channel's group. ``constants`` (one list of tensors or ``None`` per
         basis) replace the formula's constants inside the bases."""
-        bounded = self._bounded(x)
         constants = constants or [None] * len(self._matmul_bases)
         features = [
             scaled(
-                basis.evaluate_keras(x if basis == LINEAR else bounded, values),
+                basis.evaluate_keras(u if basis == LINEAR else bounded, values),
                 multiplier,
             )
             for basis, multiplier, values in zip(
@@ -198,7 +311,7 @@ class BasisLayer(keras.layers.Layer):
             return features[0]
         if groups == 1:
             return ops.concatenate(features, axis=axis)
-        axis = axis % len(x.shape)
+        axis = axis % len(u.shape)
         per_group = [ops.split(f, groups, axis=axis) for f in features]
         return ops.concatenate(
             [per_group[k][g] for g in range(groups) for k in range(len(features))],
@@ -227,7 +340,9 @@ class BasisLayer(keras.layers.Layer):
             "linear_basis": self.linear_basis,
             "basis_scale": self.basis_scale,
             "normalize_bases": self.normalize_bases,
-            "basis_clip": self.basis_clip,
+            "input_map": None if self.input_map is None else self.input_map.get_config(),
+            "basis_range": self.basis_range,
+            "basis_domain": list(self.basis_domain),
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "basis_initializer": keras.initializers.serialize(self.basis_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
@@ -256,6 +371,18 @@ class BasisLayer(keras.layers.Layer):
         # Files saved before these options existed (0.1) keep their meaning.
         for name, old in BEFORE_START_AS_DENSE.items():
             config.setdefault(name, old)
+        # 0.2's basis_clip=c: the bases saw the input clipped to [-c, c].
+        if "basis_range" not in config:
+            clip = config.pop("basis_clip", None)
+            if clip is not None and not _is_positive_number(clip):
+                raise ValueError(
+                    f"The config of a {kind} layer holds an invalid basis_clip. "
+                    f"Received: basis_clip={clip!r:.100}"
+                )
+            config["basis_range"] = None if clip is None else "clip"
+            config["basis_domain"] = (-1.0, 1.0) if clip is None else (-float(clip), float(clip))
+        else:
+            config.pop("basis_clip", None)
         stored = config.pop("bases", None)
         if stored is not None and (
             not isinstance(stored, (list, tuple))

@@ -10,7 +10,7 @@ over them, the convolutional form of ``TaskNeuronDense``'s fused matmul.
 import keras
 from keras import ops
 
-from keras_taskneurons.layers.basis import DEFAULT_BASIS_CLIP, BasisLayer
+from keras_taskneurons.layers.basis import BasisLayer
 
 PADDINGS = ("valid", "same", "causal")
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -63,7 +63,9 @@ class TaskNeuronConv(BasisLayer):
         linear_basis=True,
         basis_scale=0.1,
         normalize_bases=True,
-        basis_clip=DEFAULT_BASIS_CLIP,
+        input_map=None,
+        basis_range="auto",
+        basis_domain=None,
         basis_initializer="zeros",
         **kwargs,
     ):
@@ -108,7 +110,8 @@ class TaskNeuronConv(BasisLayer):
         self._set_bases(
             formula, use_bias=use_bias, linear_basis=linear_basis,
             basis_scale=basis_scale, normalize_bases=normalize_bases,
-            basis_clip=basis_clip, kernel_initializer=kernel_initializer,
+            input_map=input_map, basis_range=basis_range, basis_domain=basis_domain,
+            kernel_initializer=kernel_initializer,
             basis_initializer=basis_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
@@ -157,15 +160,17 @@ class TaskNeuronConv(BasisLayer):
             constraint=self.kernel_constraint,
             autocast=False,
         )
+        self._build_range(channels)
         self.bias = self._add_bias(self.filters)
         self.input_spec = keras.layers.InputSpec(
             ndim=self.rank + 2, axes={self._channel_axis: channels}
         )
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         dtype = self._feature_dtype()
-        x = ops.cast(inputs, dtype)
-        features = self._matmul_features(x, axis=self._channel_axis, groups=self.groups)
+        u, bounded = self._inputs(ops.cast(inputs, dtype), self._channel_axis, training)
+        features = self._matmul_features(
+            u, bounded, axis=self._channel_axis, groups=self.groups)
         padding = self.padding
         if padding == "causal":  # 1D only: pad the start, then a valid convolution
             left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
@@ -231,8 +236,9 @@ _CONV_DOC = """{rank}D convolution of task-based neurons.
     :class:`~keras_taskneurons.TaskNeuronDense`. The formula is expanded
     into bases ``g_k``; the layer computes the features
     ``[m_1 g_1(x), ..., m_K g_K(x)]`` of every input channel (``x`` itself
-    unclipped, the other bases on ``x`` clipped to ``[-basis_clip,
-    basis_clip]``) and runs ONE convolution over them, with a kernel of shape
+    after the ``input_map``, if any, the other bases on that value brought
+    into ``basis_domain`` as ``basis_range`` says, the running statistics
+    per channel) and runs ONE convolution over them, with a kernel of shape
     ``kernel_size + (K * channels // groups, filters)`` whose blocks along
     the input-channel axis belong to the bases in the order of
     :attr:`bases`. With ``groups > 1`` the features are laid out group by

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_taskneurons.layers.basis import DEFAULT_BASIS_CLIP, BasisLayer, scaled
+from keras_taskneurons.layers.basis import BasisLayer, scaled
 
 PARAMETERIZATIONS = ("terms", "constants", "input_constants")
 
@@ -53,22 +53,29 @@ class TaskNeuronDense(BasisLayer):
     (zeros), so a new layer computes exactly the ``Dense`` layer with the
     same units and initializer. The other bases are trained gently and on a
     common scale: their features are multiplied by
-    ``m_k = basis_scale / max|g_k|`` (the maximum over ``[-1, 1]``, the
+    ``m_k = basis_scale / max|g_k|`` (the maximum over ``basis_domain``, the
     range the formula is searched on; ``normalize_bases=False`` drops the
     division). Under Adam a weight moves about the learning rate per step
     whatever its gradient, so ``W_k = m_k V_k`` moves ``basis_scale`` times
     as fast as the linear weights, and ``x**8`` next to ``x`` no longer
     dominates the start. ``m_k = 1`` for ``x``.
 
-    **Bounded bases**: every basis but ``x`` is evaluated on the input clipped
-    to ``[-basis_clip, basis_clip]`` (default ``[-1, 1]``, the range the
-    formula is searched on). Inside that range the layer computes exactly
-    the formula's bases; outside it a polynomial basis such as ``x**5``
-    stays at its value on the boundary instead of growing without bound, so
-    an outlying row, or an unbounded activation (ReLU) feeding the next
-    layer, cannot blow the network up. ``x`` itself is never clipped, so the
-    layer still extrapolates like ``Dense``. ``basis_clip=None`` evaluates
-    the bases on the raw input.
+    **The search's domain**: ``input_map`` (an
+    :class:`~keras_taskneurons.input_map.InputMap`, as the search's
+    ``input_map_``) maps the layer's input ``x`` to ``u``, the values the
+    formula was searched on; every basis, ``x`` included, sees ``u``, so the
+    first layer of a network computes the searched bases of the raw
+    features (no ``Normalization`` layer needed). Every basis but ``x`` sees
+    ``u`` brought into ``basis_domain`` (the range of ``u`` the search saw,
+    default ``[-1, 1]``) as ``basis_range`` says: ``"clip"`` clips ``u`` to
+    it (exact inside it; beyond it ``x**5`` stays at its boundary value, so
+    an outlying row cannot blow the network up); ``"running"`` maps each
+    input by running statistics of what the layer sees in training (its
+    ``mean ± 2 std`` onto the domain's ends, then clips), so a hidden layer
+    fed by ReLU activations evaluates its bases where the formula means
+    something; ``None`` uses ``u`` as it is. ``"auto"`` (the default) is
+    ``"clip"`` with an input map and ``"running"`` without one. ``x`` itself
+    is never clipped, so the layer still extrapolates like ``Dense``.
 
     With ``parameterization="constants"`` (the paper's Fig. 1, general form),
     every constant inside a basis function also becomes a trainable
@@ -122,9 +129,14 @@ class TaskNeuronDense(BasisLayer):
             uses each basis's coefficient in the formula, relative to the
             largest.
         normalize_bases: Whether each basis but ``x`` is also divided by its
-            largest magnitude on ``[-1, 1]``.
-        basis_clip: Positive number or ``None``: the bases but ``x`` see
-            the input clipped to ``[-basis_clip, basis_clip]`` (see above).
+            largest magnitude on ``basis_domain``.
+        input_map: ``None`` or an ``InputMap`` (or its config dict): the
+            map from the layer's input to the values the formula was
+            searched on (see above).
+        basis_range: ``"auto"``, ``"clip"``, ``"running"`` or ``None``: how
+            the bases but ``x`` are kept in ``basis_domain`` (see above).
+        basis_domain: ``(low, high)``, the range the formula was searched
+            on; ``None``: the input map's domain, else ``(-1, 1)``.
         kernel_initializer: Initializer for the ``x`` block of the kernel.
         basis_initializer: Initializer for every other basis block (and the
             outer kernels of the ``"constants"`` parameterization).
@@ -165,7 +177,9 @@ class TaskNeuronDense(BasisLayer):
         linear_basis=True,
         basis_scale=0.1,
         normalize_bases=True,
-        basis_clip=DEFAULT_BASIS_CLIP,
+        input_map=None,
+        basis_range="auto",
+        basis_domain=None,
         kernel_initializer="glorot_uniform",
         basis_initializer="zeros",
         bias_initializer="zeros",
@@ -194,7 +208,8 @@ class TaskNeuronDense(BasisLayer):
         self._set_bases(
             formula, use_bias=use_bias, linear_basis=linear_basis,
             basis_scale=basis_scale, normalize_bases=normalize_bases,
-            basis_clip=basis_clip, kernel_initializer=kernel_initializer,
+            input_map=input_map, basis_range=basis_range, basis_domain=basis_domain,
+            kernel_initializer=kernel_initializer,
             basis_initializer=basis_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
@@ -269,22 +284,23 @@ class TaskNeuronDense(BasisLayer):
                 ]
             )
         self._constants_chunk = _rematerialized(self._constants_term)
+        self._build_range(input_dim)
         self.bias = self._add_bias(self.units)
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def call(self, inputs, training=None):
         dtype = self._feature_dtype()
-        x = ops.cast(inputs, dtype)
+        u, bounded = self._inputs(ops.cast(inputs, dtype), training=training)
         outputs = None
         if self._matmul_bases:
             constants = [
                 None if values is None else [ops.cast(c, dtype) for c in values]
                 for values in self.input_constants
             ]
-            features = self._matmul_features(x, constants=constants)
+            features = self._matmul_features(u, bounded, constants=constants)
             outputs = ops.matmul(features, ops.cast(self.kernel, dtype))
         if self._parametric_bases:
-            term = self._constants_sum(self._bounded(x), dtype, training)
+            term = self._constants_sum(bounded, dtype, training)
             outputs = term if outputs is None else ops.add(outputs, term)
         return self._finish(outputs, dtype, (self.units,))
 

@@ -10,6 +10,7 @@ from it (:mod:`~keras_taskneurons.search.front`).
 import math
 import numbers
 import time
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -21,6 +22,7 @@ from sklearn.utils.validation import (
 
 from keras_taskneurons import primitives as prim
 from keras_taskneurons.formula import Formula, apply_primitive
+from keras_taskneurons.input_map import SCALINGS, InputMap, _safe_scale
 from keras_taskneurons.layers import layer_factory
 from keras_taskneurons.search.fitness import (
     BAD_FITNESS,
@@ -130,7 +132,8 @@ class _VectorizedSymbolicBase(BaseEstimator):
         validation_fraction=0.25,
         model_selection="best",
         refine=True,
-        standardize=True,
+        scaling="minmax",
+        standardize="deprecated",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -152,6 +155,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.model_selection = model_selection
         self.refine = refine
+        self.scaling = scaling
         self.standardize = standardize
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -235,12 +239,19 @@ class _VectorizedSymbolicBase(BaseEstimator):
                 f"model_selection must be one of {MODEL_SELECTIONS}, got "
                 f"model_selection={self.model_selection!r}."
             )
-        for name in ("refine", "standardize"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(
-                    f"{name} must be True or False, got "
-                    f"{name}={getattr(self, name)!r}."
-                )
+        if not isinstance(self.refine, (bool, np.bool_)):
+            raise ValueError(f"refine must be True or False, got refine={self.refine!r}.")
+        if self.scaling not in SCALINGS:
+            raise ValueError(
+                f"scaling must be one of {SCALINGS}, got scaling={self.scaling!r}."
+            )
+        if not (isinstance(self.standardize, str) and self.standardize == "deprecated") and (
+            not isinstance(self.standardize, (bool, np.bool_))
+        ):
+            raise ValueError(
+                "standardize (deprecated: use scaling) must be True or False, got "
+                f"standardize={self.standardize!r}."
+            )
         _check_number("verbose", self.verbose, 0, 100, True)
 
     def _validate_inputs(self, X, y, sample_weight):
@@ -289,30 +300,34 @@ class _VectorizedSymbolicBase(BaseEstimator):
             return np.arange(n_samples)
         return np.sort(rng.choice(n_samples, size=count, replace=False))
 
-    def _standardize(self, X, targets):
-        if self.standardize:
-            # ONE centre and scale for every column: Σ_i f(x_i) on the
-            # standardized scale is then exactly Σ_i g(x_i) on the raw scale
-            # for some g, so the shared-formula model is unchanged. Per-column
-            # statistics would give each column its own (noisy) affine map.
-            self.x_mean_ = np.full(X.shape[1], X.mean())
-            self.x_scale_ = np.full(X.shape[1], _safe_scale(X.std()))
-            self.y_mean_ = targets.mean(axis=0)
-            self.y_scale_ = _safe_scale(targets.std(axis=0))
-        else:
-            self.x_mean_ = np.zeros(X.shape[1])
-            self.x_scale_ = np.ones(X.shape[1])
-            self.y_mean_ = np.zeros(targets.shape[1])
-            self.y_scale_ = np.ones(targets.shape[1])
-        return (X - self.x_mean_) / self.x_scale_, (
-            targets - self.y_mean_
-        ) / self.y_scale_
+    def _scaling(self):
+        """The input scaling in force (``standardize``, deprecated, wins
+        when given: ``True`` was ``"global"``, ``False`` ``"none"``)."""
+        if isinstance(self.standardize, str):
+            return self.scaling
+        warnings.warn(
+            "standardize is deprecated and will be removed; use scaling="
+            f"{'global' if self.standardize else 'none'!r} (the default is "
+            "scaling='minmax', each column to [-1, 1]).",
+            FutureWarning, stacklevel=4,
+        )
+        return "global" if self.standardize else "none"
+
+    def _fit_input_map(self, X, targets):
+        """Step 1: the input map (and the targets' standardization, which
+        ``coef_`` and ``intercept_`` undo); returns the mapped data."""
+        self.input_map_ = InputMap.fit(X, self._scaling())
+        self.x_mean_, self.x_scale_ = self.input_map_.center, self.input_map_.scale
+        self.y_mean_ = targets.mean(axis=0)
+        self.y_scale_ = _safe_scale(targets.std(axis=0))
+        return self.input_map_.transform(X), (targets - self.y_mean_) / self.y_scale_
 
     def _fit_targets(self, X, targets, weights):
-        """Search ``f`` for a 2-D ``targets``; sets every learned attribute."""
-        from gplearn.fitness import make_fitness
-        from gplearn.genetic import SymbolicRegressor
+        """Search ``f`` for a 2-D ``targets``; sets every learned attribute.
 
+        The pipeline: input map → sample (search rows, evolution and
+        held-out parts) → evolution → front → final scaling.
+        """
         self._validate_parameters()
         rng = np.random.default_rng(
             self.random_state
@@ -320,19 +335,32 @@ class _VectorizedSymbolicBase(BaseEstimator):
             else self.random_state.randint(2**31)
         )
         seed = int(rng.integers(2**31 - 1))
-        X_std, t_std = self._standardize(X, targets)
-        n_samples, n_features = X.shape
-        rows = self._search_rows(n_samples, n_features, rng)
+        U, t_std = self._fit_input_map(X, targets)
+        rows = self._search_rows(*X.shape, rng)
         self.n_search_samples_ = len(rows)
         evolve, held_out = self._validation_split(rows, rng)
-        X_search, t_search, w_search = X_std[evolve], t_std[evolve], weights[evolve]
-        validation = (X_std[held_out], t_std[held_out], weights[held_out])
-
-        fitness = ScaledSumFitness(t_search, n_features)
-        metric = make_fitness(
-            function=fitness.function(), greater_is_better=False, wrap=True
+        train = (U[evolve], t_std[evolve], weights[evolve])
+        validation = (U[held_out], t_std[held_out], weights[held_out])
+        hall, candidates = self._evolve(train, seed)
+        self.program_, self.evolved_formula_, self.evolved_fitness_ = (
+            self._best_convertible(candidates)
         )
-        gp = SymbolicRegressor(
+        self._choose(self._pareto_front(hall, train, validation), train, validation)
+        self._final_scaling(U, t_std, weights)
+        if self.verbose:
+            print("\n".join(["Pareto front (loss on held-out rows; > marks the chosen formula):"]
+                            + self.equations_.table()), flush=True)
+            print(
+                f"formula: {self.formula_.format(4)}  (1-R² "
+                f"{self.evolved_fitness_:.5f} evolved, {self.fitness_:.5f} "
+                "refined; x = the input map's u)",
+                flush=True,
+            )
+
+    def _gplearn_regressor(self, metric, seed):
+        from gplearn.genetic import SymbolicRegressor
+
+        return SymbolicRegressor(
             population_size=self.population_size,
             generations=0,
             tournament_size=self.tournament_size,
@@ -356,9 +384,25 @@ class _VectorizedSymbolicBase(BaseEstimator):
             n_jobs=1 if self.n_jobs is None else self.n_jobs,
             random_state=seed,
         )
-        stacked = X_search.reshape(-1, 1)
-        stacked_target = np.repeat(t_search[:, 0], n_features)
-        stacked_weight = np.repeat(w_search, n_features)
+
+    def _evolve(self, train, seed):
+        """Step 3: gplearn's evolution on the stacked evolution rows, one
+        generation at a time. Returns the hall of fame (length → (fitness,
+        program), the best of all generations) and each generation's best
+        ``(fitness, length, generation, program)``; sets ``run_details_``
+        and ``n_generations_``."""
+        from gplearn.fitness import make_fitness
+
+        U, targets, weights = train
+        n_features = U.shape[1]
+        fitness = ScaledSumFitness(targets, n_features)
+        metric = make_fitness(
+            function=fitness.function(), greater_is_better=False, wrap=True
+        )
+        gp = self._gplearn_regressor(metric, seed)
+        stacked = U.reshape(-1, 1)
+        stacked_target = np.repeat(targets[:, 0], n_features)
+        stacked_weight = np.repeat(weights, n_features)
 
         progress = _Progress(self.generations, self.verbose > 0)
         details = {
@@ -403,42 +447,32 @@ class _VectorizedSymbolicBase(BaseEstimator):
                     break
         finally:
             fitness.release()
-
         self.run_details_ = details
         self.n_generations_ = len(details["generation"])
-        self.program_, self.evolved_formula_, self.evolved_fitness_ = (
-            self._best_convertible(candidates)
+        return hall, candidates
+
+    def _choose(self, front, train, validation):
+        """Step 4: ``equations_`` and the chosen ``formula_``, ``fitness_``."""
+        if front is not None:
+            self.equations_ = front
+            self.formula_, self.fitness_ = front.best.formula, front.best.fitness
+            return
+        # Nothing on the front makes sense: the best ever, refined.
+        formula, score = self.evolved_formula_, self.evolved_fitness_
+        if self.refine:
+            formula, score = refine(formula, *train, score)
+        loss = validation_loss(formula, train, validation)
+        self.equations_ = front_module.ParetoFront(
+            [front_module.Equation(formula.complexity, loss, 0.0, formula, score)],
+            0, self.model_selection,
         )
-        train = (X_search, t_search, w_search)
-        self.equations_ = self._pareto_front(hall, train, validation)
-        if self.equations_ is not None:
-            chosen = self.equations_.best
-            formula, score = chosen.formula, chosen.fitness
-        else:  # nothing on the front makes sense: the best ever, refined
-            formula, score = self.evolved_formula_, self.evolved_fitness_
-            if self.refine:
-                formula, score = refine(formula, *train, score)
-            loss = validation_loss(formula, train, validation)
-            self.equations_ = front_module.ParetoFront(
-                [front_module.Equation(formula.complexity, loss, 0.0, formula, score)],
-                0, self.model_selection,
-            )
-        self.formula_ = formula
-        self.fitness_ = score
-        # Final scaling on every sample, on the original target scale.
-        sums = feature_sum(self.formula_, X_std)
-        a, b = linear_scaling(sums, t_std, weights)
+        self.formula_, self.fitness_ = formula, score
+
+    def _final_scaling(self, U, t_std, weights):
+        """Step 5: ``a, b`` on every sample, on the original target scale."""
+        a, b = linear_scaling(feature_sum(self.formula_, U), t_std, weights)
         self.coef_ = a * self.y_scale_
         self.intercept_ = b * self.y_scale_ + self.y_mean_
-        if self.verbose:
-            print("\n".join(["Pareto front (loss on held-out rows; > marks the chosen formula):"]
-                            + self.equations_.table()), flush=True)
-            print(
-                f"formula: {self.formula_.format(4)}  (1-R² "
-                f"{self.evolved_fitness_:.5f} evolved, {self.fitness_:.5f} "
-                "refined)",
-                flush=True,
-            )
 
     def _validation_split(self, rows, rng):
         """Rows for the evolution and rows held out to score the front.
@@ -524,21 +558,20 @@ class _VectorizedSymbolicBase(BaseEstimator):
         return self._standardized_sums(X)
 
     def _standardized_sums(self, X):
-        return feature_sum(self.formula_, (X - self.x_mean_) / self.x_scale_)
+        return feature_sum(self.formula_, self.input_map_.transform(X))
 
     def _scores(self, X):
         return self._sums(X)[:, None] * self.coef_ + self.intercept_
 
     def layer_factory(self, **defaults):
-        """A :func:`~keras_taskneurons.layer_factory` for ``formula_``.
+        """A :func:`~keras_taskneurons.layer_factory` for ``formula_`` on the
+        search's domain.
 
-        The formula lives on the standardized input scale when
-        ``standardize=True``: feed the layers standardized inputs (for example
-        with a ``keras.layers.Normalization`` layer first).
+        The first layer the factory builds holds ``input_map_``, so it
+        computes the searched bases of the raw features the search was
+        given (feed it those, no ``Normalization`` layer); every layer
+        normalizes and bounds its bases on the search's domain, later
+        layers by running statistics of what they see.
         """
         check_is_fitted(self, "formula_")
-        return layer_factory(self.formula_, **defaults)
-
-
-def _safe_scale(scale):
-    return np.where(scale > 0, scale, 1.0)
+        return layer_factory(self.formula_, input_map=self.input_map_, **defaults)

@@ -79,16 +79,19 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
     refine : bool, default=True
         Expand the evolved formula into terms and refine its constants by
         least squares.
-    standardize : bool, default=True
-        Centre and scale ``X`` with ONE mean and ONE standard deviation over
-        all its values (the same map for every column keeps the shared-formula
-        model exact), and each output of ``y`` with its own, before the
-        search. The formula then lives on the standardized input scale: ``f``
-        is applied to ``(x - x_mean_) / x_scale_``, and ``coef_``,
-        ``intercept_`` map ``Σ_i f`` to ``y`` on its original scale. Columns
-        in different units should be scaled first (for example with
-        ``StandardScaler`` in a ``Pipeline``), as the paper normalizes its
-        data; the layers then see inputs on that same scale.
+    scaling : {"minmax", "standard", "global", "none"}, default="minmax"
+        The input map: how each column of ``X`` is brought to the values
+        ``u`` the formula is searched on (``input_map_``). ``"minmax"``
+        (the paper's normalization): each column to ``[-1, 1]`` on the
+        training rows, so columns of any unit share one range and one
+        ``f``; ``"standard"``: each column to mean 0, standard deviation 1;
+        ``"global"``: one mean and one standard deviation over all values
+        (0.2's ``standardize=True``); ``"none"``: ``X`` as it is. The
+        default was chosen by ``benchmarks/handoff.py``. Each output of ``y``
+        is standardized too; ``coef_`` and ``intercept_`` undo it.
+    standardize : bool, deprecated
+        ``True`` means ``scaling="global"``, ``False`` ``scaling="none"``
+        (with a ``FutureWarning``).
     n_jobs : int or None, default=None
         Parallel jobs for gplearn's evolution (``None`` means 1). Results do
         not depend on it.
@@ -117,7 +120,7 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
     intercept_ : ndarray of shape (n_outputs,)
         Offset ``b`` per output.
     fitness_ : float
-        ``1 − R²`` of ``formula_`` on the evolution samples (standardized).
+        ``1 − R²`` of ``formula_`` on the evolution samples (mapped).
     evolved_formula_ : Formula
         The best evolved formula before refinement.
     evolved_fitness_ : float
@@ -136,9 +139,13 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
         Column names, when ``X`` is a DataFrame with string column names.
+    input_map_ : InputMap
+        The map ``u = (x - center) / scale`` from the features to the
+        values the formula lives on, and their range (``domain``);
+        ``layer_factory()`` puts it in the first layer, so the layers
+        compute ``f`` on the same values.
     x_mean_, x_scale_ : ndarray of shape (n_features,)
-        Standardization of ``X`` (one value repeated; zeros and ones when
-        ``standardize=False``).
+        ``input_map_.center`` and ``input_map_.scale``.
     y_mean_, y_scale_ : ndarray of shape (n_outputs,)
         Standardization of each output.
 
@@ -153,6 +160,8 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
     ...     population_size=300, generations=5, random_state=0).fit(X, y)
     >>> reg.score(X, y) > 0.99
     True
+    >>> reg.input_map_.domain  # each column mapped to [-1, 1] (scaling="minmax")
+    (-1.0, 1.0)
     >>> make = reg.layer_factory(activation="relu")  # TaskNeuronDense layers
     """
 
@@ -194,7 +203,7 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         return self
 
     def predict(self, X):
-        """``coef_ · Σ_i f(standardized x_i) + intercept_``.
+        """``coef_ · Σ_i f(u_i) + intercept_``, ``u = input_map_(x)``.
 
         Returns
         -------

@@ -144,7 +144,9 @@ def _tune(formula, X, targets, weights):
                         residuals, first, method="trf", max_nfev=20 * (start.size + 1),
                     )
                 fitted = _fitness_with(formula, result.x, X, targets, weights)
-                if fitted < score:
+                # The flipped start must do better than rounding (1e-12) to
+                # win: sin(1.3*x) reads better than its twin sin(-1.3*x).
+                if fitted < score - (1e-12 if first is not start else 0.0):
                     values, score = result.x, fitted
             except (ValueError, np.linalg.LinAlgError):
                 pass
@@ -164,7 +166,26 @@ def _tune(formula, X, targets, weights):
         result = _canonical(formula.with_constants(values))
     except ValueError:
         return None
-    return result, float(_fitness_with(result, np.array(result.constants), X, targets, weights))
+    score = float(_fitness_with(result, np.array(result.constants), X, targets, weights))
+    # Two constants that cancel (a freed shift against an inner one) leave a
+    # rest of rounding size after expansion (sin(-1.3*x + 3.6e-14)): it goes.
+    for index, value in enumerate(result.constants):
+        if 0 < abs(value) < NEGLIGIBLE_CONSTANT:
+            trial = np.array(result.constants, dtype=np.float64)
+            trial[index] = 0.0
+            try:
+                simpler = _canonical(result.with_constants(trial))
+            except ValueError:
+                continue
+            trial_score = float(_fitness_with(
+                simpler, np.array(simpler.constants), X, targets, weights))
+            if trial_score <= score + PRUNE_TOLERANCE:
+                return simpler, trial_score
+    return result, score
+
+
+NEGLIGIBLE_CONSTANT = 1e-9
+"""A constant left this small after expansion is rounding, not a parameter."""
 
 
 def _canonical(formula):
@@ -208,8 +229,9 @@ of its values is below this share of their size (``std / (|mean| + std)``):
 would have nearly constant features."""
 
 CANCELLATION_LIMIT = 100.0
-"""Terms cancel when one of them, ``c_k Σ_i g_k(x_i)``, varies more than this
-many times as much as their sum: the formula is then a small difference of
+"""Terms cancel when one of them, ``c_k Σ_i g_k(x_i)`` or ``c_k g_k(x)``
+value by value, varies more than this many times as much as their sum: the
+formula is then a small difference of
 large numbers (``1.8e12*exp(sin(x)) - 1.5e12*exp(exp(...))``), meaningless
 in float32 and fragile in any layer."""
 
@@ -250,7 +272,11 @@ def meaningless(formula, X):
     for (_, basis), value in zip(terms, values):
         if variation(value) < NEAR_CONSTANT:
             return f"the basis {basis} is nearly constant on the data"
-    ratio = cancellation([v.sum(axis=1) for v in values], [c for c, _ in terms])
+    coefficients = [c for c, _ in terms]
+    # On the sums the model adds up, and value by value (what a layer's
+    # basis sees): column sums can hide terms that cancel in every value.
+    ratio = max(cancellation([v.sum(axis=1) for v in values], coefficients),
+                cancellation([v.ravel() for v in values], coefficients))
     if ratio > CANCELLATION_LIMIT:
         return f"its terms cancel (the largest varies {ratio:.3g} times as much as the sum)"
     return None

@@ -1,0 +1,218 @@
+"""The input map: the one affine map from the user's features to the values
+the formula is searched on, shared by the search, the factory and the layers.
+
+The search fits ``f`` on ``u = (x - center) / scale`` (column by column); a
+layer built from the search applies the same map to its inputs, so the
+formula the search found is the function the layer computes on the user's
+raw features. The map also records the *domain* the search saw: the range
+``(low, high)`` of ``u`` over the training rows, on which the layers
+normalize and bound their bases.
+
+Scalings (:data:`SCALINGS`):
+
+- ``"minmax"`` (the paper's): each column to ``[-1, 1]`` on the training
+  rows;
+- ``"standard"``: each column to mean 0 and standard deviation 1;
+- ``"global"``: ONE mean and ONE standard deviation over all values (every
+  column alike; only right when the columns share a unit);
+- ``"none"``: the identity.
+
+A constant column gets scale 1 (it is only centred).
+
+>>> import numpy as np
+>>> from keras_taskneurons.input_map import InputMap
+>>> X = np.array([[0.0, 10.0], [2.0, 30.0], [4.0, 20.0]])
+>>> m = InputMap.fit(X, "minmax")
+>>> m.transform(X)
+array([[-1., -1.],
+       [ 0.,  1.],
+       [ 1.,  0.]])
+>>> m.domain
+(-1.0, 1.0)
+>>> InputMap.from_config(m.get_config()) == m
+True
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+SCALINGS = ("minmax", "standard", "global", "none")
+
+MAX_FEATURES = 1_000_000
+"""The most columns a stored map may describe (a saved model is untrusted
+data: this bounds what loading one allocates)."""
+
+
+def _safe_scale(scale):
+    scale = np.asarray(scale, dtype=np.float64)
+    return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+
+
+def _float_vector(name, values):
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"The input map's {name} must be a list of numbers. Received: {values!r:.100}")
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError):  # ragged
+        array = None
+    if (
+        array is None or array.ndim != 1 or array.dtype.kind not in "biuf"
+        or array.dtype.kind == "b"
+    ):
+        raise TypeError(
+            f"The input map's {name} must be a flat list of numbers. "
+            f"Received: {name}={values!r:.200}"
+        )
+    if not 1 <= array.size <= MAX_FEATURES:
+        raise ValueError(
+            f"The input map's {name} must hold 1 to {MAX_FEATURES} values. "
+            f"Received: {array.size} values"
+        )
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(
+            f"The input map's {name} must be finite. Received: {name}={values!r:.200}"
+        )
+    return array
+
+
+def _domain_pair(domain):
+    if (
+        not isinstance(domain, (tuple, list)) or len(domain) != 2
+        or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in domain)
+        or not all(math.isfinite(v) for v in domain) or not domain[0] < domain[1]
+    ):
+        raise ValueError(
+            "A domain must be a (low, high) pair of finite numbers with low < high. "
+            f"Received: domain={domain!r:.200}"
+        )
+    return float(domain[0]), float(domain[1])
+
+
+class InputMap:
+    """``u = (x - center) / scale`` per column, and the domain of ``u``.
+
+    Args:
+        center: One number per column.
+        scale: One positive number per column.
+        domain: ``(low, high)``: the range of ``u`` on the data the map was
+            fitted to (the range the formula is searched on). Default
+            ``(-1, 1)``.
+        scaling: The name of the rule that produced the map (informative).
+    """
+
+    def __init__(self, center, scale, domain=(-1.0, 1.0), scaling="custom"):
+        self.center = _float_vector("center", center)
+        self.scale = _float_vector("scale", scale)
+        if self.center.shape != self.scale.shape:
+            raise ValueError(
+                "The input map's center and scale must have one value per column "
+                f"each. Received: {self.center.size} centers, {self.scale.size} scales"
+            )
+        if not np.all(self.scale > 0):
+            raise ValueError(
+                f"The input map's scales must be positive. Received: scale={list(self.scale)!r:.200}"
+            )
+        self.domain = _domain_pair(domain)
+        if not isinstance(scaling, str) or len(scaling) > 32:
+            raise TypeError(f"scaling must be a short string. Received: scaling={scaling!r:.100}")
+        self.scaling = scaling
+
+    @classmethod
+    def fit(cls, X, scaling="minmax"):
+        """The map ``scaling`` gives for the rows of ``X`` (n, d)."""
+        if scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}. Received: scaling={scaling!r}")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] < 1:
+            raise ValueError(f"X must be a non-empty 2-D array. Received shape {X.shape}")
+        d = X.shape[1]
+        if scaling == "minmax":
+            low, high = X.min(axis=0), X.max(axis=0)
+            center, scale = (low + high) / 2, _safe_scale((high - low) / 2)
+        elif scaling == "standard":
+            center, scale = X.mean(axis=0), _safe_scale(X.std(axis=0))
+        elif scaling == "global":
+            center, scale = np.full(d, X.mean()), np.full(d, float(_safe_scale(X.std())))
+        else:
+            center, scale = np.zeros(d), np.ones(d)
+        mapped = (X - center) / scale
+        low, high = float(mapped.min()), float(mapped.max())
+        if scaling == "minmax":  # exactly (-1, 1) unless every column is constant
+            low, high = (-1.0, 1.0) if high > low else (low - 1.0, high + 1.0)
+        elif not high > low:
+            low, high = low - 1.0, high + 1.0
+        return cls(center, scale, (low, high), scaling)
+
+    @property
+    def n_features(self):
+        return self.center.size
+
+    @property
+    def is_identity(self):
+        return bool(np.all(self.center == 0) and np.all(self.scale == 1))
+
+    @property
+    def is_uniform(self):
+        """Whether every column has the same map (so a convolution can apply
+        it to every channel)."""
+        return bool(np.all(self.center == self.center[0]) and np.all(self.scale == self.scale[0]))
+
+    def transform(self, X):
+        """``(X - center) / scale`` in float64 (numpy)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.shape[-1] != self.n_features:
+            raise ValueError(
+                f"X has {X.shape[-1]} features, but the input map has {self.n_features}."
+            )
+        return (X - self.center) / self.scale
+
+    def uniform(self):
+        """The same map for one channel (only for a uniform map)."""
+        if not self.is_uniform:
+            raise ValueError(
+                "This input map differs between columns, so it cannot be applied to "
+                "every channel of a convolution alike; search with scaling='global' "
+                "or 'none' for images."
+            )
+        return InputMap(self.center[:1], self.scale[:1], self.domain, self.scaling)
+
+    def get_config(self):
+        return {
+            "center": [float(v) for v in self.center],
+            "scale": [float(v) for v in self.scale],
+            "domain": list(self.domain),
+            "scaling": self.scaling,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Read a stored map (untrusted data: only numbers are accepted)."""
+        if isinstance(config, InputMap):
+            return config
+        if not isinstance(config, dict) or not {"center", "scale"} <= set(config) or not set(
+            config
+        ) <= {"center", "scale", "domain", "scaling"}:
+            raise TypeError(
+                "An input map must be an InputMap or a dict with keys 'center', 'scale' "
+                f"(and 'domain', 'scaling'). Received: {config!r:.200}"
+            )
+        return cls(
+            config["center"], config["scale"], config.get("domain", (-1.0, 1.0)),
+            config.get("scaling", "custom"),
+        )
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, InputMap) and self.domain == other.domain
+            and np.array_equal(self.center, other.center)
+            and np.array_equal(self.scale, other.scale)
+        )
+
+    def __repr__(self):
+        return (
+            f"InputMap(scaling={self.scaling!r}, n_features={self.n_features}, "
+            f"domain=({self.domain[0]:.4g}, {self.domain[1]:.4g}))"
+        )

@@ -1,0 +1,247 @@
+"""One domain from search to layer: the input map, the factory's hand-off,
+the range the bases see (clip, running statistics), saving and loading."""
+
+import json
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_taskneurons
+from keras_taskneurons import TaskNeuronConv2D, TaskNeuronDense, VectorizedSymbolicRegressor
+from keras_taskneurons.input_map import SCALINGS, InputMap
+from keras_taskneurons.layers import basis as basis_module
+from tests.helpers import load_in_subprocess, run_layer_checks, to_numpy
+
+SMALL = dict(population_size=200, generations=4)
+
+
+def raw_data(n=400, d=5, seed=0):
+    """``y = Σ sin(2.5 u_i)`` with column i given as ``u_i * s_i + o_i`` in
+    units from 0.1 to 1000."""
+    rng = np.random.default_rng(seed)
+    U = rng.uniform(-1, 1, (n, d))
+    scales = 10.0 ** np.linspace(-1, 3, d)
+    X = (U * scales + 3 * scales).astype("float32")
+    return X, np.sin(2.5 * U).sum(axis=1)
+
+
+@pytest.fixture(scope="module")
+def search():
+    X, y = raw_data()
+    return VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, y), X
+
+
+# --- the map -----------------------------------------------------------------------
+
+
+def test_scalings_map_columns_as_documented():
+    X = np.array([[0.0, 10.0], [2.0, 30.0], [4.0, 20.0], [6.0, 20.0]])
+    minmax = InputMap.fit(X, "minmax").transform(X)
+    assert minmax.min(axis=0).tolist() == [-1, -1] and minmax.max(axis=0).tolist() == [1, 1]
+    standard = InputMap.fit(X, "standard").transform(X)
+    np.testing.assert_allclose(standard.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(standard.std(axis=0), 1)
+    glob = InputMap.fit(X, "global")
+    assert glob.is_uniform and glob.transform(X).std() == pytest.approx(1)
+    assert InputMap.fit(X, "none").is_identity
+    for scaling in SCALINGS:  # the domain is the range of the mapped rows
+        m = InputMap.fit(X, scaling)
+        u = m.transform(X)
+        assert m.domain == pytest.approx((u.min(), u.max()))
+    constant = InputMap.fit(np.ones((3, 2)), "minmax")  # only centred
+    assert np.all(constant.scale == 1) and np.all(constant.transform(np.ones((3, 2))) == 0)
+
+
+@pytest.mark.parametrize(
+    "config, error, message",
+    [
+        ({"center": [0.0]}, TypeError, "keys"),
+        ({"center": [0.0], "scale": [1.0], "code": "x"}, TypeError, "keys"),
+        ({"center": "0", "scale": [1.0]}, TypeError, "list of numbers"),
+        ({"center": [[0.0]], "scale": [1.0]}, TypeError, "flat list"),
+        ({"center": [True], "scale": [1.0]}, TypeError, "flat list"),
+        ({"center": [0.0, 1.0], "scale": [1.0]}, ValueError, "one value per column"),
+        ({"center": [0.0], "scale": [-1.0]}, ValueError, "positive"),
+        ({"center": [float("nan")], "scale": [1.0]}, ValueError, "finite"),
+        ({"center": [], "scale": []}, ValueError, "1 to"),
+        ({"center": [0.0], "scale": [1.0], "domain": [1, 0]}, ValueError, "low < high"),
+        ({"center": [0.0], "scale": [1.0], "scaling": 3}, TypeError, "scaling"),
+        ("minmax", TypeError, "InputMap or a dict"),
+    ],
+)
+def test_stored_maps_are_read_as_numbers_only(config, error, message):
+    with pytest.raises(error, match=message):
+        InputMap.from_config(config)
+
+
+# --- the search's map --------------------------------------------------------------
+
+
+def test_search_maps_each_column_and_predicts_through_the_map(search):
+    reg, X = search
+    assert reg.input_map_.scaling == "minmax" and reg.input_map_.domain == (-1.0, 1.0)
+    u = reg.input_map_.transform(X)
+    np.testing.assert_allclose(u.min(axis=0), -1, atol=1e-6)
+    np.testing.assert_allclose(u.max(axis=0), 1, atol=1e-6)
+    manual = reg.coef_[0] * reg.formula_.evaluate(u).sum(axis=1) + reg.intercept_[0]
+    np.testing.assert_allclose(reg.predict(X), manual, rtol=1e-10)
+    assert reg.score(X, raw_data()[1]) > 0.99  # sin(2.5u) found on raw columns
+
+
+def test_standardize_is_deprecated_and_maps_to_a_scaling():
+    X, y = raw_data(n=120)
+    with pytest.warns(FutureWarning, match="scaling='global'"):
+        old = VectorizedSymbolicRegressor(standardize=True, random_state=0,
+                                          population_size=50, generations=1).fit(X, y)
+    assert old.input_map_.scaling == "global" and old.input_map_.is_uniform
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default warns about nothing
+        VectorizedSymbolicRegressor(random_state=0, population_size=50, generations=1).fit(X, y)
+    with pytest.raises(ValueError, match="scaling='zscore'"):
+        VectorizedSymbolicRegressor(scaling="zscore").fit(X, y)
+
+
+# --- the hand-off: the first layer computes the searched formula ------------------------
+
+
+def formula_weights(layer, formula):
+    """Kernel blocks and bias that make a 1-unit layer compute Σ_i f(u_i)."""
+    constant, terms = formula.terms()
+    coefficient = {str(b): c for c, b in terms}
+    blocks = [np.full((layer.input_dim, 1), coefficient.get(str(b), 0.0) / m, "float32")
+              for b, m in zip(layer.bases, layer.multipliers)]
+    return np.concatenate(blocks), np.array([constant * layer.input_dim], "float32")
+
+
+def test_first_layer_computes_the_searched_formula_on_raw_inputs(search):
+    reg, X = search
+    make = reg.layer_factory()
+    first = make(1)
+    assert first.input_map == reg.input_map_ and first.basis_range == "clip"
+    first.build(X.shape)
+    kernel, bias = formula_weights(first, reg.formula_)
+    first.kernel.assign(kernel)
+    first.bias.assign(bias)
+    sums = to_numpy(first(X))[:, 0].astype("float64")
+    expected = reg.formula_.evaluate(reg.input_map_.transform(X)).sum(axis=1)
+    # float32 precision of five terms of size ~1
+    np.testing.assert_allclose(sums, expected, rtol=1e-5, atol=2e-5 * X.shape[1])
+    np.testing.assert_allclose(reg.coef_[0] * sums + reg.intercept_[0], reg.predict(X),
+                               rtol=1e-4, atol=1e-4)
+    # Without the map the same weights compute something else entirely.
+    bare = keras_taskneurons.layer_factory(reg.formula_)(1)
+    bare.build(X.shape)
+    bare.set_weights(first.get_weights()[:2] + bare.get_weights()[2:])
+    assert np.max(np.abs(to_numpy(bare(X))[:, 0] - sums)) > 1.0
+
+
+def test_later_layers_adapt_their_range_on_the_search_domain(search):
+    reg, _ = search
+    make = reg.layer_factory(activation="relu")
+    first, second, third = make(8), make(4), make(2, input_map=None)
+    assert second.input_map is None and second.basis_range == "running"
+    assert second.basis_domain == reg.input_map_.domain == third.basis_domain
+    assert make(3, input_map=reg.input_map_).input_map == reg.input_map_  # asked for
+    # A fresh factory gives the map to its first layer again.
+    assert reg.layer_factory()(2).input_map == reg.input_map_
+
+
+def test_layers_with_the_map_pass_the_shared_layer_checks(tmp_path, search):
+    reg, _ = search
+    small = InputMap([0.5, -2.0, 10.0], [2.0, 0.5, 30.0], (-1.0, 1.0), "minmax")
+    for options in (dict(formula=reg.formula_, input_map=small, activation="tanh"),
+                    dict(formula="x**2 + sin(2*x)", basis_range="running"),
+                    dict(formula="x**3 - x", input_map=small.get_config(),
+                         parameterization="constants", basis_domain=(-2, 2))):
+        run_layer_checks(options, tmp_path)
+
+
+def test_the_map_is_saved_in_the_file_and_reloads_in_a_new_process(search, tmp_path):
+    reg, X = search
+    make = reg.layer_factory(activation="relu")
+    model = keras.Sequential([keras.Input((X.shape[1],)), make(6), make(3), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(X, raw_data()[1], epochs=2, batch_size=64, verbose=0)  # moves the running stats
+    path = str(tmp_path / "mapped.keras")
+    model.save(path)
+    expected = to_numpy(model.predict(X, verbose=0))
+    reloaded = keras.models.load_model(path)
+    assert reloaded.layers[0].input_map == reg.input_map_
+    np.testing.assert_allclose(to_numpy(reloaded.layers[1].range_mean),
+                               to_numpy(model.layers[1].range_mean))
+    np.testing.assert_allclose(to_numpy(reloaded.predict(X, verbose=0)), expected,
+                               rtol=1e-6, atol=1e-6)
+    load_in_subprocess([(path, X, expected)], tmp_path)
+
+
+def test_a_tampered_map_in_a_config_is_refused():
+    config = TaskNeuronDense(2, "x**2", input_map=InputMap([0.0], [1.0])).get_config()
+    assert config["input_map"]["center"] == [0.0]
+    config["input_map"] = {"center": "__import__('os').system('x')", "scale": [1.0]}
+    with pytest.raises(TypeError, match="list of numbers"):
+        TaskNeuronDense.from_config(json.loads(json.dumps(config)))
+
+
+def test_a_map_of_the_wrong_width_is_refused_at_build():
+    layer = TaskNeuronDense(2, "x**2", input_map=InputMap([0.0, 1.0], [1.0, 2.0]))
+    with pytest.raises(ValueError, match="input map of 2 features"):
+        layer(np.ones((3, 5), "float32"))
+
+
+# --- what the bases see --------------------------------------------------------------
+
+
+def test_running_statistics_follow_the_training_batches():
+    layer = TaskNeuronDense(2, "x**2", basis_range="running", basis_domain=(-1, 1))
+    x = np.random.default_rng(0).normal(5.0, 3.0, (256, 4)).astype("float32")
+    layer.build(x.shape)
+    layer(x)  # inference: no update
+    assert float(to_numpy(layer.range_count)) == 0
+    layer(x, training=True)
+    mean, variance = (to_numpy(t) for t in layer._running_statistics(
+        keras.ops.convert_to_tensor(x), -1, False))
+    np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-5)  # debiased: the batch's own
+    np.testing.assert_allclose(variance, x.var(axis=0), rtol=1e-4)
+    # What x**2 sees: mean ± 2 std onto [-1, 1], clipped.
+    seen = to_numpy(layer._basis_input(keras.ops.convert_to_tensor(x), -1, False))
+    expected = np.clip((x - x.mean(axis=0)) / (2 * np.sqrt(x.var(axis=0) + 1e-6)), -1, 1)
+    np.testing.assert_allclose(seen, expected, rtol=1e-4, atol=1e-5)
+    layer.trainable = False  # a frozen layer keeps its statistics
+    layer(x + 100.0, training=True)
+    assert float(to_numpy(layer.range_count)) == 1
+
+
+def test_relu_activations_stay_inside_the_range_of_the_next_layer():
+    x = np.random.default_rng(1).normal(size=(512, 6)).astype("float32") * 40
+    hidden = np.maximum(x, 0)
+    running = TaskNeuronDense(3, "x**5", basis_range="running")
+    clipped = TaskNeuronDense(3, "x**5", basis_range="clip")
+    running.build(hidden.shape)
+    clipped.build(hidden.shape)
+    running(hidden, training=True)
+    tensor = keras.ops.convert_to_tensor(hidden)
+    at_bound = lambda layer: np.mean(np.abs(to_numpy(layer._basis_input(tensor))) >= 1)  # noqa: E731
+    assert at_bound(clipped) > 0.4  # ReLU outputs far beyond 1 saturate x**5
+    assert at_bound(running) < 0.1
+
+
+def test_the_map_makes_a_convolution_see_the_search_values():
+    m = InputMap([8.0], [4.0], (-2.0, 2.0), "global")
+    x = np.random.default_rng(2).uniform(0, 16, (2, 5, 5, 3)).astype("float32")
+    layer = TaskNeuronConv2D(2, 3, formula="x**2 + x", input_map=m, basis_initializer="ones",
+                             kernel_initializer="ones")
+    plain = TaskNeuronConv2D(2, 3, formula="x**2 + x", basis_range="clip", basis_domain=(-2, 2),
+                             basis_initializer="ones", kernel_initializer="ones")
+    np.testing.assert_allclose(to_numpy(layer(x)), to_numpy(plain((x - 8.0) / 4.0)), rtol=1e-5)
+    search_map = InputMap.fit(np.random.default_rng(3).normal(size=(20, 4)), "minmax")
+    make = keras_taskneurons.layer_factory("x**2", search_map)
+    with pytest.raises(ValueError, match="differs between columns"):
+        make.conv2d(4, 3)
+
+
+def test_the_domain_sets_the_normalization():
+    wide = TaskNeuronDense(2, "x**2", basis_domain=(-3, 3), basis_range="clip")
+    assert wide.multipliers == pytest.approx((1.0, 0.1 / 9))
+    assert basis_module.DEFAULT_BASIS_DOMAIN == (-1.0, 1.0)
