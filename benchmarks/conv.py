@@ -66,7 +66,7 @@ def search_formula(X, y, seed, quick):
 
     search = keras_taskneurons.VectorizedSymbolicClassifier(
         generations=2 if quick else 10, population_size=100 if quick else 500,
-        function_set=("add", "sub", "mul"), standardize=False, random_state=seed,
+        function_set=("add", "sub", "mul"), scaling="none", random_state=seed,
     ).fit(X.reshape(len(X), -1), y)
     return str(search.formula_)
 

@@ -36,7 +36,7 @@ def run(name, label, quick):
     X, y = loader()
     X_train, y_train, X_test, y_test = tabular.prepare(X, y, task, 0, quick)
     Search = VectorizedSymbolicClassifier if task == "classification" else VectorizedSymbolicRegressor
-    search = Search(function_set=FUNCTION_SETS[label], standardize=False, random_state=0,
+    search = Search(function_set=FUNCTION_SETS[label], scaling="none", random_state=0,
                     **(dict(population_size=100, generations=2) if quick else {}))
     start = time.perf_counter()
     search.fit(X_train, y_train)
@@ -60,7 +60,7 @@ def main():
     text = common.header("Formulas found on the tabular datasets", sys.argv) + "\n".join([
         "Training split of seed 0 of `benchmarks/tabular.py`, inputs scaled to [-1, 1], search "
         "defaults (population 1000, 20 generations, Pareto front, model_selection=\"best\"), "
-        "`standardize=False`. Score: the search model itself (a·Σf + b, or the logistic map) "
+        "`scaling="none"`. Score: the search model itself (a·Σf + b, or the logistic map) "
         "on the test split.",
         "",
         common.table(["dataset", "function set", "formula", "complexity", "front",

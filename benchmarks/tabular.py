@@ -41,7 +41,7 @@ ABLATIONS = {
     "no start as Dense": dict(linear_basis=False, basis_initializer="glorot_uniform"),
     "no gentle training": dict(basis_scale=1.0),
     "no basis normalization": dict(normalize_bases=False),
-    "no input clipping": dict(basis_clip=None),
+    "no input clipping": dict(basis_range=None),
     "coefficients as scale": dict(basis_scale="coefficients"),
 }
 """TaskNeuronDense options of each ablation (structure S2, the first
@@ -69,13 +69,15 @@ def prepare(X, y, task, seed, quick):
     return Xs[train], ys[train], Xs[test], ys[test]
 
 
-def networks(sizes, n_features, n_outputs, task, formula, recipes, seed, layer_options=None):
-    """The TN of ``sizes`` and the narrowest LN with more parameters
-    (:mod:`keras_taskneurons.networks`, as the command line builds them)."""
+def networks(sizes, n_features, n_outputs, task, search, recipes, seed, layer_options=None):
+    """The TN of ``sizes`` on the search's formula and input map, and the
+    narrowest LN with more parameters (:mod:`keras_taskneurons.networks`, as
+    the command line builds them)."""
     from keras_taskneurons import networks as library
 
-    tn = library.mlp("task", sizes, n_features, n_outputs, formula=formula, task=task,
-                     activation=recipes["TN"][0], seed=seed, **(layer_options or {}))
+    tn = library.mlp("task", sizes, n_features, n_outputs, formula=search.formula_, task=task,
+                     activation=recipes["TN"][0], seed=seed, input_map=search.input_map_,
+                     **(layer_options or {}))
     widths = library.matching_linear_widths(sizes, n_features, n_outputs, tn.count_params() + 1)
     ln = library.mlp("linear", widths, n_features, n_outputs, task=task,
                      activation=recipes["LN"][0], seed=seed)
@@ -123,13 +125,13 @@ def search_formula(data, task, seed, quick):
 
     Search = VectorizedSymbolicClassifier if task == "classification" else VectorizedSymbolicRegressor
     search = Search(
-        function_set=("add", "sub", "mul"), standardize=False, random_state=seed,
+        function_set=("add", "sub", "mul"), scaling="none", random_state=seed,  # pre-scaled
         parsimony_coefficient=0.002,
         **(dict(population_size=100, generations=2) if quick else {}),
     )
     start = time.perf_counter()
     search.fit(data[0], data[1])
-    return search.formula_, time.perf_counter() - start
+    return search, time.perf_counter() - start
 
 
 def _load(name, seed, quick):
@@ -142,11 +144,11 @@ def _load(name, seed, quick):
 def tune(name, epochs, quick):
     """Validation loss of every recipe for both kinds (structure S2, seed 0)."""
     task, (_, n_features), n_outputs, data = _load(name, 0, quick)
-    formula, _ = search_formula(data, task, 0, quick)
+    search, _ = search_formula(data, task, 0, quick)
     sizes = STRUCTURES["S1" if quick else TUNING_STRUCTURE]
     losses = {}
     for recipe in RECIPES[:2] if quick else RECIPES:
-        built, _ = networks(sizes, n_features, n_outputs, task, formula,
+        built, _ = networks(sizes, n_features, n_outputs, task, search,
                             {"TN": recipe, "LN": recipe}, 0)
         for kind, model in built.items():
             losses[kind, recipe] = train(model, data, task, epochs, recipe[1], 0)
@@ -158,11 +160,11 @@ def run_seed(name, seed, recipes, structures, epochs, quick, ablate):
     structure; with ``ablate``, also each ablation's TN on S2 (or S1)."""
     task, shape, n_outputs, data = _load(name, seed, quick)
     n_features = shape[1]
-    formula, seconds = search_formula(data, task, seed, quick)
-    result = {"shape": shape, "formula": formula.format(3), "search_seconds": seconds,
+    search, seconds = search_formula(data, task, seed, quick)
+    result = {"shape": shape, "formula": search.formula_.format(3), "search_seconds": seconds,
               "tree": tree_reference(data, task, seed), "cells": {}}
     for label, sizes in structures.items():
-        built, widths = networks(sizes, n_features, n_outputs, task, formula, recipes, seed)
+        built, widths = networks(sizes, n_features, n_outputs, task, search, recipes, seed)
         cell = {"widths": widths}
         for kind, model in built.items():
             train(model, data, task, epochs, recipes[kind][1], seed)
@@ -174,7 +176,7 @@ def run_seed(name, seed, recipes, structures, epochs, quick, ablate):
         label = "S2" if "S2" in structures else "S1"
         result["ablations"] = {}
         for variant, options in ABLATIONS.items():
-            built, _ = networks(structures[label], n_features, n_outputs, task, formula, recipes,
+            built, _ = networks(structures[label], n_features, n_outputs, task, search, recipes,
                                 seed, layer_options=options)
             train(built["TN"], data, task, epochs, recipes["TN"][1], seed)
             result["ablations"][variant] = test_score(built["TN"], data, task)
@@ -292,7 +294,7 @@ def main():
         "",
         "Full TN: start as Dense (linear basis, other blocks from zero), gentle training "
         "(basis_scale 0.1), bases normalized to their range on [-1, 1], bases but x evaluated on "
-        "the input clipped to [-1, 1] (basis_clip 1). \"coefficients as scale\": "
+        "the input clipped to [-1, 1] in the first layer, by running statistics in the others. \"coefficients as scale\": "
         "the formula's coefficients (relative to the largest) as the basis factors instead.",
         "",
         common.table(["dataset", "structure", "LN", "TN (full)"] + list(ABLATIONS), ablation_rows),

@@ -6,7 +6,11 @@ layer built from the search applies the same map to its inputs, so the
 formula the search found is the function the layer computes on the user's
 raw features. The map also records the *domain* the search saw: the range
 ``(low, high)`` of ``u`` over the training rows, on which the layers
-normalize and bound their bases.
+normalize and bound their bases; and each column's mean and standard
+deviation of ``u`` there (``u_mean``, ``u_std``), with which the layer's
+linear basis sees each input standardized: an affine change that ``x``'s
+weights absorb, but the conditioning a ``Dense`` layer trains best with
+(min-max scaled skewed columns train a Dense network 2x worse on airfoil).
 
 Scalings (:data:`SCALINGS`):
 
@@ -101,20 +105,34 @@ class InputMap:
             fitted to (the range the formula is searched on). Default
             ``(-1, 1)``.
         scaling: The name of the rule that produced the map (informative).
+        u_mean, u_std: ``None`` or each column's mean and (positive)
+            standard deviation of ``u`` on the fitted rows: a layer's
+            linear basis then sees ``(u - u_mean) / u_std``.
     """
 
-    def __init__(self, center, scale, domain=(-1.0, 1.0), scaling="custom"):
+    def __init__(self, center, scale, domain=(-1.0, 1.0), scaling="custom",
+                 u_mean=None, u_std=None):
         self.center = _float_vector("center", center)
         self.scale = _float_vector("scale", scale)
-        if self.center.shape != self.scale.shape:
-            raise ValueError(
-                "The input map's center and scale must have one value per column "
-                f"each. Received: {self.center.size} centers, {self.scale.size} scales"
-            )
-        if not np.all(self.scale > 0):
-            raise ValueError(
-                f"The input map's scales must be positive. Received: scale={list(self.scale)!r:.200}"
-            )
+        self.u_mean = None if u_mean is None else _float_vector("u_mean", u_mean)
+        self.u_std = None if u_std is None else _float_vector("u_std", u_std)
+        if (self.u_mean is None) != (self.u_std is None):
+            raise ValueError("The input map's u_mean and u_std come together.")
+        for name in ("scale", "u_mean", "u_std"):
+            values = getattr(self, name)
+            if values is not None and values.shape != self.center.shape:
+                raise ValueError(
+                    "The input map's center, scale (and u_mean, u_std) must have one value "
+                    f"per column each. Received: {self.center.size} centers, {values.size} "
+                    f"values of {name}"
+                )
+        for name in ("scale", "u_std"):
+            values = getattr(self, name)
+            if values is not None and not np.all(values > 0):
+                raise ValueError(
+                    f"The input map's {name} values must be positive. Received: "
+                    f"{name}={list(values)!r:.200}"
+                )
         self.domain = _domain_pair(domain)
         if not isinstance(scaling, str) or len(scaling) > 32:
             raise TypeError(f"scaling must be a short string. Received: scaling={scaling!r:.100}")
@@ -139,12 +157,13 @@ class InputMap:
         else:
             center, scale = np.zeros(d), np.ones(d)
         mapped = (X - center) / scale
+        u_mean, u_std = mapped.mean(axis=0), _safe_scale(mapped.std(axis=0))
         low, high = float(mapped.min()), float(mapped.max())
         if scaling == "minmax":  # exactly (-1, 1) unless every column is constant
             low, high = (-1.0, 1.0) if high > low else (low - 1.0, high + 1.0)
         elif not high > low:
             low, high = low - 1.0, high + 1.0
-        return cls(center, scale, (low, high), scaling)
+        return cls(center, scale, (low, high), scaling, u_mean, u_std)
 
     @property
     def n_features(self):
@@ -177,15 +196,30 @@ class InputMap:
                 "every channel of a convolution alike; search with scaling='global' "
                 "or 'none' for images."
             )
-        return InputMap(self.center[:1], self.scale[:1], self.domain, self.scaling)
+        stats = {}
+        if self.u_mean is not None:  # pooled over the columns
+            mean = float(self.u_mean.mean())
+            second = float(np.mean(self.u_std**2 + self.u_mean**2))
+            stats = dict(u_mean=[mean], u_std=[max(second - mean**2, 0.0) ** 0.5 or 1.0])
+        return InputMap(self.center[:1], self.scale[:1], self.domain, self.scaling, **stats)
 
     def get_config(self):
-        return {
+        config = {
             "center": [float(v) for v in self.center],
             "scale": [float(v) for v in self.scale],
             "domain": list(self.domain),
             "scaling": self.scaling,
         }
+        if self.u_mean is not None:
+            config["u_mean"] = [float(v) for v in self.u_mean]
+            config["u_std"] = [float(v) for v in self.u_std]
+        return config
+
+    def standardized(self, X):
+        """Each column of ``X`` standardized on the fitted rows (what the
+        layer's linear basis sees); ``transform(X)`` without statistics."""
+        u = self.transform(X)
+        return u if self.u_mean is None else (u - self.u_mean) / self.u_std
 
     @classmethod
     def from_config(cls, config):
@@ -194,14 +228,14 @@ class InputMap:
             return config
         if not isinstance(config, dict) or not {"center", "scale"} <= set(config) or not set(
             config
-        ) <= {"center", "scale", "domain", "scaling"}:
+        ) <= {"center", "scale", "domain", "scaling", "u_mean", "u_std"}:
             raise TypeError(
                 "An input map must be an InputMap or a dict with keys 'center', 'scale' "
                 f"(and 'domain', 'scaling'). Received: {config!r:.200}"
             )
         return cls(
             config["center"], config["scale"], config.get("domain", (-1.0, 1.0)),
-            config.get("scaling", "custom"),
+            config.get("scaling", "custom"), config.get("u_mean"), config.get("u_std"),
         )
 
     def __eq__(self, other):
@@ -209,6 +243,7 @@ class InputMap:
             isinstance(other, InputMap) and self.domain == other.domain
             and np.array_equal(self.center, other.center)
             and np.array_equal(self.scale, other.scale)
+            and self.get_config() == other.get_config()
         )
 
     def __repr__(self):

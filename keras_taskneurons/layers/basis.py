@@ -15,7 +15,8 @@ config with its safe loading (the stored ``"bases"`` pin the kernel order).
 **What the bases see.** A layer first applies its ``input_map`` (the
 search's map from the user's features to the values the formula was found
 on; the identity by default), giving ``u``; the linear basis ``x`` sees
-``u``. Every other basis sees ``u`` brought into ``basis_domain`` (the range
+``u`` standardized with the map's statistics (``z``; ``u`` itself for a map
+without them). Every other basis sees ``u`` brought into ``basis_domain`` (the range
 the formula was searched on, default ``[-1, 1]``), as ``basis_range`` says:
 
 - ``"clip"``: ``u`` clipped to the domain (exact inside it; a layer holding
@@ -213,9 +214,11 @@ class BasisLayer(keras.layers.Layer):
     # -- what the bases see ----------------------------------------------------------
 
     def _map_input(self, x, axis=-1):
-        """The input map applied to ``x`` (channels along ``axis``): ``u``."""
+        """``(z, u)``: ``x`` (channels along ``axis``) mapped by the input
+        map, standardized for the linear basis (``z``, when the map has
+        statistics) and as the search saw it (``u``)."""
         if self.input_map is None:
-            return x
+            return x, x
         if self.input_map.n_features not in (1, x.shape[axis]):
             raise ValueError(
                 f"Layer {self.name!r} holds an input map of {self.input_map.n_features} "
@@ -224,9 +227,18 @@ class BasisLayer(keras.layers.Layer):
             )
         shape = [1] * len(x.shape)
         shape[axis] = -1
-        center = ops.reshape(ops.convert_to_tensor(self.input_map.center, x.dtype), shape)
-        scale = ops.reshape(ops.convert_to_tensor(self.input_map.scale, x.dtype), shape)
-        return ops.divide(ops.subtract(x, center), scale)
+
+        def constant(values):
+            return ops.reshape(ops.convert_to_tensor(values, x.dtype), shape)
+
+        m = self.input_map
+        u = ops.divide(ops.subtract(x, constant(m.center)), constant(m.scale))
+        if m.u_mean is None:
+            return u, u
+        # One affine map of x, not two in a row: z = (x - (c + s·μ)) / (s·σ).
+        z = ops.divide(ops.subtract(x, constant(m.center + m.scale * m.u_mean)),
+                       constant(m.scale * m.u_std))
+        return z, u
 
     def _build_range(self, channels):
         """The ``"running"`` statistics of the ``channels`` inputs (when some
@@ -283,11 +295,12 @@ class BasisLayer(keras.layers.Layer):
         return ops.clip(u, low, high)
 
     def _inputs(self, x, axis=-1, training=None):
-        """``(u, v)``: the input mapped by the input map (what ``x`` sees)
-        and brought into the domain (what the other bases see); ``training``
+        """``(z, v)``: what the linear basis sees (the input, standardized
+        by the input map when it has statistics) and what the other bases
+        see (the search's values brought into the domain); ``training``
         updates the running statistics."""
-        u = self._map_input(x, axis)
-        return u, self._basis_input(u, axis, training)
+        z, u = self._map_input(x, axis)
+        return z, self._basis_input(u, axis, training)
 
     def _matmul_features(self, u, bounded, axis=-1, groups=1, constants=None):
         """The features ``m_k g_k`` of the kernel's bases, concatenated along

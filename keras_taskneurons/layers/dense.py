@@ -63,9 +63,11 @@ class TaskNeuronDense(BasisLayer):
     **The search's domain**: ``input_map`` (an
     :class:`~keras_taskneurons.input_map.InputMap`, as the search's
     ``input_map_``) maps the layer's input ``x`` to ``u``, the values the
-    formula was searched on; every basis, ``x`` included, sees ``u``, so the
-    first layer of a network computes the searched bases of the raw
-    features (no ``Normalization`` layer needed). Every basis but ``x`` sees
+    formula was searched on; every basis but ``x`` sees ``u``, so the first
+    layer of a network computes the searched bases of the raw features (no
+    ``Normalization`` layer needed), and ``x`` sees each input standardized
+    with the map's statistics (``u_mean``, ``u_std``; an affine change that
+    its weights absorb, and the conditioning ``Dense`` trains best with). Every basis but ``x`` sees
     ``u`` brought into ``basis_domain`` (the range of ``u`` the search saw,
     default ``[-1, 1]``) as ``basis_range`` says: ``"clip"`` clips ``u`` to
     it (exact inside it; beyond it ``x**5`` stays at its boundary value, so

@@ -1,0 +1,154 @@
+"""The README recipe on raw tabular features, untuned, on 20 public datasets.
+
+Per dataset and seed: an 8:2 split (stratified for classes; at most
+``--max-rows`` rows, a random subset per seed, for time), regression targets
+standardized with the training split's mean and std (both networks alike;
+the scores are test MSE on that scale, or test accuracy). The features go in
+raw, as loaded. TN: the README recipe (``recipe.py``: the search's defaults
+on the raw training rows, ``search.layer_factory(activation="relu")``,
+hidden 32 and 16); LN: the narrowest Dense network of that shape with at
+least as many parameters, given an adapted ``Normalization``. Nothing is
+tuned; both train alike (Adam 1e-3, batch 32, early stopping). One result
+file per dataset and seed (``results/tabular_recipe/``), merged by the report
+step, so an interrupted run resumes.
+
+    python benchmarks/tabular_recipe.py --seeds 3 --jobs 2
+    python benchmarks/tabular_recipe.py --report-only
+    python benchmarks/tabular_recipe.py --quick        # CI: tiny sizes
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import datasets  # noqa: E402
+import recipe  # noqa: E402
+
+ALL = {**datasets.DATASETS, **datasets.MORE_DATASETS}
+FOLDER = os.path.join(common.RESULTS, "tabular_recipe")
+
+
+def split(name, seed, max_rows):
+    from sklearn.model_selection import train_test_split
+
+    loader, task, _ = ALL[name]
+    X, y = loader()
+    rng = np.random.default_rng(seed)
+    if len(y) > max_rows:
+        keep = np.sort(rng.choice(len(y), max_rows, replace=False))
+        X, y = X[keep], y[keep]
+    train, test = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed,
+                                   stratify=y if task == "classification" else None)
+    X = X.astype("float32")
+    if task == "classification":
+        return task, X[train], y[train], X[test], y[test]
+    mean, std = y[train].mean(), y[train].std() or 1.0
+    y = ((y - mean) / std).astype("float32")
+    return task, X[train], y[train], X[test], y[test]
+
+
+def run(name, seed, max_rows, epochs, quick):
+    task, X, y, X_test, y_test = split(name, seed, max_rows)
+    found, seconds = recipe.search(X, y, task, seed, quick)
+    n_outputs = len(np.unique(y)) if task == "classification" else 1
+    built, widths = recipe.readme_networks(found, X, n_outputs, task, seed)
+    result = {"dataset": name, "seed": seed, "task": task, "shape": list(ALL[name][0]()[0].shape),
+              "formula": found.formula_.format(3), "search_seconds": seconds, "LN widths": widths}
+    for kind, model in built.items():
+        result[kind] = recipe.fit_and_score(model, X, y, X_test, y_test, task, epochs, seed)
+        result[kind + " params"] = model.count_params()
+    print(f"{name} seed {seed}: {result['formula']}  TN {result['TN']:.4f}  LN {result['LN']:.4f}",
+          flush=True)
+    return result
+
+
+def run_to_file(name, seed, max_rows, epochs):
+    path = os.path.join(FOLDER, f"{_slug(name)}_seed{seed}.json")
+    if not os.path.exists(path):
+        result = run(name, seed, max_rows, epochs, False)
+        with open(path + ".tmp", "w") as handle:
+            json.dump(result, handle, indent=1)
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def _slug(name):
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+
+
+def report(results, quick, argv):
+    import keras
+
+    rows = []
+    better = within = worse = paired_majority = 0
+    for name in ALL:
+        runs = sorted((r for r in results if r["dataset"] == name), key=lambda r: r["seed"])
+        if not runs:
+            continue
+        classification = runs[0]["task"] == "classification"
+        tn, ln = np.array([r["TN"] for r in runs]), np.array([r["LN"] for r in runs])
+        wins = int(np.sum(tn > ln if classification else tn < ln))
+        is_better = tn.mean() > ln.mean() if classification else tn.mean() < ln.mean()
+        verdict = "TN" if is_better else (
+            "within 1 std" if abs(tn.mean() - ln.mean()) <= ln.std() else "LN")
+        better += verdict == "TN"
+        within += verdict == "within 1 std"
+        worse += verdict == "LN"
+        paired_majority += is_better and wins >= 0.6 * len(runs)
+        rows.append([name, "{} × {}".format(*runs[0]["shape"]),
+                     "accuracy ↑" if classification else "MSE ↓",
+                     f"{ln.mean():.4f} ({ln.std():.4f})", f"{tn.mean():.4f} ({tn.std():.4f})",
+                     verdict, f"{wins}/{len(runs)}", f"`{runs[0]['formula']}`"[:70],
+                     f"{runs[0]['TN params']} / {runs[0]['LN params']}"])
+    seeds = max((len([r for r in results if r["dataset"] == n]) for n in ALL), default=0)
+    text = common.header("The README recipe on raw tabular features (untuned)", argv) + "\n".join([
+        (__doc__.split("\n\n")[1]).replace("\n", " "),
+        "",
+        f"Backend: {keras.backend.backend()}. Seeds per dataset: up to {seeds}.",
+        "",
+        f"**TN better than LN (mean over seeds) on {better} of {len(rows)} datasets; worse by at "
+        f"most one LN standard deviation on {within}; worse by more on {worse}. Better with TN "
+        f"winning at least 60 % of the paired seeds: {paired_majority}.**",
+        "",
+        common.table(["dataset", "N × d", "metric", "LN + Normalization", "TN (README recipe)",
+                      "better", "paired seeds TN better", "formula (seed 0)", "params TN / LN"],
+                     rows),
+        "",
+    ])
+    common.write_results("tabular_recipe", text, results, quick, lambda raw: None)
+
+
+def main():
+    parser = common.argument_parser(__doc__, "tabular_recipe")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--max-rows", type=int, default=4000)
+    parser.add_argument("--datasets", default=None, help="comma-separated name parts")
+    args = parser.parse_args()
+    names = list(ALL)
+    if args.datasets:
+        names = [n for n in names if any(p.strip() in n for p in args.datasets.split(","))]
+    if args.quick:
+        results = [run(name, 0, 300, 2, True) for name in ("yacht hydrodynamics", "pima")]
+        report(results, True, sys.argv)
+        return
+    os.makedirs(FOLDER, exist_ok=True)
+    tasks = [(name, seed, args.max_rows, args.epochs) for seed in range(args.seeds) for name in names]
+    if not args.report_only:
+        common.parallel_map(run_to_file, tasks, args.jobs)
+    results = []
+    for name, seed, _, _ in tasks:
+        path = os.path.join(FOLDER, f"{_slug(name)}_seed{seed}.json")
+        if os.path.exists(path):
+            with open(path) as handle:
+                results.append(json.load(handle))
+    report(results, False, sys.argv)
+
+
+if __name__ == "__main__":
+    main()
