@@ -42,6 +42,13 @@ def header(title, argv):
     ])
 
 
+def summary(values):
+    """``mean (std)`` of a result column, as every report prints it."""
+    import numpy as np
+
+    return f"{np.mean(values):.4f} ({np.std(values):.4f})"
+
+
 def table(headers, rows):
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

@@ -96,7 +96,7 @@ def report(results, quick, argv):
         goal_met += sum(halved)
         goal_cells += len(halved)
         rows.append([
-            target, len(runs), f"{ln.mean():.4f} ({ln.std():.4f})", f"{tn.mean():.4f} ({tn.std():.4f})",
+            target, len(runs), common.summary(ln), common.summary(tn),
             f"{np.median(ln / tn):.1f}x", f"{int(np.sum(tn < ln))}/{len(runs)}",
             f"{sum(family)}/{len(runs)}", f"{sum(halved)}/{len(halved)}",
             f"`{default[0]['formula']}`", f"{default[0]['TN params']} / {default[0]['LN params']}",

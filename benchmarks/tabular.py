@@ -183,10 +183,6 @@ def run_seed(name, seed, recipes, structures, epochs, quick, ablate):
     return name, seed, result
 
 
-def summary(values):
-    return f"{np.mean(values):.4f} ({np.std(values):.4f})"
-
-
 def recipe_text(recipe):
     return f"{recipe[0]}, {recipe[1]:g}"
 
@@ -256,8 +252,8 @@ def main():
                 name, "accuracy ↑" if classification else "MSE ↓", label,
                 f"{STRUCTURES[label]} / {cells[0]['widths']}",
                 f"{cells[0]['TN params']} / {cells[0]['LN params']}",
-                summary(ln), summary(tn), verdict, f"{seed_wins}/{seeds}",
-                summary(trees), " / ".join(paper) if paper and label == "S1" else "",
+                common.summary(ln), common.summary(tn), verdict, f"{seed_wins}/{seeds}",
+                common.summary(trees), " / ".join(paper) if paper and label == "S1" else "",
             ])
             raw += [{"dataset": name, "seed": seed, "structure": label, "network": kind,
                      "score": cell[kind], "recipe": list(recipes[name][kind]),

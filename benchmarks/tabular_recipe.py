@@ -101,7 +101,7 @@ def report(results, quick, argv):
         paired_majority += is_better and wins >= 0.6 * len(runs)
         rows.append([name, "{} × {}".format(*runs[0]["shape"]),
                      "accuracy ↑" if classification else "MSE ↓",
-                     f"{ln.mean():.4f} ({ln.std():.4f})", f"{tn.mean():.4f} ({tn.std():.4f})",
+                     common.summary(ln), common.summary(tn),
                      verdict, f"{wins}/{len(runs)}", f"`{runs[0]['formula']}`"[:70],
                      f"{runs[0]['TN params']} / {runs[0]['LN params']}"])
     seeds = max((len([r for r in results if r["dataset"] == n]) for n in ALL), default=0)

@@ -267,3 +267,18 @@ def test_the_domain_sets_the_normalization():
     wide = TaskNeuronDense(2, "x**2", basis_domain=(-3, 3), basis_range="clip")
     assert wide.multipliers == pytest.approx((1.0, 0.1 / 9))
     assert basis_module.DEFAULT_BASIS_DOMAIN == (-1.0, 1.0)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_a_mapped_layer_computes_in_float32_under_mixed_precision(policy, search):
+    reg, X = search
+    reference = reg.layer_factory(basis_initializer="glorot_uniform")(4)
+    expected = to_numpy(reference(X))
+    keras.config.set_dtype_policy(policy)
+    mixed = reg.layer_factory(basis_initializer="glorot_uniform")(4)
+    mixed.build(X.shape)
+    mixed.set_weights(reference.get_weights())
+    out = to_numpy(mixed(X)).astype("float32")
+    # Raw columns up to ~4000 arrive in 16 bits; the map and bases run in float32.
+    assert mixed.compute_dtype == policy.split("_")[1] and np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, expected, rtol=5e-2, atol=5e-2)
