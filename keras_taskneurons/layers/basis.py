@@ -228,8 +228,10 @@ class BasisLayer(keras.layers.Layer):
         shape = [1] * len(x.shape)
         shape[axis] = -1
 
+        dtype = keras.backend.standardize_dtype(x.dtype)
+
         def constant(values):
-            return ops.reshape(ops.convert_to_tensor(values, x.dtype), shape)
+            return ops.reshape(ops.convert_to_tensor(values, dtype), shape)
 
         m = self.input_map
         u = ops.divide(ops.subtract(x, constant(m.center)), constant(m.scale))

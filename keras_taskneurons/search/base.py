@@ -9,7 +9,6 @@ from it (:mod:`~keras_taskneurons.search.front`).
 
 import math
 import numbers
-import time
 import warnings
 
 import numpy as np
@@ -27,12 +26,12 @@ from keras_taskneurons.layers import layer_factory
 from keras_taskneurons.search.fitness import (
     BAD_FITNESS,
     MAX_STACKED_VALUES,
-    ScaledSumFitness,
     feature_sum,
     linear_scaling,
     scaled_error,
 )
 from keras_taskneurons.search import candidates as candidates_module
+from keras_taskneurons.search import evolution
 from keras_taskneurons.search import front as front_module
 from keras_taskneurons.search.front import MODEL_SELECTIONS, validation_loss
 from keras_taskneurons.search.refinement import (
@@ -72,28 +71,6 @@ def _program_to_formula(program):
 
 TUNING_VALUES = 5_000
 """Stacked values on which the front's constants are tuned at most."""
-
-
-class _Progress:
-    """One readable line per generation on stdout."""
-
-    def __init__(self, total, enabled):
-        self.total = total
-        self.enabled = enabled
-        self.start = time.perf_counter()
-
-    def report(self, generation, best, best_ever, length):
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        left = elapsed / generation * (self.total - generation)
-        print(
-            f"generation {generation:>3}/{self.total}  "
-            f"best 1-R² {best:.5f}  best ever {best_ever:.5f}  "
-            f"length {length:>3}  elapsed {elapsed:6.1f}s  "
-            f"left ~{left:5.1f}s",
-            flush=True,
-        )
 
 
 def _check_number(name, value, low, high, integer=False, low_open=False):
@@ -357,98 +334,12 @@ class _VectorizedSymbolicBase(BaseEstimator):
                 flush=True,
             )
 
-    def _gplearn_regressor(self, metric, seed):
-        from gplearn.genetic import SymbolicRegressor
-
-        return SymbolicRegressor(
-            population_size=self.population_size,
-            generations=0,
-            tournament_size=self.tournament_size,
-            stopping_criteria=-np.inf,  # we decide when to stop
-            const_range=(
-                tuple(float(v) for v in self.const_range)
-                if self.const_range is not None else None
-            ),
-            init_depth=tuple(int(v) for v in self.init_depth),
-            function_set=[prim.gplearn_function(n) for n in self.function_set],
-            metric=metric,
-            parsimony_coefficient=self.parsimony_coefficient,
-            p_crossover=self.p_crossover,
-            p_subtree_mutation=self.p_subtree_mutation,
-            p_hoist_mutation=self.p_hoist_mutation,
-            p_point_mutation=self.p_point_mutation,
-            p_point_replace=self.p_point_replace,
-            max_samples=1.0,  # sample selection is ours (whole samples)
-            warm_start=True,
-            low_memory=True,
-            n_jobs=1 if self.n_jobs is None else self.n_jobs,
-            random_state=seed,
-        )
-
     def _evolve(self, train, seed):
-        """Step 3: gplearn's evolution on the stacked evolution rows, one
-        generation at a time. Returns the hall of fame (length → (fitness,
-        program), the best of all generations) and each generation's best
-        ``(fitness, length, generation, program)``; sets ``run_details_``
-        and ``n_generations_``."""
-        from gplearn.fitness import make_fitness
-
-        U, targets, weights = train
-        n_features = U.shape[1]
-        fitness = ScaledSumFitness(targets, n_features)
-        metric = make_fitness(
-            function=fitness.function(), greater_is_better=False, wrap=True
-        )
-        gp = self._gplearn_regressor(metric, seed)
-        stacked = U.reshape(-1, 1)
-        stacked_target = np.repeat(targets[:, 0], n_features)
-        stacked_weight = np.repeat(weights, n_features)
-
-        progress = _Progress(self.generations, self.verbose > 0)
-        details = {
-            "generation": [], "best_fitness": [], "best_ever_fitness": [],
-            "mean_fitness": [], "best_length": [], "mean_length": [],
-            "seconds": [],
-        }
-        candidates = []  # (fitness, length, generation, program): best ever
-        hall = {}  # length -> (fitness, program): the best of all generations
-        try:
-            for generation in range(1, self.generations + 1):
-                started = time.perf_counter()
-                gp.set_params(generations=generation)
-                # gplearn 0.4.3 overwrites numpy's global random state while
-                # it draws sample indices (Program.get_all_indices): restore
-                # it, so that a fit leaves the caller's global state alone.
-                global_state = np.random.get_state()
-                try:
-                    gp.fit(stacked, stacked_target, sample_weight=stacked_weight)
-                finally:
-                    np.random.set_state(global_state)
-                population = gp._programs[-1]
-                raw = np.array([p.raw_fitness_ for p in population])
-                lengths = np.array([p.length_ for p in population])
-                for program, value, length in zip(population, raw, lengths):
-                    if value < hall.get(length, (np.inf,))[0]:
-                        hall[length] = (value, program)
-                best = int(np.argmin(raw))
-                candidates.append(
-                    (raw[best], lengths[best], generation, population[best])
-                )
-                best_ever = min(c[0] for c in candidates)
-                details["generation"].append(generation)
-                details["best_fitness"].append(float(raw[best]))
-                details["best_ever_fitness"].append(float(best_ever))
-                details["mean_fitness"].append(float(np.mean(raw)))
-                details["best_length"].append(int(lengths[best]))
-                details["mean_length"].append(float(np.mean(lengths)))
-                details["seconds"].append(time.perf_counter() - started)
-                progress.report(generation, raw[best], best_ever, lengths[best])
-                if best_ever <= self.stopping_criteria:
-                    break
-        finally:
-            fitness.release()
-        self.run_details_ = details
-        self.n_generations_ = len(details["generation"])
+        """Step 3 (:func:`~keras_taskneurons.search.evolution.evolve`): the
+        hall of fame and each generation's best; sets ``run_details_`` and
+        ``n_generations_``."""
+        hall, candidates, self.run_details_ = evolution.evolve(self, train, seed)
+        self.n_generations_ = len(self.run_details_["generation"])
         return hall, candidates
 
     def _choose(self, front, train, validation):
