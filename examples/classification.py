@@ -15,7 +15,7 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_
 X_train, X_test = X_train.astype("float32"), X_test.astype("float32")  # raw features
 
 # Step 1: one formula for all 30 features, fitted to the class labels (the
-# search maps each column to [-1, 1] first: its input map, input_map_).
+# search standardizes each column first: its input map, input_map_).
 search = keras_taskneurons.VectorizedSymbolicClassifier(
     generations=3 if QUICK else 20, population_size=200 if QUICK else 1000,
     function_set=("add", "sub", "mul"), random_state=0,

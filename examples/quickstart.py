@@ -17,7 +17,7 @@ X = (U * 10.0 ** (np.arange(8) - 3) + np.arange(8)).astype("float32")
 y = (U**2 - 0.5 * U).sum(axis=1, keepdims=True).astype("float32")
 
 # Step 1: vectorized symbolic regression finds one formula f shared by all
-# inputs, on each column mapped to [-1, 1] (search.input_map_).
+# inputs, on each column standardized (search.input_map_).
 search = keras_taskneurons.VectorizedSymbolicRegressor(
     generations=3 if QUICK else 20, population_size=200 if QUICK else 1000,
     function_set=("add", "sub", "mul"), random_state=0, verbose=1,

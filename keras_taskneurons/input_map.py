@@ -14,9 +14,9 @@ weights absorb, but the conditioning a ``Dense`` layer trains best with
 
 Scalings (:data:`SCALINGS`):
 
-- ``"minmax"`` (the paper's): each column to ``[-1, 1]`` on the training
-  rows;
-- ``"standard"``: each column to mean 0 and standard deviation 1;
+- ``"standard"`` (the estimators' default): each column to mean 0 and
+  standard deviation 1 on the training rows;
+- ``"minmax"`` (the paper's): each column to ``[-1, 1]``;
 - ``"global"``: ONE mean and ONE standard deviation over all values (every
   column alike; only right when the columns share a unit);
 - ``"none"``: the identity.
@@ -42,7 +42,7 @@ import numbers
 
 import numpy as np
 
-SCALINGS = ("minmax", "standard", "global", "none")
+SCALINGS = ("standard", "minmax", "global", "none")
 
 MAX_FEATURES = 1_000_000
 """The most columns a stored map may describe (a saved model is untrusted
@@ -139,7 +139,7 @@ class InputMap:
         self.scaling = scaling
 
     @classmethod
-    def fit(cls, X, scaling="minmax"):
+    def fit(cls, X, scaling="standard"):
         """The map ``scaling`` gives for the rows of ``X`` (n, d)."""
         if scaling not in SCALINGS:
             raise ValueError(f"scaling must be one of {SCALINGS}. Received: scaling={scaling!r}")

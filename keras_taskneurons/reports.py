@@ -90,7 +90,7 @@ def plot_report(path, formula, x_train, histories, equations):
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4))
     left.plot(grid, formula.evaluate(grid))
     left.set_title(f"f(x) = {formula.format(3)}"[:60], fontsize=9)
-    left.set_xlabel("x (input scaled to [-1, 1] on the training data)")
+    left.set_xlabel("x (each input mapped by the search's input map)")
     complexities = [e.complexity for e in equations]
     losses = [max(e.loss, 1e-16) for e in equations]
     middle.step(complexities, losses, where="post", color="tab:blue")

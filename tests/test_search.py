@@ -173,7 +173,8 @@ def test_multiclass_classifier():
     X = rng.normal(size=(300, 3))
     radius = (X**2).sum(axis=1)
     y = np.digitize(radius, [1.5, 4.0])
-    clf = VectorizedSymbolicClassifier(random_state=0, **SMALL).fit(X, y)
+    # Columns of one unit: the global map keeps Σ x_i² exactly one shared f.
+    clf = VectorizedSymbolicClassifier(random_state=0, scaling="global", **SMALL).fit(X, y)
     assert clf.decision_function(X).shape == (300, 3)
     assert clf.predict_proba(X).shape == (300, 3)
     assert clf.score(X, y) > 0.9

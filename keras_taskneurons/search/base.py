@@ -109,7 +109,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         validation_fraction=0.25,
         model_selection="best",
         refine=True,
-        scaling="minmax",
+        scaling="standard",
         standardize="deprecated",
         n_jobs=None,
         random_state=None,
@@ -285,7 +285,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         warnings.warn(
             "standardize is deprecated and will be removed; use scaling="
             f"{'global' if self.standardize else 'none'!r} (the default is "
-            "scaling='minmax', each column to [-1, 1]).",
+            "scaling='standard', each column standardized).",
             FutureWarning, stacklevel=4,
         )
         return "global" if self.standardize else "none"
