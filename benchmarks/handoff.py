@@ -37,7 +37,8 @@ polynomial's degree)."""
 NON_POLYNOMIAL = {"sin", "cos", "exp", "log", "sqrt", "div", "inv", "abs", "tanh"}
 SCALINGS = ("minmax", "standard", "global")
 DEFAULT = "standard"
-"""The estimators' default scaling: the README recipe's column."""
+"""What the estimators' default (``scaling="auto"``) picks for these
+columns of different units: the README recipe's column."""
 N, D, TRAIN, NOISE = 2000, 8, 1500, 0.05
 FOLDER = os.path.join(common.RESULTS, "handoff")
 

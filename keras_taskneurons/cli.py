@@ -189,7 +189,7 @@ def command_fit(args):
         population_size=args.population, generations=args.generations,
         function_set=functions, parsimony_coefficient=args.parsimony,
         random_state=args.seed, verbose=1,
-    )  # scaling="standard": each column standardized on the training rows (input_map_)
+    )  # scaling="auto": each column standardized on the training rows (input_map_)
     started = time.perf_counter()
     search.fit(table.X[train_idx], y[train_idx])
     search_seconds = time.perf_counter() - started

@@ -14,8 +14,13 @@ weights absorb, but the conditioning a ``Dense`` layer trains best with
 
 Scalings (:data:`SCALINGS`):
 
-- ``"standard"`` (the estimators' default): each column to mean 0 and
-  standard deviation 1 on the training rows;
+- ``"auto"`` (the estimators' default): ``"global"`` when the columns look
+  like one unit (their standard deviations within a factor
+  :data:`ALIKE_SPREAD` of each other and their means within one overall
+  standard deviation of each other), else ``"standard"``; the fitted map's
+  ``scaling`` says which;
+- ``"standard"``: each column to mean 0 and standard deviation 1 on the
+  training rows;
 - ``"minmax"`` (the paper's): each column to ``[-1, 1]``;
 - ``"global"``: ONE mean and ONE standard deviation over all values (every
   column alike; only right when the columns share a unit);
@@ -42,7 +47,24 @@ import numbers
 
 import numpy as np
 
-SCALINGS = ("standard", "minmax", "global", "none")
+SCALINGS = ("auto", "standard", "minmax", "global", "none")
+
+ALIKE_SPREAD = 2.0
+"""``"auto"`` keeps one map for all columns while their standard deviations
+are within this factor of each other (and their means close): a per-column
+map would then only add sampling noise (each column its own slightly
+different affine map, so a target shared in the raw unit, ``Σ g(x_i)``, is
+no longer exactly one ``f`` of the mapped values)."""
+
+
+def alike(X):
+    """Whether the columns of ``X`` look like one unit (see ``"auto"``)."""
+    spread, means = X.std(axis=0), X.mean(axis=0)
+    if X.shape[1] < 2 or not np.all(spread > 0):
+        return X.shape[1] < 2
+    overall = X.std()
+    return bool(spread.max() <= ALIKE_SPREAD * spread.min()
+                and np.ptp(means) <= overall)
 
 MAX_FEATURES = 1_000_000
 """The most columns a stored map may describe (a saved model is untrusted
@@ -139,7 +161,7 @@ class InputMap:
         self.scaling = scaling
 
     @classmethod
-    def fit(cls, X, scaling="standard"):
+    def fit(cls, X, scaling="auto"):
         """The map ``scaling`` gives for the rows of ``X`` (n, d)."""
         if scaling not in SCALINGS:
             raise ValueError(f"scaling must be one of {SCALINGS}. Received: scaling={scaling!r}")
@@ -147,6 +169,8 @@ class InputMap:
         if X.ndim != 2 or X.shape[0] < 1:
             raise ValueError(f"X must be a non-empty 2-D array. Received shape {X.shape}")
         d = X.shape[1]
+        if scaling == "auto":
+            scaling = "global" if alike(X) else "standard"
         if scaling == "minmax":
             low, high = X.min(axis=0), X.max(axis=0)
             center, scale = (low + high) / 2, _safe_scale((high - low) / 2)

@@ -50,6 +50,17 @@ def test_the_linear_basis_sees_each_input_standardized(search):
     assert one.u_mean.shape == (1,) and one.u_std[0] > 0
 
 
+def test_auto_keeps_one_map_for_columns_of_one_unit_only():
+    rng = np.random.default_rng(4)
+    alike = rng.normal(3.0, 2.0, (500, 6))
+    assert InputMap.fit(alike).scaling == "global" and InputMap.fit(alike).is_uniform
+    mixed = alike * np.array([1, 1, 1, 1, 1, 10.0])  # one column in other units
+    assert InputMap.fit(mixed).scaling == "standard"
+    shifted = alike + np.array([0, 0, 0, 0, 0, 50.0])
+    assert InputMap.fit(shifted).scaling == "standard"
+    assert VectorizedSymbolicRegressor().scaling == "auto"
+
+
 def test_scalings_map_columns_as_documented():
     X = np.array([[0.0, 10.0], [2.0, 30.0], [4.0, 20.0], [6.0, 20.0]])
     minmax = InputMap.fit(X, "minmax").transform(X)

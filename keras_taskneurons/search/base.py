@@ -109,7 +109,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         validation_fraction=0.25,
         model_selection="best",
         refine=True,
-        scaling="standard",
+        scaling="auto",
         standardize="deprecated",
         n_jobs=None,
         random_state=None,
@@ -285,7 +285,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         warnings.warn(
             "standardize is deprecated and will be removed; use scaling="
             f"{'global' if self.standardize else 'none'!r} (the default is "
-            "scaling='standard', each column standardized).",
+            "scaling='auto', each column standardized unless they share a unit).",
             FutureWarning, stacklevel=4,
         )
         return "global" if self.standardize else "none"

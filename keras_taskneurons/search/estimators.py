@@ -79,11 +79,15 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
     refine : bool, default=True
         Expand the evolved formula into terms and refine its constants by
         least squares.
-    scaling : {"standard", "minmax", "global", "none"}, default="standard"
+    scaling : {"auto", "standard", "minmax", "global", "none"}, default="auto"
         The input map: how each column of ``X`` is brought to the values
-        ``u`` the formula is searched on (``input_map_``). ``"standard"``:
-        each column to mean 0 and standard deviation 1 on the training
-        rows, so columns of any unit share one scale and one ``f``;
+        ``u`` the formula is searched on (``input_map_``). ``"auto"``:
+        ``"global"`` when the columns look like one unit (standard
+        deviations within a factor 2, means within one overall standard
+        deviation), else ``"standard"`` (``input_map_.scaling`` says
+        which). ``"standard"``: each column to mean 0 and standard
+        deviation 1 on the training rows, so columns of any unit share one
+        scale and one ``f``;
         ``"minmax"`` (the paper's normalization): each column to ``[-1,
         1]``; ``"global"``: one mean and one standard deviation over all
         values (0.2's ``standardize=True``: exact when every column has the
@@ -165,8 +169,8 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
     ...     population_size=300, generations=5, random_state=0).fit(X, y)
     >>> reg.score(X, y) > 0.99
     True
-    >>> reg.input_map_.scaling  # each column standardized before the search
-    'standard'
+    >>> reg.input_map_.scaling  # the columns share a unit: one map for all
+    'global'
     >>> make = reg.layer_factory(activation="relu")  # TaskNeuronDense layers
     """
 
