@@ -60,7 +60,7 @@ def main():
     text = common.header("Formulas found on the tabular datasets", sys.argv) + "\n".join([
         "Training split of seed 0 of `benchmarks/tabular.py`, inputs scaled to [-1, 1], search "
         "defaults (population 1000, 20 generations, Pareto front, model_selection=\"best\"), "
-        "`scaling="none"`. Score: the search model itself (a·Σf + b, or the logistic map) "
+        "`scaling=\"none\"`. Score: the search model itself (a·Σf + b, or the logistic map) "
         "on the test split.",
         "",
         common.table(["dataset", "function set", "formula", "complexity", "front",

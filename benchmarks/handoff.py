@@ -64,7 +64,7 @@ def run(target, seed, quick):
     X, y, X_test, y_test = data(target, seed)
     epochs = 2 if quick else 300
     result = {"target": target, "seed": seed, "scalings": {}}
-    for scaling in SCALINGS[:1] if quick else SCALINGS:
+    for scaling in (SCALINGS[0], DEFAULT) if quick else SCALINGS:
         found, seconds = recipe.search(X, y, "regression", seed, quick, scaling=scaling)
         built, widths = recipe.readme_networks(found, X, 1, "regression", seed)
         entry = {"formula": found.formula_.format(3), "family": in_family(found.formula_, target),
