@@ -90,7 +90,11 @@ def _timed(work):
 def _warm_up():
     # The backend's first operations are slow once; that is not the formula's.
     for basis_range in ("clip", "running", None):
-        TaskNeuronDense(2, "x**2 + sin(x)", basis_range=basis_range)(np.ones((2, 3), "float32"))
+        layer = TaskNeuronDense(2, "x**2 + sin(x)", basis_range=basis_range)
+        layer(np.ones((2, 3), "float32"))
+    # Keras's first get_config imports TensorFlow (its serializer checks for
+    # tf.TensorShape), seconds under the other backends: once, not per formula.
+    TaskNeuronDense.from_config(layer.get_config())
     Formula("(x + 1)**3*sin(x)").to_latex()
 
 
