@@ -108,8 +108,8 @@ class BasisLayer(keras.layers.Layer):
                 "positive number or 'coefficients'. Received: "
                 f"basis_scale={basis_scale!r}"
             )
-        if not any(basis_range is r or (isinstance(basis_range, str) and basis_range == r)
-                   for r in BASIS_RANGES):
+        if not (basis_range is None
+                or (isinstance(basis_range, str) and basis_range in BASIS_RANGES)):
             raise ValueError(
                 "Received an invalid value for `basis_range`, expected one of "
                 f"{BASIS_RANGES}. Received: basis_range={basis_range!r}"
