@@ -37,6 +37,7 @@ def split(name, seed, max_rows):
 
     loader, task, _ = ALL[name]
     X, y = loader()
+    shape = list(X.shape)  # before the row cap
     rng = np.random.default_rng(seed)
     if len(y) > max_rows:
         keep = np.sort(rng.choice(len(y), max_rows, replace=False))
@@ -44,19 +45,18 @@ def split(name, seed, max_rows):
     train, test = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed,
                                    stratify=y if task == "classification" else None)
     X = X.astype("float32")
-    if task == "classification":
-        return task, X[train], y[train], X[test], y[test]
-    mean, std = y[train].mean(), y[train].std() or 1.0
-    y = ((y - mean) / std).astype("float32")
-    return task, X[train], y[train], X[test], y[test]
+    if task != "classification":
+        mean, std = y[train].mean(), y[train].std() or 1.0
+        y = ((y - mean) / std).astype("float32")
+    return task, shape, X[train], y[train], X[test], y[test]
 
 
 def run(name, seed, max_rows, epochs, quick):
-    task, X, y, X_test, y_test = split(name, seed, max_rows)
+    task, shape, X, y, X_test, y_test = split(name, seed, max_rows)
     found, seconds = recipe.search(X, y, task, seed, quick)
     n_outputs = len(np.unique(y)) if task == "classification" else 1
     built, widths = recipe.readme_networks(found, X, n_outputs, task, seed)
-    result = {"dataset": name, "seed": seed, "task": task, "shape": list(ALL[name][0]()[0].shape),
+    result = {"dataset": name, "seed": seed, "task": task, "shape": shape,
               "formula": found.formula_.format(3), "search_seconds": seconds, "LN widths": widths}
     for kind, model in built.items():
         result[kind] = recipe.fit_and_score(model, X, y, X_test, y_test, task, epochs, seed)

@@ -205,12 +205,15 @@ class InputMap:
 
     def transform(self, X):
         """``(X - center) / scale`` in float64 (numpy)."""
+        return (self._checked(X) - self.center) / self.scale
+
+    def _checked(self, X):
         X = np.asarray(X, dtype=np.float64)
         if X.shape[-1] != self.n_features:
             raise ValueError(
                 f"X has {X.shape[-1]} features, but the input map has {self.n_features}."
             )
-        return (X - self.center) / self.scale
+        return X
 
     def uniform(self):
         """The same map for one channel (only for a uniform map)."""
@@ -239,11 +242,18 @@ class InputMap:
             config["u_std"] = [float(v) for v in self.u_std]
         return config
 
+    def linear_map(self):
+        """``(center, scale)`` of the ONE affine map from ``x`` to what the
+        layer's linear basis sees: ``z = (x - center) / scale``, each column
+        standardized on the fitted rows (``u`` itself without statistics)."""
+        if self.u_mean is None:
+            return self.center, self.scale
+        return self.center + self.scale * self.u_mean, self.scale * self.u_std
+
     def standardized(self, X):
-        """Each column of ``X`` standardized on the fitted rows (what the
-        layer's linear basis sees); ``transform(X)`` without statistics."""
-        u = self.transform(X)
-        return u if self.u_mean is None else (u - self.u_mean) / self.u_std
+        """What the layer's linear basis sees for ``X`` (numpy)."""
+        center, scale = self.linear_map()
+        return (self._checked(X) - center) / scale
 
     @classmethod
     def from_config(cls, config):

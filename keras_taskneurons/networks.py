@@ -63,9 +63,7 @@ def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
     if kind == "task":
         make = layer_factory(formula, input_map, activation=activation, **layer_options)
     elif input_map is not None:  # what the task network's linear basis sees
-        center, scale = input_map.center, input_map.scale
-        if input_map.u_mean is not None:
-            center, scale = center + scale * input_map.u_mean, scale * input_map.u_std
+        center, scale = input_map.linear_map()
         hidden = keras.layers.Normalization(mean=center, variance=scale**2, name="input_map")(
             hidden)
     for index, width in enumerate(widths):

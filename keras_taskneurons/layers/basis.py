@@ -237,10 +237,8 @@ class BasisLayer(keras.layers.Layer):
         u = ops.divide(ops.subtract(x, constant(m.center)), constant(m.scale))
         if m.u_mean is None:
             return u, u
-        # One affine map of x, not two in a row: z = (x - (c + s·μ)) / (s·σ).
-        z = ops.divide(ops.subtract(x, constant(m.center + m.scale * m.u_mean)),
-                       constant(m.scale * m.u_std))
-        return z, u
+        center, scale = m.linear_map()  # one affine map of x, not two in a row
+        return ops.divide(ops.subtract(x, constant(center)), constant(scale)), u
 
     def _build_range(self, channels):
         """The ``"running"`` statistics of the ``channels`` inputs (when some
