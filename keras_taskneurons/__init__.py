@@ -15,10 +15,12 @@ startup.import_backend()  # before anything imports Keras: quiet for the command
 from keras_taskneurons.formula import Formula
 from keras_taskneurons.input_map import InputMap
 from keras_taskneurons.layers import (
+    BasisRangeMonitor,
     TaskNeuronConv1D,
     TaskNeuronConv2D,
     TaskNeuronConv3D,
     TaskNeuronDense,
+    basis_range_report,
     layer_factory,
 )
 from keras_taskneurons.primitives import PRIMITIVES
@@ -30,6 +32,7 @@ from keras_taskneurons.search import (
 __version__ = "0.2.0"
 
 __all__ = [
+    "BasisRangeMonitor",
     "Formula",
     "InputMap",
     "PRIMITIVES",
@@ -39,5 +42,6 @@ __all__ = [
     "TaskNeuronDense",
     "VectorizedSymbolicClassifier",
     "VectorizedSymbolicRegressor",
+    "basis_range_report",
     "layer_factory",
 ]

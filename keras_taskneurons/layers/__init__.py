@@ -10,17 +10,20 @@ from keras_taskneurons.layers.conv import (
     TaskNeuronConv3D,
 )
 from keras_taskneurons.layers.dense import PARAMETERIZATIONS, TaskNeuronDense
+from keras_taskneurons.layers.monitor import BasisRangeMonitor, basis_range_report
 from keras_taskneurons.layers.factory import TaskNeuronLayerFactory, layer_factory
 
 __all__ = [
     "DEFAULT_BASIS_DOMAIN",
     "PARAMETERIZATIONS",
     "BasisLayer",
+    "BasisRangeMonitor",
     "TaskNeuronConv",
     "TaskNeuronConv1D",
     "TaskNeuronConv2D",
     "TaskNeuronConv3D",
     "TaskNeuronDense",
     "TaskNeuronLayerFactory",
+    "basis_range_report",
     "layer_factory",
 ]

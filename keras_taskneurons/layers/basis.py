@@ -31,6 +31,7 @@ the formula was searched on, default ``[-1, 1]``), as ``basis_range`` says:
 """
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -56,6 +57,11 @@ training batch already gives its own statistics)."""
 RUNNING_SPREAD = 2.0
 """``"running"`` maps ``mean ± RUNNING_SPREAD * std`` of each input onto the
 domain's ends (a normal input is clipped 4.6 % of the time)."""
+
+SATURATION_WARNING = 0.5
+"""A layer warns (once) when more than this fraction of what its bases see
+in a training batch falls outside ``basis_domain`` (the bases saturate
+there: clipped, they are constants)."""
 
 BEFORE_START_AS_DENSE = {
     "linear_basis": False, "basis_scale": 1.0, "normalize_bases": False,
@@ -157,6 +163,9 @@ class BasisLayer(keras.layers.Layer):
             self._matmul_bases = bases
             self._parametric_bases = []
         self._multipliers = [self._multiplier(b) for b in self.bases]
+        self._range_checked = False  # the once-per-layer saturation check
+        self._range_probe = None  # a list while basis_range_report() probes
+        self._range_warned = False
 
     @property
     def bases(self):
@@ -292,7 +301,52 @@ class BasisLayer(keras.layers.Layer):
             half = (high - low) / (2 * RUNNING_SPREAD)
             standardized = ops.divide(ops.subtract(u, mean), ops.sqrt(ops.add(variance, 1e-6)))
             u = ops.add(ops.multiply(standardized, half), (low + high) / 2)
+        if (self._range_probe is not None or (training and not self._range_checked)) and any(
+                b != LINEAR for b in self.bases):
+            self._note_range(u)
         return ops.clip(u, low, high)
+
+    def _outside_fraction(self, u):
+        """The fraction of ``u`` outside ``basis_domain``, as a Python float,
+        or ``None`` when ``u`` has no value yet (traced under ``jit`` or
+        ``tf.function``; the unused tensor is then pruned from the graph)."""
+        low, high = self.basis_domain
+        outside = ops.logical_or(ops.less(u, low), ops.greater(u, high))
+        fraction = ops.mean(ops.cast(outside, "float32"))
+        try:
+            return float(ops.convert_to_numpy(fraction))
+        except Exception:  # a symbolic or traced tensor: no value to read
+            return None
+
+    def _note_range(self, u):
+        """Record the fraction outside the domain for a probe, or, on the
+        first training batch seen eagerly, warn once if it is most of it
+        (:data:`SATURATION_WARNING`). Compiled training is checked by
+        :class:`~keras_taskneurons.BasisRangeMonitor`."""
+        fraction = self._outside_fraction(u)
+        if fraction is None:
+            return
+        if self._range_probe is not None:
+            self._range_probe.append((fraction, int(np.prod(u.shape))))
+            return
+        self._range_checked = True
+        self._warn_range(fraction)
+
+    def _warn_range(self, fraction, threshold=SATURATION_WARNING):
+        """Warn (once per layer) that ``fraction`` of the inputs fall
+        outside the domain."""
+        if fraction <= threshold or self._range_warned:
+            return
+        self._range_warned = True
+        low, high = self.basis_domain
+        warnings.warn(
+            f"{type(self).__name__} layer {self.name!r}: {100 * fraction:.1f} % of the "
+            f"values its bases see fall outside basis_domain=({low:g}, {high:g}) "
+            f"(basis_range={self.basis_range!r}), where every basis but x saturates. "
+            "Give the first layer the search's input map "
+            "(search.layer_factory()), or use basis_range='running'.",
+            UserWarning, stacklevel=2,
+        )
 
     def _inputs(self, x, axis=-1, training=None):
         """``(z, v)``: what the linear basis sees (the input, standardized
