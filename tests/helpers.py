@@ -124,6 +124,9 @@ def run_layer_checks(layer_kwargs, tmp_path, layer=None):
     clone = cls.from_config(config)
     assert clone.get_config() == config
     assert clone.formula == layer.formula
+    # Its config as keyword arguments, as Keras's own layers take theirs
+    # (keras.models.clone_model with a clone_function relies on it).
+    assert cls(**config).get_config() == config
     # JSON round trip through Keras's own serialization.
     text = json.dumps(keras.saving.serialize_keras_object(layer))
     revived = keras.saving.deserialize_keras_object(json.loads(text))

@@ -205,3 +205,74 @@ def test_factory_builds_convolutions_with_the_shared_defaults():
     dense_only = keras_taskneurons.layer_factory("x**2", parameterization="constants")
     with pytest.raises(ValueError, match="parameterization"):
         dense_only.conv2d(2, 3)
+
+
+TRANSPOSED = {1: (keras_taskneurons.TaskNeuronConv1DTranspose, keras.layers.Conv1DTranspose),
+              2: (keras_taskneurons.TaskNeuronConv2DTranspose, keras.layers.Conv2DTranspose),
+              3: (keras_taskneurons.TaskNeuronConv3DTranspose, keras.layers.Conv3DTranspose)}
+TRANSPOSED_VARIANTS = [dict(), dict(strides=2, padding="same"), dict(strides=2, output_padding=1),
+                       dict(dilation_rate=2, padding="SAME"), dict(strides=3, use_bias=False)]
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("variant", TRANSPOSED_VARIANTS,
+                         ids=lambda v: ",".join(f"{k}={v}" for k, v in v.items()) or "plain")
+def test_formula_x_is_the_keras_transposed_convolution(rank, data_format, variant):
+    ours, theirs = TRANSPOSED[rank]
+    kwargs = {"kernel_size": 3, "data_format": data_format, "activation": "relu", **variant}
+    x = inputs(rank, data_format, size=5)
+    conv = theirs(6, **kwargs)
+    conv(x)
+    weights = [np.random.default_rng(i).normal(size=w.shape).astype("float32")
+               for i, w in enumerate(conv.weights)]
+    conv.set_weights(weights)
+    layer = ours(6, formula="x", **kwargs)
+    layer.build(x.shape)
+    assert [tuple(w.shape) for w in layer.weights] == [tuple(w.shape) for w in conv.weights]
+    layer.set_weights(weights)
+    expected = to_numpy(conv(x))
+    np.testing.assert_array_equal(to_numpy(layer(x)), expected)
+    assert tuple(layer.compute_output_shape(x.shape)) == expected.shape
+
+
+def test_transposed_bases_are_blocks_along_the_last_kernel_axis(tmp_path):
+    ours, theirs = TRANSPOSED[2]
+    x = inputs(2, "channels_last", size=5)
+    layer = ours(3, 3, strides=2, padding="same", formula="x**2 + sin(x)", basis_range="clip")
+    layer.build(x.shape)
+    assert tuple(layer.kernel.shape) == (3, 3, 3, 12)
+    kernel = np.random.default_rng(3).normal(size=layer.kernel.shape).astype("float32")
+    layer.kernel.assign(kernel)
+    reference = 0
+    for k, (basis, m) in enumerate(zip(layer.bases, layer.multipliers)):
+        conv = theirs(3, 3, strides=2, padding="same", use_bias=False)
+        conv.build(x.shape)
+        conv.kernel.assign(kernel[..., 4 * k:4 * (k + 1)])
+        values = x if str(basis) == "x" else np.clip(x, -1, 1)
+        reference = reference + to_numpy(conv((m * basis.evaluate(values)).astype("float32")))
+    np.testing.assert_allclose(to_numpy(layer(x)), reference, rtol=1e-5, atol=1e-5)
+    run_layer_checks(dict(formula="x**2 - sin(x)", strides=2, padding="same"), tmp_path,
+                     layer=(ours, (3, 3), (4, 4, 2)))
+
+
+def test_keras_behaviours_padding_case_empty_outputs_and_output_padding():
+    assert TaskNeuronConv2D(4, 3, padding="SAME", formula="x").padding == "same"
+    with pytest.raises(ValueError, match=r"would give an empty output.*input_shape=\(1, 2, 2, 3\)"):
+        TaskNeuronConv2D(4, 3, formula="x").build((1, 2, 2, 3))
+    TaskNeuronConv2D(4, 3, padding="same", formula="x").build((1, 2, 2, 3))  # not empty
+    with pytest.raises(ValueError, match="output_padding"):
+        keras_taskneurons.TaskNeuronConv2DTranspose(4, 3, strides=2, output_padding=2, formula="x")
+    with pytest.raises(ValueError, match="padding='causal'"):
+        keras_taskneurons.TaskNeuronConv1DTranspose(4, 3, padding="causal", formula="x")
+
+
+def test_factory_takes_each_kind_its_own_defaults():
+    make = keras_taskneurons.layer_factory("x**2 + x", padding="same", activation="relu")
+    assert make(3).activation is keras.activations.relu  # Dense takes no padding
+    assert make.conv2d(4, 3).padding == "same"
+    assert make.conv1d_transpose(4, 3, strides=2).padding == "same"
+    with pytest.raises(TypeError, match="paddin"):
+        keras_taskneurons.layer_factory("x", paddin="same")
+    with pytest.raises(ValueError, match="padding='full'"):
+        keras_taskneurons.layer_factory("x", padding="full")

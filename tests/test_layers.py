@@ -536,6 +536,24 @@ def test_tampered_formula_is_refused_fast_and_nothing_runs(payload, reason, tmp_
         assert not marker.exists()
 
 
+def test_a_config_works_as_keyword_arguments_and_refuses_edited_formulas():
+    layer = TaskNeuronDense(3, "0.3*x**2 + sin(x)", activation="relu", name="edited")
+    config = layer.get_config()
+    assert TaskNeuronDense(**config).get_config() == config
+    # keras.models.clone_model rebuilding every layer from its config.
+    model = keras.Sequential([keras.Input((4,)), layer])
+    clone = keras.models.clone_model(
+        model, clone_function=lambda l: l.__class__(**l.get_config()))
+    assert clone.layers[0].get_config() == config
+    # The formula edited, the bases kept: refused, in words that fit a dict.
+    edited = {**config, "formula": "x**3 + cos(x)"}
+    for build in (lambda: TaskNeuronDense(**edited), lambda: TaskNeuronDense.from_config(edited)):
+        with pytest.raises(ValueError, match=r"bases given for TaskNeuronDense layer 'edited'"
+                           r" \(`bases`, a config's 'bases'\).*Drop `bases`"):
+            build()
+    assert TaskNeuronDense(**{**edited, "bases": None}).formula == Formula("x**3 + cos(x)")
+
+
 def test_saved_bases_pin_the_kernel_order(tmp_path):
     model = make_model(dict(formula="0.3*x**2 - 0.7*x + sin(x)"))
     layer = model.layers[1]
@@ -548,12 +566,12 @@ def test_saved_bases_pin_the_kernel_order(tmp_path):
     # Another order (as a sympy change could produce) is refused, naming both.
     swapped = str(tmp_path / "swapped.keras")
     _tamper(path, swapped, bases=["x**2", "x", "sin(x)"])
-    with pytest.raises(ValueError, match=r"the file says \['x\*\*2', 'x', 'sin\(x\)'\], "
+    with pytest.raises(ValueError, match=r"they say \['x\*\*2', 'x', 'sin\(x\)'\], "
                        r"the formula expands into \['x', 'sin\(x\)', 'x\*\*2'\]"):
         keras.models.load_model(swapped)
     wrong_type = str(tmp_path / "wrong_type.keras")
     _tamper(path, wrong_type, bases="x, x**2")
-    with pytest.raises(TypeError, match="list of strings under 'bases'"):
+    with pytest.raises(TypeError, match="must be a list of strings"):
         keras.models.load_model(wrong_type)
     # Files written before the bases were stored (0.1) still load.
     old = str(tmp_path / "old.keras")
@@ -710,3 +728,16 @@ def test_basis_range_round_trips_and_older_configs_keep_their_meaning():
 def test_bad_basis_options_name_the_value(kwargs, error, message):
     with pytest.raises(error, match=message):
         TaskNeuronDense(2, "x**2", **kwargs)
+
+
+def test_a_seeded_basis_initializer_draws_distinct_blocks():
+    seeded = keras.initializers.GlorotUniform(seed=2)
+    layer = TaskNeuronDense(3, "x**2 + sin(x) + cos(x)", basis_initializer=seeded)
+    layer.build((None, 4))
+    kernel = keras.ops.convert_to_numpy(layer.kernel)
+    blocks = [kernel[4 * k:4 * (k + 1)] for k in range(1, 4)]
+    assert not np.allclose(blocks[0], blocks[1]) and not np.allclose(blocks[1], blocks[2])
+    again = TaskNeuronDense(3, "x**2 + sin(x) + cos(x)", basis_initializer=seeded)
+    again.build((None, 4))
+    np.testing.assert_array_equal(  # reproducible (the x block is unseeded here)
+        keras.ops.convert_to_numpy(again.kernel)[4:], kernel[4:])

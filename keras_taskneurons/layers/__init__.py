@@ -8,7 +8,12 @@ from keras_taskneurons.layers.conv import (
     TaskNeuronConv1D,
     TaskNeuronConv2D,
     TaskNeuronConv3D,
+    TaskNeuronConv1DTranspose,
+    TaskNeuronConv2DTranspose,
+    TaskNeuronConv3DTranspose,
+    TaskNeuronConvTranspose,
 )
+from keras_taskneurons.layers.einsum import TaskNeuronEinsumDense
 from keras_taskneurons.layers.dense import PARAMETERIZATIONS, TaskNeuronDense
 from keras_taskneurons.layers.monitor import BasisRangeMonitor, basis_range_report
 from keras_taskneurons.layers.factory import TaskNeuronLayerFactory, layer_factory
@@ -22,7 +27,12 @@ __all__ = [
     "TaskNeuronConv1D",
     "TaskNeuronConv2D",
     "TaskNeuronConv3D",
+    "TaskNeuronConv1DTranspose",
+    "TaskNeuronConv2DTranspose",
+    "TaskNeuronConv3DTranspose",
+    "TaskNeuronConvTranspose",
     "TaskNeuronDense",
+    "TaskNeuronEinsumDense",
     "TaskNeuronLayerFactory",
     "basis_range_report",
     "layer_factory",

@@ -74,6 +74,16 @@ def scaled(features, multiplier):
     return features if multiplier == 1.0 else ops.multiply(features, multiplier)
 
 
+def _reseeded(initializer, draw):
+    """``initializer`` for its ``draw``-th block: a seeded initializer gives
+    the same values at every call, so each later block gets its seed plus
+    ``draw`` (distinct blocks, still reproducible)."""
+    seed = getattr(initializer, "seed", None)
+    if draw == 0 or isinstance(seed, bool) or not isinstance(seed, int):
+        return initializer
+    return type(initializer).from_config({**initializer.get_config(), "seed": seed + draw})
+
+
 def _check_bool(name, value):
     if not isinstance(value, bool):
         raise TypeError(
@@ -93,18 +103,24 @@ class BasisLayer(keras.layers.Layer):
     """Base class of the task-neuron layers: formula, bases, factors,
     features, kernel blocks and config. Not a layer to use by itself."""
 
-    def _set_bases(self, formula, *, use_bias, linear_basis, basis_scale,
-                   normalize_bases, input_map, basis_range, basis_domain,
-                   kernel_initializer, basis_initializer, bias_initializer,
-                   kernel_regularizer, bias_regularizer, kernel_constraint,
-                   bias_constraint, parametric=False):
+    def __init__(self, formula, *, use_bias=True, linear_basis=True, basis_scale=0.1,
+                 normalize_bases=True, input_map=None, basis_range="auto",
+                 basis_domain=None, kernel_initializer="glorot_uniform",
+                 basis_initializer="zeros", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, bases=None, parametric=False, **kwargs):
         """Validate and store the basis and weight options; derive the bases.
 
-        With ``parametric``, bases with constants inside go to
-        ``self._parametric_bases`` (the dense layer's ``"constants"``
-        parameterization); the others are the kernel's blocks,
-        ``self._matmul_bases``.
+        ``bases`` (what :meth:`get_config` stores under ``"bases"``) must be
+        the formula's own expansion, so that ``cls(**layer.get_config())``
+        works and a tampered config is refused. With ``parametric``, bases
+        with constants inside go to ``self._parametric_bases`` (the dense
+        layer's ``"constants"`` parameterization); the others are the
+        kernel's blocks, ``self._matmul_bases``.
         """
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        given_bases = bases
         for name, value in (("use_bias", use_bias), ("linear_basis", linear_basis),
                             ("normalize_bases", normalize_bases)):
             _check_bool(name, value)
@@ -163,9 +179,30 @@ class BasisLayer(keras.layers.Layer):
             self._matmul_bases = bases
             self._parametric_bases = []
         self._multipliers = [self._multiplier(b) for b in self.bases]
+        if given_bases is not None:
+            self._check_bases(given_bases)
         self._range_checked = False  # the once-per-layer saturation check
         self._range_probe = None  # a list while basis_range_report() probes
         self._range_warned = False
+
+    def _check_bases(self, stored):
+        """Refuse ``stored`` bases (a config's ``"bases"``) that are not the
+        formula's expansion: the weights would land in the wrong blocks."""
+        kind = type(self).__name__
+        if not isinstance(stored, (list, tuple)) or not all(isinstance(b, str) for b in stored):
+            raise TypeError(
+                f"The bases of a {kind} layer must be a list of strings (the "
+                f"config's 'bases'). Received: bases={stored!r:.200}"
+            )
+        derived = [str(basis) for basis in self.bases]
+        if list(stored) != derived:
+            raise ValueError(
+                f"The bases given for {kind} layer {self.name!r} (`bases`, a config's "
+                f"'bases') do not match its formula {str(self.formula)!r}: they say "
+                f"{list(stored)!r:.300}, the formula expands into {derived!r}. Its "
+                "weights would land in the wrong basis blocks, so the layer is not "
+                "built. Drop `bases` when you change the formula."
+            )
 
     @property
     def bases(self):
@@ -385,16 +422,18 @@ class BasisLayer(keras.layers.Layer):
             axis=axis,
         )
 
-    def _initialize_blocks(self, block_shape, axis, dtype=None):
+    def _initialize_blocks(self, block_shape, axis, dtype=None, initializers=None):
         """The kernel: the ``x`` block from ``kernel_initializer``, the others
         from ``basis_initializer``, each drawn with ``block_shape`` and
-        concatenated along ``axis`` in the order of the kernel's bases."""
-        blocks = [
-            (self.kernel_initializer if basis == LINEAR else self.basis_initializer)(
-                block_shape, dtype=dtype
-            )
-            for basis in self._matmul_bases
-        ]
+        concatenated along ``axis`` in the order of the kernel's bases
+        (``initializers``: another ``(x block, other blocks)`` pair)."""
+        linear, other = initializers or (self.kernel_initializer, self.basis_initializer)
+        blocks, draws = [], {}
+        for basis in self._matmul_bases:
+            initializer = linear if basis == LINEAR else other
+            blocks.append(_reseeded(initializer, draws.get(id(initializer), 0))(
+                block_shape, dtype=dtype))
+            draws[id(initializer)] = draws.get(id(initializer), 0) + 1
         return blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=axis)
 
     # -- config ----------------------------------------------------------------------
@@ -451,26 +490,11 @@ class BasisLayer(keras.layers.Layer):
         else:
             config.pop("basis_clip", None)
         stored = config.pop("bases", None)
-        if stored is not None and (
-            not isinstance(stored, (list, tuple))
-            or not all(isinstance(b, str) for b in stored)
-        ):
-            raise TypeError(
-                f"The config of a {kind} layer must hold its bases as "
-                f"a list of strings under 'bases'. Received: bases={stored!r:.200}"
-            )
         # Expanding here (cached on the formula) lets a refusal surface as
         # the ValueError it is, not wrapped by Keras's constructor call.
         config["formula"] = Formula(formula)
         config["formula"].terms()
         layer = super().from_config(config)
-        derived = [str(basis) for basis in layer.bases]
-        if stored is not None and list(stored) != derived:
-            raise ValueError(
-                f"The saved bases of {kind} layer {layer.name!r} do "
-                f"not match its formula {str(layer.formula)!r}: the file says "
-                f"{list(stored)!r:.300}, the formula expands into {derived!r}. "
-                "Its weights would land in the wrong basis blocks, so the "
-                "layer is not loaded."
-            )
+        if stored is not None:
+            layer._check_bases(stored)
         return layer

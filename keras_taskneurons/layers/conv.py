@@ -1,5 +1,5 @@
-"""Task-based convolutions: ``TaskNeuronConv1D``, ``TaskNeuronConv2D``,
-``TaskNeuronConv3D``.
+"""Task-based convolutions: ``TaskNeuronConv1D/2D/3D`` and the transposed
+``TaskNeuronConv1DTranspose/2DTranspose/3DTranspose``.
 
 Each filter applies its kernel to the basis features of the input patch: the
 layer computes the features ``[m_1 g_1(x), ..., m_K g_K(x)]`` of every input
@@ -16,8 +16,8 @@ PADDINGS = ("valid", "same", "causal")
 DATA_FORMATS = ("channels_last", "channels_first")
 
 
-def _tuple(name, value, rank):
-    """``value`` (an int or ``rank`` ints) as a tuple of positive ints."""
+def _tuple(name, value, rank, minimum=1):
+    """``value`` (an int or ``rank`` ints) as a tuple of ints >= ``minimum``."""
     values = (value,) * rank if isinstance(value, int) and not isinstance(value, bool) else value
     try:
         values = tuple(values)
@@ -25,10 +25,12 @@ def _tuple(name, value, rank):
         values = None
     if (
         values is None or len(values) != rank
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+                   for v in values)
     ):
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(
-            f"Received an invalid value for `{name}`, expected a positive integer or a "
+            f"Received an invalid value for `{name}`, expected {kind} or a "
             f"tuple of {rank} such integers. Received: {name}={value!r}"
         )
     return values
@@ -67,10 +69,9 @@ class TaskNeuronConv(BasisLayer):
         basis_range="auto",
         basis_domain=None,
         basis_initializer="zeros",
+        bases=None,
         **kwargs,
     ):
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.rank = rank
         for name, value in (("filters", filters), ("groups", groups)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(
@@ -82,53 +83,69 @@ class TaskNeuronConv(BasisLayer):
                 "The number of filters must be evenly divisible by the number of "
                 f"groups. Received: groups={groups}, filters={filters}"
             )
-        self.filters = filters
-        self.groups = groups
-        self.kernel_size = _tuple("kernel_size", kernel_size, rank)
-        self.strides = _tuple("strides", strides, rank)
-        self.dilation_rate = _tuple("dilation_rate", dilation_rate, rank)
-        if padding not in PADDINGS or (padding == "causal" and rank != 1):
-            allowed = PADDINGS if rank == 1 else PADDINGS[:2]
+        kernel_size = _tuple("kernel_size", kernel_size, rank)
+        strides = _tuple("strides", strides, rank)
+        dilation_rate = _tuple("dilation_rate", dilation_rate, rank)
+        paddings = self._paddings(rank)
+        lowered = padding.lower() if isinstance(padding, str) else padding
+        if lowered not in paddings:
             raise ValueError(
-                f"Received an invalid value for `padding`, expected one of {allowed}. "
+                f"Received an invalid value for `padding`, expected one of {paddings}. "
                 f"Received: padding={padding!r}"
             )
-        self.padding = padding
         data_format = keras.config.image_data_format() if data_format is None else data_format
         if data_format not in DATA_FORMATS:
             raise ValueError(
                 f"Received an invalid value for `data_format`, expected one of "
                 f"{DATA_FORMATS}. Received: data_format={data_format!r}"
             )
-        self.data_format = data_format
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+        if max(strides) > 1 and max(dilation_rate) > 1:
             raise ValueError(
                 "`strides > 1` is not compatible with `dilation_rate > 1`. Received: "
-                f"strides={self.strides}, dilation_rate={self.dilation_rate}"
+                f"strides={strides}, dilation_rate={dilation_rate}"
             )
-        self.activation = keras.activations.get(activation)
-        self._set_bases(
+        super().__init__(
             formula, use_bias=use_bias, linear_basis=linear_basis,
             basis_scale=basis_scale, normalize_bases=normalize_bases,
             input_map=input_map, basis_range=basis_range, basis_domain=basis_domain,
             kernel_initializer=kernel_initializer,
             basis_initializer=basis_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+            bases=bases, **kwargs,
         )
+        self.rank = rank
+        self.filters = filters
+        self.groups = groups
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.dilation_rate = dilation_rate
+        self.padding = lowered
+        self.data_format = data_format
+        self.activation = keras.activations.get(activation)
         self.input_spec = keras.layers.InputSpec(min_ndim=rank + 2)
+
+    @staticmethod
+    def _paddings(rank):
+        return PADDINGS if rank == 1 else PADDINGS[:2]
 
     @property
     def _channel_axis(self):
         return -1 if self.data_format == "channels_last" else 1
 
+    _block_axis = -2
+    """The kernel axis along which the basis blocks are concatenated (the
+    input channels: ``kernel_size + (in, out)``)."""
+
+    def _kernel_shape(self, blocks):
+        """The kernel's shape with ``blocks`` basis blocks."""
+        return self.kernel_size + (blocks * (self.input_channels // self.groups), self.filters)
+
     def _initialize_kernel(self, shape, dtype=None):
         """One block per basis, each drawn with the plain convolution's
         kernel shape (so the ``x`` block starts as that kernel)."""
-        return self._initialize_blocks(
-            self.kernel_size + (self.input_channels // self.groups, self.filters),
-            axis=-2, dtype=dtype,
-        )
+        return self._initialize_blocks(self._kernel_shape(1), axis=self._block_axis, dtype=dtype)
 
     def build(self, input_shape):
         if len(input_shape) != self.rank + 2:
@@ -149,12 +166,20 @@ class TaskNeuronConv(BasisLayer):
                 f"of groups. Received: groups={self.groups}, input_shape={tuple(input_shape)}"
             )
         self.input_channels = channels
-        per_group = channels // self.groups
+        output_shape = self.compute_output_shape(input_shape)
+        spatial = output_shape[1:-1] if self.data_format == "channels_last" else output_shape[2:]
+        if any(size is not None and size <= 0 for size in spatial):
+            raise ValueError(
+                f"Layer {self.name!r} ({type(self).__name__}) would give an empty output: "
+                f"input_shape={tuple(input_shape)}, kernel_size={self.kernel_size}, "
+                f"strides={self.strides}, dilation_rate={self.dilation_rate}, "
+                f"padding={self.padding!r} give output_shape={output_shape}"
+            )
         # Under mixed precision the variables stay float32 inside `call`
         # (autocast=False): the layer computes in float32, like the dense one.
         self.kernel = self.add_weight(
             name="kernel",
-            shape=self.kernel_size + (len(self._matmul_bases) * per_group, self.filters),
+            shape=self._kernel_shape(len(self._matmul_bases)),
             initializer=self._initialize_kernel,
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
@@ -171,6 +196,14 @@ class TaskNeuronConv(BasisLayer):
         u, bounded = self._inputs(ops.cast(inputs, dtype), self._channel_axis, training)
         features = self._matmul_features(
             u, bounded, axis=self._channel_axis, groups=self.groups)
+        outputs = self._convolve(features, ops.cast(self.kernel, dtype))
+        shape = (1,) * (self.rank + 1) + (self.filters,)
+        if self.data_format == "channels_first":
+            shape = (1, self.filters) + (1,) * self.rank
+        return self._finish(outputs, dtype, shape)
+
+    def _convolve(self, features, kernel):
+        """The one convolution over the concatenated basis features."""
         padding = self.padding
         if padding == "causal":  # 1D only: pad the start, then a valid convolution
             left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
@@ -179,14 +212,10 @@ class TaskNeuronConv(BasisLayer):
                 width = [(0, 0), (0, 0), (left, 0)]
             features = ops.pad(features, width)
             padding = "valid"
-        outputs = ops.conv(
-            features, ops.cast(self.kernel, dtype), strides=self.strides, padding=padding,
+        return ops.conv(
+            features, kernel, strides=self.strides, padding=padding,
             data_format=self.data_format, dilation_rate=self.dilation_rate,
         )
-        shape = (1,) * (self.rank + 1) + (self.filters,)
-        if self.data_format == "channels_first":
-            shape = (1, self.filters) + (1,) * self.rank
-        return self._finish(outputs, dtype, shape)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -229,6 +258,84 @@ class TaskNeuronConv(BasisLayer):
         )
 
 
+class TaskNeuronConvTranspose(TaskNeuronConv):
+    """N-D transposed convolution of task-based neurons (the base of
+    :class:`TaskNeuronConv1DTranspose`, :class:`TaskNeuronConv2DTranspose`
+    and :class:`TaskNeuronConv3DTranspose`)."""
+
+    _block_axis = -1  # a transposed kernel is kernel_size + (out, in)
+
+    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid",
+                 output_padding=None, data_format=None, dilation_rate=1, **kwargs):
+        super().__init__(rank, filters, kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, **kwargs)
+        if output_padding is not None:
+            output_padding = _tuple("output_padding", output_padding, rank, minimum=0)
+            for pad, stride, dilation in zip(output_padding, self.strides, self.dilation_rate):
+                if pad >= max(stride, dilation):
+                    raise ValueError(
+                        "`output_padding` must be smaller than the strides or dilation rate. "
+                        f"Received: output_padding={output_padding}, strides={self.strides}, "
+                        f"dilation_rate={self.dilation_rate}"
+                    )
+        self.output_padding = output_padding
+
+    @staticmethod
+    def _paddings(rank):
+        return PADDINGS[:2]
+
+    def _kernel_shape(self, blocks):
+        return self.kernel_size + (self.filters, blocks * self.input_channels)
+
+    def _convolve(self, features, kernel):
+        return ops.conv_transpose(
+            features, kernel, strides=self.strides, padding=self.padding,
+            output_padding=self.output_padding, data_format=self.data_format,
+            dilation_rate=self.dilation_rate,
+        )
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        spatial = input_shape[1:-1] if self.data_format == "channels_last" else input_shape[2:]
+        sizes = []
+        for index, size in enumerate(spatial):
+            kernel = (self.kernel_size[index] - 1) * self.dilation_rate[index] + 1
+            stride = self.strides[index]
+            pad = None if self.output_padding is None else self.output_padding[index]
+            if size is None:
+                sizes.append(None)
+            elif self.padding == "valid":
+                extra = max(kernel, stride) - kernel if pad is None else pad
+                sizes.append((size - 1) * stride + kernel + extra)
+            elif pad is None:
+                sizes.append(size * stride)
+            else:
+                sizes.append((size - 1) * stride + kernel % 2 + pad)
+        if self.data_format == "channels_last":
+            return (input_shape[0], *sizes, self.filters)
+        return (input_shape[0], self.filters, *sizes)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["groups"]
+        config["output_padding"] = self.output_padding
+        return config
+
+
+def _arguments(local):
+    """A subclass constructor's arguments, to pass on to its base class."""
+    arguments = {k: v for k, v in local.items() if k not in ("self", "__class__", "kwargs")}
+    return {**arguments, **local["kwargs"]}
+
+
+_BASIS_ARGS = """
+        formula: (keyword) a :class:`~keras_taskneurons.Formula` or formula
+            string in ``x``.
+        linear_basis, basis_scale, normalize_bases, input_map, basis_range,
+        basis_domain, basis_initializer, bases: the basis options of
+            :class:`~keras_taskneurons.TaskNeuronDense`, same meaning.
+        **kwargs: Base layer keyword arguments, such as ``name`` and ``dtype``."""
+
 _CONV_DOC = """{rank}D convolution of task-based neurons.
 
     The arguments of ``keras.layers.Conv{rank}D``, with the same meaning and
@@ -249,7 +356,23 @@ _CONV_DOC = """{rank}D convolution of task-based neurons.
     also starts as that convolution: the ``x`` block from
     ``kernel_initializer``, the others from ``basis_initializer`` (zeros),
     trained gently (``basis_scale``). ``padding="causal"`` exists for 1D
-    only, as in Keras.
+    only, as in Keras; ``padding`` is case-insensitive.
+
+    Args:
+        filters: Positive integer, the number of output channels.
+        kernel_size: An integer or {rank} integers, the window's size.
+        strides: An integer or {rank} integers.
+        padding: ``"valid"`` or ``"same"`` (1D: also ``"causal"``).
+        data_format: ``"channels_last"``, ``"channels_first"`` or ``None``
+            (Keras's ``image_data_format``).
+        dilation_rate: An integer or {rank} integers.
+        groups: Positive integer dividing the input channels and
+            ``filters``.
+        activation, use_bias, kernel_initializer, bias_initializer,
+        kernel_regularizer, bias_regularizer, activity_regularizer,
+        kernel_constraint, bias_constraint: as in ``keras.layers.Conv{rank}D``
+            (the kernel options apply to every basis block;
+            ``kernel_initializer`` to the ``x`` block).{basis}
 
     Input shape:
         ``(batch, *spatial, channels)`` (``channels_last``) or
@@ -267,36 +390,138 @@ _CONV_DOC = """{rank}D convolution of task-based neurons.
     ({kernel}10, 4)
     """
 
+_TRANSPOSE_DOC = """{rank}D transposed convolution of task-based neurons.
 
-def _make(rank):
-    def __init__(self, filters, kernel_size, strides=1, padding="valid",
-                 data_format=None, dilation_rate=1, groups=1, activation=None,
-                 use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, *, formula, **kwargs):
-        TaskNeuronConv.__init__(
-            self, rank, filters, kernel_size, strides=strides, padding=padding,
-            data_format=data_format, dilation_rate=dilation_rate, groups=groups,
-            activation=activation, use_bias=use_bias,
-            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-            formula=formula, **kwargs,
-        )
+    The arguments of ``keras.layers.Conv{rank}DTranspose``, with the same
+    meaning and defaults, plus ``formula`` (keyword) and the basis options
+    of :class:`~keras_taskneurons.TaskNeuronDense`. The layer computes the
+    basis features ``[m_1 g_1(x), ..., m_K g_K(x)]`` of every input channel
+    and runs ONE transposed convolution over them, with a kernel of shape
+    ``kernel_size + (filters, K * channels)`` (blocks along the last axis,
+    in the order of :attr:`bases`). With formula ``"x"`` it IS
+    ``keras.layers.Conv{rank}DTranspose`` (same weights, same outputs); by
+    default it starts as it.
 
-    name = f"TaskNeuronConv{rank}D"
-    doc = _CONV_DOC.format(
-        rank=rank, ones=" 7," * rank, out=" 5," * rank, kernel="3, " * rank,
-    )
-    cls = type(name, (TaskNeuronConv,), {
-        "__init__": __init__, "__doc__": doc,
-        "__module__": __name__, "__qualname__": name,
-    })
-    return keras.saving.register_keras_serializable(package="keras_taskneurons")(cls)
+    Args:
+        filters: Positive integer, the number of output channels.
+        kernel_size: An integer or {rank} integers, the window's size.
+        strides: An integer or {rank} integers.
+        padding: ``"valid"`` or ``"same"`` (case-insensitive).
+        output_padding: ``None``, an integer or {rank} integers, each
+            smaller than the stride (or dilation rate) along its axis.
+        data_format: ``"channels_last"``, ``"channels_first"`` or ``None``.
+        dilation_rate: An integer or {rank} integers.
+        activation, use_bias, kernel_initializer, bias_initializer,
+        kernel_regularizer, bias_regularizer, activity_regularizer,
+        kernel_constraint, bias_constraint: as in
+            ``keras.layers.Conv{rank}DTranspose``.{basis}
+
+    Input shape:
+        ``(batch, *spatial, channels)`` or ``(batch, channels, *spatial)``.
+
+    Output shape:
+        ``(batch, *new_spatial, filters)`` or ``(batch, filters, *new_spatial)``.
+
+    >>> import numpy as np, keras_taskneurons
+    >>> layer = keras_taskneurons.TaskNeuronConv{rank}DTranspose(
+    ...     4, 3, strides=2, padding="same", formula="x**2 + x")
+    >>> tuple(layer(np.ones((2,{ones} 5), "float32")).shape)
+    (2,{up} 4)
+    >>> tuple(layer.kernel.shape)  # two bases (x, x**2) times 5 channels
+    ({kernel}4, 10)
+    """
 
 
-TaskNeuronConv1D = _make(1)
-TaskNeuronConv2D = _make(2)
-TaskNeuronConv3D = _make(3)
+def _docs(template, rank):
+    return template.format(rank=rank, ones=" 7," * rank, out=" 5," * rank,
+                           up=" 14," * rank, kernel="3, " * rank, basis=_BASIS_ARGS)
+
+
+register = keras.saving.register_keras_serializable(package="keras_taskneurons")
+
+
+@register
+class TaskNeuronConv1D(TaskNeuronConv):
+    __doc__ = _docs(_CONV_DOC, 1)
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
+                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+        super().__init__(1, **_arguments(locals()))
+
+
+@register
+class TaskNeuronConv2D(TaskNeuronConv):
+    __doc__ = _docs(_CONV_DOC, 2)
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
+                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+        super().__init__(2, **_arguments(locals()))
+
+
+@register
+class TaskNeuronConv3D(TaskNeuronConv):
+    __doc__ = _docs(_CONV_DOC, 3)
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
+                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+        super().__init__(3, **_arguments(locals()))
+
+
+@register
+class TaskNeuronConv1DTranspose(TaskNeuronConvTranspose):
+    __doc__ = _docs(_TRANSPOSE_DOC, 1)
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
+                 data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
+                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+        super().__init__(1, **_arguments(locals()))
+
+
+@register
+class TaskNeuronConv2DTranspose(TaskNeuronConvTranspose):
+    __doc__ = _docs(_TRANSPOSE_DOC, 2)
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
+                 data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
+                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+        super().__init__(2, **_arguments(locals()))
+
+
+@register
+class TaskNeuronConv3DTranspose(TaskNeuronConvTranspose):
+    __doc__ = _docs(_TRANSPOSE_DOC, 3)
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
+                 data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
+                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+        super().__init__(3, **_arguments(locals()))

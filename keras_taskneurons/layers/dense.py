@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_taskneurons.layers.basis import BasisLayer, scaled
+from keras_taskneurons.layers.lora import LoraMixin
 
 PARAMETERIZATIONS = ("terms", "constants", "input_constants")
 
@@ -23,7 +24,7 @@ def _rematerialized(function):
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
-class TaskNeuronDense(BasisLayer):
+class TaskNeuronDense(LoraMixin, BasisLayer):
     """Densely connected layer of task-based neurons.
 
     A linear neuron aggregates its inputs as ``w·x + b``. A task-based neuron
@@ -148,6 +149,14 @@ class TaskNeuronDense(BasisLayer):
         activity_regularizer: Regularizer applied to the output.
         kernel_constraint: Constraint applied to the kernels.
         bias_constraint: Constraint applied to the bias vector.
+        lora_rank: ``None`` or a positive integer: the layer builds with
+            LoRA enabled at that rank (``enable_lora``, as Keras's
+            ``Dense``: the kernel frozen, a low-rank update trained).
+        lora_alpha: The LoRA update's scale is ``lora_alpha / lora_rank``.
+        bases: ``None`` or the formula's bases as strings in kernel order
+            (what :meth:`get_config` stores, so that
+            ``TaskNeuronDense(**layer.get_config())`` works); refused when
+            they are not the formula's own.
         **kwargs: Base layer keyword arguments, such as ``name`` and
             ``dtype``.
 
@@ -190,9 +199,11 @@ class TaskNeuronDense(BasisLayer):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        lora_rank=None,
+        lora_alpha=None,
+        bases=None,
         **kwargs,
     ):
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
             raise ValueError(
                 "Received an invalid value for `units`, expected a positive "
@@ -204,19 +215,21 @@ class TaskNeuronDense(BasisLayer):
                 f"one of {PARAMETERIZATIONS}. Received: "
                 f"parameterization={parameterization!r}"
             )
-        self.units = units
-        self.parameterization = parameterization
-        self.activation = keras.activations.get(activation)
-        self._set_bases(
+        super().__init__(
             formula, use_bias=use_bias, linear_basis=linear_basis,
             basis_scale=basis_scale, normalize_bases=normalize_bases,
             input_map=input_map, basis_range=basis_range, basis_domain=basis_domain,
             kernel_initializer=kernel_initializer,
             basis_initializer=basis_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-            parametric=parameterization == "constants",
+            bases=bases, parametric=parameterization == "constants", **kwargs,
         )
+        self.units = units
+        self.parameterization = parameterization
+        self.activation = keras.activations.get(activation)
+        self._init_lora(lora_rank, lora_alpha)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
         self.supports_masking = True
 
@@ -289,6 +302,7 @@ class TaskNeuronDense(BasisLayer):
         self._build_range(input_dim)
         self.bias = self._add_bias(self.units)
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
+        self._build_lora()
 
     def call(self, inputs, training=None):
         dtype = self._feature_dtype()
@@ -300,7 +314,7 @@ class TaskNeuronDense(BasisLayer):
                 for values in self.input_constants
             ]
             features = self._matmul_features(u, bounded, constants=constants)
-            outputs = ops.matmul(features, ops.cast(self.kernel, dtype))
+            outputs = ops.matmul(features, self._kernel_value(dtype))
         if self._parametric_bases:
             term = self._constants_sum(bounded, dtype, training)
             outputs = term if outputs is None else ops.add(outputs, term)
@@ -377,6 +391,7 @@ class TaskNeuronDense(BasisLayer):
                 **self._basis_config(),
                 "activation": keras.activations.serialize(self.activation),
                 "parameterization": self.parameterization,
+                **self._lora_config(),
             }
         )
         return config

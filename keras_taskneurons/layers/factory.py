@@ -1,23 +1,52 @@
-"""``layer_factory``: task-neuron layers of one formula, dense or convolutional."""
+"""``layer_factory``: task-neuron layers of one formula: dense, einsum,
+convolutional and transposed-convolutional."""
+
+import inspect
 
 from keras_taskneurons.formula import as_formula
 from keras_taskneurons.input_map import InputMap
 from keras_taskneurons.layers.conv import (
     TaskNeuronConv1D,
+    TaskNeuronConv1DTranspose,
     TaskNeuronConv2D,
+    TaskNeuronConv2DTranspose,
     TaskNeuronConv3D,
+    TaskNeuronConv3DTranspose,
 )
 from keras_taskneurons.layers.dense import TaskNeuronDense
+from keras_taskneurons.layers.einsum import TaskNeuronEinsumDense
+
+KINDS = {
+    "dense": (TaskNeuronDense, (1,)),
+    "einsum_dense": (TaskNeuronEinsumDense, ("ab,bc->ac", 1)),
+    "conv1d": (TaskNeuronConv1D, (1, 1)),
+    "conv2d": (TaskNeuronConv2D, (1, 1)),
+    "conv3d": (TaskNeuronConv3D, (1, 1)),
+    "conv1d_transpose": (TaskNeuronConv1DTranspose, (1, 1)),
+    "conv2d_transpose": (TaskNeuronConv2DTranspose, (1, 1)),
+    "conv3d_transpose": (TaskNeuronConv3DTranspose, (1, 1)),
+}
+"""The layer kinds a factory builds, with the positional arguments its
+defaults are checked with."""
+
+_BASE_LAYER_ARGUMENTS = ("dtype", "trainable", "autocast")
+
+
+def _accepts(cls):
+    parameters = inspect.signature(cls.__init__).parameters
+    return set(parameters) | set(_BASE_LAYER_ARGUMENTS)
 
 
 class TaskNeuronLayerFactory:
     """Builds task-neuron layers that share one formula, its domain and
     defaults.
 
-    Returned by :func:`layer_factory`. Call it with ``units`` (and any
-    keyword overrides) for a :class:`TaskNeuronDense`; ``conv1d``,
-    ``conv2d`` and ``conv3d`` take ``filters, kernel_size`` (and overrides)
-    for the task-based convolutions.
+    Returned by :func:`layer_factory`. Call it (or ``dense``) with
+    ``units`` (and any keyword overrides) for a :class:`TaskNeuronDense`;
+    ``einsum_dense`` takes ``equation, output_shape``; ``conv1d``,
+    ``conv2d``, ``conv3d`` and their ``*_transpose`` take ``filters,
+    kernel_size`` (and overrides). Each kind takes the defaults it has
+    (``padding`` goes to the convolutions only).
 
     With an ``input_map`` (the search's ``input_map_``), the FIRST layer the
     factory builds holds it: it maps the raw features to the values the
@@ -39,25 +68,54 @@ class TaskNeuronLayerFactory:
         self.input_map = None if input_map is None else InputMap.from_config(input_map)
         if self.input_map is not None:  # the later layers' domain too
             defaults.setdefault("basis_domain", self.input_map.domain)
+        unknown = sorted(set(defaults) - set().union(*(_accepts(c) for c, _ in KINDS.values())))
+        if unknown:
+            raise TypeError(
+                f"layer_factory() got defaults no task-neuron layer takes: {unknown}")
         self.defaults = defaults
         self._map_pending = self.input_map is not None
-        # Fail now, not at the first call, on bad defaults. An explicit name
-        # keeps Keras's automatic layer names (task_neuron_dense, ...) unused.
-        TaskNeuronDense(1, self.formula, name="layer_factory_check", **defaults)
+        # Fail now, not at the first call, on bad defaults: each kind is
+        # checked with the defaults it takes (padding is a convolution's, ...).
+        # An explicit name keeps Keras's automatic layer names unused.
+        for cls, arguments in KINDS.values():
+            options = self._own(cls, defaults)
+            if cls is not TaskNeuronDense and options.pop("parameterization", "terms") != "terms":
+                continue  # refused when such a layer is asked for
+            cls(*arguments, formula=self.formula, name="layer_factory_check", **options)
 
-    def _options(self, overrides, channels=False):
-        """The defaults, the overrides and, for the first layer, the map."""
-        options = {**self.defaults, **overrides}
+    @staticmethod
+    def _own(cls, options):
+        """The options ``cls`` takes (the factory's defaults serve every kind)."""
+        accepted = _accepts(cls)
+        return {k: v for k, v in options.items() if k in accepted or k == "parameterization"}
+
+    def _options(self, cls, overrides, channels=False):
+        """The defaults ``cls`` takes, the overrides and, for the first
+        layer, the map."""
+        options = {**self._own(cls, self.defaults), **overrides}
         if self._map_pending and "input_map" not in overrides:
             options["input_map"] = self.input_map.uniform() if channels else self.input_map
         self._map_pending = False
         return options
 
     def __call__(self, units, **overrides):
-        return TaskNeuronDense(units, self.formula, **self._options(overrides))
+        options = self._options(TaskNeuronDense, overrides)
+        return TaskNeuronDense(units, self.formula, **options)
+
+    def dense(self, units, **overrides):
+        """A :class:`TaskNeuronDense` (the same as calling the factory)."""
+        return self(units, **overrides)
+
+    def einsum_dense(self, equation, output_shape, **overrides):
+        """A :class:`TaskNeuronEinsumDense` with the factory's formula and
+        defaults (an input map only for an equation whose summed axis is
+        the last: the features)."""
+        options = self._options(TaskNeuronEinsumDense, overrides)
+        options.pop("parameterization", None)
+        return TaskNeuronEinsumDense(equation, output_shape, formula=self.formula, **options)
 
     def _conv(self, cls, filters, kernel_size, overrides):
-        options = self._options(overrides, channels=True)
+        options = self._options(cls, overrides, channels=True)
         parameterization = options.pop("parameterization", "terms")
         if parameterization != "terms":
             raise ValueError(
@@ -77,6 +135,18 @@ class TaskNeuronLayerFactory:
     def conv3d(self, filters, kernel_size, **overrides):
         """A :class:`TaskNeuronConv3D` with the factory's formula and defaults."""
         return self._conv(TaskNeuronConv3D, filters, kernel_size, overrides)
+
+    def conv1d_transpose(self, filters, kernel_size, **overrides):
+        """A :class:`TaskNeuronConv1DTranspose` with the factory's formula."""
+        return self._conv(TaskNeuronConv1DTranspose, filters, kernel_size, overrides)
+
+    def conv2d_transpose(self, filters, kernel_size, **overrides):
+        """A :class:`TaskNeuronConv2DTranspose` with the factory's formula."""
+        return self._conv(TaskNeuronConv2DTranspose, filters, kernel_size, overrides)
+
+    def conv3d_transpose(self, filters, kernel_size, **overrides):
+        """A :class:`TaskNeuronConv3DTranspose` with the factory's formula."""
+        return self._conv(TaskNeuronConv3DTranspose, filters, kernel_size, overrides)
 
     def __repr__(self):
         settings = "".join(f", {k}={v!r}" for k, v in self.defaults.items())
