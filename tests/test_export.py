@@ -25,7 +25,8 @@ SHAPES = {"sequence": (10, 2), "image": (6, 6, 2), "volume": (4, 4, 4, 1)}
 
 
 def every_layer_model():
-    """Conv1D/2D/3D and the dense layer in all three parameterizations,
+    """Conv1D/2D/3D, Conv2DTranspose, EinsumDense and the dense layer in all
+    three parameterizations,
     every basis block non-zero (the layers start as their plain kin); an
     input map on the Conv1D, running ranges (statistics set) on the dense
     layers."""
@@ -33,15 +34,19 @@ def every_layer_model():
     grow = dict(basis_initializer="glorot_uniform", activation="tanh")
     inputs = {name: keras.Input(shape, name=name) for name, shape in SHAPES.items()}
     mapped = ktn.InputMap([0.5, -0.2], [2.0, 0.7], (-1.5, 1.5))
+    sequence = ktn.TaskNeuronConv1D(3, 3, formula="x**2 + sin(x)", padding="causal",
+                                    input_map=mapped, **grow)(inputs["sequence"])
+    image = ktn.TaskNeuronConv2D(3, 3, formula="x**3 + x", strides=2, padding="same", **grow)(
+        inputs["image"])
     branches = [
-        ktn.TaskNeuronConv1D(3, 3, formula="x**2 + sin(x)", padding="causal",
-                             input_map=mapped, **grow)(inputs["sequence"]),
-        ktn.TaskNeuronConv2D(3, 3, formula="x**3 + x", strides=2, padding="same", **grow)(
-            inputs["image"]),
+        ktn.TaskNeuronEinsumDense("abc,cd->abd", (None, 4), bias_axes="d",
+                                  formula="cos(x) + x", **grow)(sequence),
+        ktn.TaskNeuronConv2DTranspose(2, 3, strides=2, padding="same", formula="x**2 + x",
+                                      **grow)(image),
         ktn.TaskNeuronConv3D(2, 2, formula="exp(-x**2) + x", **grow)(inputs["volume"]),
     ]
     hidden = keras.layers.Concatenate()([keras.layers.Flatten()(b) for b in branches])
-    # 111 inputs, 40 units: "constants" works through 3 slices of the inputs.
+    # 166 inputs, 40 units: "constants" works through 4 slices of the inputs.
     hidden = ktn.TaskNeuronDense(40, "sin(1.3*x + 0.2) + x", parameterization="constants",
                                  **grow)(hidden)
     hidden = ktn.TaskNeuronDense(6, "x**2 - 0.5*x", **grow)(hidden)
