@@ -83,6 +83,23 @@ def variable_gradients(model, x, y):
     return [to_numpy(g) for g in grads]
 
 
+def assert_keras_twin(ours, theirs, x):
+    """``ours`` (a task-neuron layer with formula ``"x"``) is ``theirs`` (the
+    Keras layer of the same arguments): same weight layout, and given
+    ``theirs``'s (random, non-zero) weights the same outputs bit for bit and
+    the true output shape."""
+    theirs(x)
+    weights = [np.random.default_rng(i).normal(size=w.shape).astype("float32")
+               for i, w in enumerate(theirs.weights)]
+    theirs.set_weights(weights)
+    ours.build(x.shape)
+    assert [tuple(w.shape) for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
+    ours.set_weights(weights)
+    expected = to_numpy(theirs(x))
+    np.testing.assert_array_equal(to_numpy(ours(x)), expected)
+    assert tuple(ours.compute_output_shape(x.shape)) == expected.shape
+
+
 def make_model(layer_kwargs, input_dim=3, units=4, seed=0, layer=None):
     """A small functional model: the task-neuron layer -> Dense(1).
 

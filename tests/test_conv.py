@@ -7,7 +7,9 @@ import pytest
 
 import keras_taskneurons
 from keras_taskneurons import Formula, TaskNeuronConv1D, TaskNeuronConv2D, TaskNeuronConv3D
-from tests.helpers import INSTALLED_BACKENDS, load_in_subprocess, run_layer_checks, to_numpy
+from tests.helpers import (
+    INSTALLED_BACKENDS, assert_keras_twin, load_in_subprocess, run_layer_checks, to_numpy,
+)
 
 CONVS = {1: (TaskNeuronConv1D, keras.layers.Conv1D),
          2: (TaskNeuronConv2D, keras.layers.Conv2D),
@@ -222,18 +224,7 @@ def test_formula_x_is_the_keras_transposed_convolution(rank, data_format, varian
     ours, theirs = TRANSPOSED[rank]
     kwargs = {"kernel_size": 3, "data_format": data_format, "activation": "relu", **variant}
     x = inputs(rank, data_format, size=5)
-    conv = theirs(6, **kwargs)
-    conv(x)
-    weights = [np.random.default_rng(i).normal(size=w.shape).astype("float32")
-               for i, w in enumerate(conv.weights)]
-    conv.set_weights(weights)
-    layer = ours(6, formula="x", **kwargs)
-    layer.build(x.shape)
-    assert [tuple(w.shape) for w in layer.weights] == [tuple(w.shape) for w in conv.weights]
-    layer.set_weights(weights)
-    expected = to_numpy(conv(x))
-    np.testing.assert_array_equal(to_numpy(layer(x)), expected)
-    assert tuple(layer.compute_output_shape(x.shape)) == expected.shape
+    assert_keras_twin(ours(6, formula="x", **kwargs), theirs(6, **kwargs), x)
 
 
 def test_transposed_bases_are_blocks_along_the_last_kernel_axis(tmp_path):

@@ -7,7 +7,9 @@ import pytest
 
 from keras_taskneurons import TaskNeuronDense, TaskNeuronEinsumDense, layer_factory
 from keras_taskneurons.layers.einsum import analyze_equation
-from tests.helpers import INSTALLED_BACKENDS, load_in_subprocess, run_layer_checks, to_numpy
+from tests.helpers import (
+    INSTALLED_BACKENDS, assert_keras_twin, load_in_subprocess, run_layer_checks, to_numpy,
+)
 
 CASES = [
     ("abc,cd->abd", (None, 6), "d", (2, 5, 4)),
@@ -25,18 +27,10 @@ def _random(shape, seed):
 
 @pytest.mark.parametrize("equation, output_shape, bias_axes, shape", CASES)
 def test_formula_x_is_keras_einsum_dense(equation, output_shape, bias_axes, shape):
-    x = _random(shape, 0)
-    theirs = keras.layers.EinsumDense(equation, output_shape, bias_axes=bias_axes)
-    theirs(x)
-    weights = [_random(v.shape, 1 + i) for i, v in enumerate(theirs.weights)]
-    theirs.set_weights(weights)
-    ours = TaskNeuronEinsumDense(equation, output_shape, bias_axes=bias_axes, formula="x")
-    ours.build(x.shape)
-    assert [tuple(v.shape) for v in ours.weights] == [tuple(v.shape) for v in theirs.weights]
-    ours.set_weights(weights)
-    expected = to_numpy(theirs(x))
-    np.testing.assert_array_equal(to_numpy(ours(x)), expected)
-    assert tuple(ours.compute_output_shape(x.shape)) == expected.shape
+    assert_keras_twin(
+        TaskNeuronEinsumDense(equation, output_shape, bias_axes=bias_axes, formula="x"),
+        keras.layers.EinsumDense(equation, output_shape, bias_axes=bias_axes),
+        _random(shape, 0))
 
 
 def test_bases_are_blocks_along_the_summed_axis_and_start_as_einsum_dense():
