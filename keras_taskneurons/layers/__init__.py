@@ -14,6 +14,14 @@ from keras_taskneurons.layers.conv import (
     TaskNeuronConvTranspose,
 )
 from keras_taskneurons.layers.einsum import TaskNeuronEinsumDense
+from keras_taskneurons.layers.recurrent import (
+    TaskNeuronSimpleRNNCell,
+    TaskNeuronLSTMCell,
+    TaskNeuronGRUCell,
+    TaskNeuronSimpleRNN,
+    TaskNeuronLSTM,
+    TaskNeuronGRU,
+)
 from keras_taskneurons.layers.dense import PARAMETERIZATIONS, TaskNeuronDense
 from keras_taskneurons.layers.monitor import BasisRangeMonitor, basis_range_report
 from keras_taskneurons.layers.factory import TaskNeuronLayerFactory, layer_factory
@@ -32,6 +40,12 @@ __all__ = [
     "TaskNeuronConv3DTranspose",
     "TaskNeuronConvTranspose",
     "TaskNeuronDense",
+    "TaskNeuronSimpleRNNCell",
+    "TaskNeuronLSTMCell",
+    "TaskNeuronGRUCell",
+    "TaskNeuronSimpleRNN",
+    "TaskNeuronLSTM",
+    "TaskNeuronGRU",
     "TaskNeuronEinsumDense",
     "TaskNeuronLayerFactory",
     "basis_range_report",

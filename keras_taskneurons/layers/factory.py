@@ -15,6 +15,7 @@ from keras_taskneurons.layers.conv import (
 )
 from keras_taskneurons.layers.dense import TaskNeuronDense
 from keras_taskneurons.layers.einsum import TaskNeuronEinsumDense
+from keras_taskneurons.layers.recurrent import TaskNeuronGRU, TaskNeuronLSTM, TaskNeuronSimpleRNN
 
 KINDS = {
     "dense": (TaskNeuronDense, (1,)),
@@ -25,9 +26,14 @@ KINDS = {
     "conv1d_transpose": (TaskNeuronConv1DTranspose, (1, 1)),
     "conv2d_transpose": (TaskNeuronConv2DTranspose, (1, 1)),
     "conv3d_transpose": (TaskNeuronConv3DTranspose, (1, 1)),
+    "simple_rnn": (TaskNeuronSimpleRNN, (1,)),
+    "lstm": (TaskNeuronLSTM, (1,)),
+    "gru": (TaskNeuronGRU, (1,)),
 }
 """The layer kinds a factory builds, with the positional arguments its
 defaults are checked with."""
+
+RECURRENT = (TaskNeuronSimpleRNN, TaskNeuronLSTM, TaskNeuronGRU)
 
 _BASE_LAYER_ARGUMENTS = ("dtype", "trainable", "autocast")
 
@@ -43,7 +49,8 @@ class TaskNeuronLayerFactory:
 
     Returned by :func:`layer_factory`. Call it (or ``dense``) with
     ``units`` (and any keyword overrides) for a :class:`TaskNeuronDense`;
-    ``einsum_dense`` takes ``equation, output_shape``; ``conv1d``,
+    ``einsum_dense`` takes ``equation, output_shape``; ``simple_rnn``,
+    ``lstm`` and ``gru`` take ``units``; ``conv1d``,
     ``conv2d``, ``conv3d`` and their ``*_transpose`` take ``filters,
     kernel_size`` (and overrides). Each kind takes the defaults it has
     (``padding`` goes to the convolutions only).
@@ -81,6 +88,8 @@ class TaskNeuronLayerFactory:
             options = self._own(cls, defaults)
             if cls is not TaskNeuronDense and options.pop("parameterization", "terms") != "terms":
                 continue  # refused when such a layer is asked for
+            if cls in RECURRENT and options.get("basis_range") == "running":
+                options.pop("basis_range")  # cells clip (see _recurrent)
             cls(*arguments, formula=self.formula, name="layer_factory_check", **options)
 
     @staticmethod
@@ -113,6 +122,26 @@ class TaskNeuronLayerFactory:
         options = self._options(TaskNeuronEinsumDense, overrides)
         options.pop("parameterization", None)
         return TaskNeuronEinsumDense(equation, output_shape, formula=self.formula, **options)
+
+    def _recurrent(self, cls, units, overrides):
+        options = self._options(cls, overrides)
+        if options.pop("parameterization", "terms") != "terms":
+            raise ValueError("Task-based recurrent layers have the 'terms' parameterization only.")
+        if options.get("basis_range") == "running" and "basis_range" not in overrides:
+            options.pop("basis_range")  # a default for the dense layers; cells clip
+        return cls(units, formula=self.formula, **options)
+
+    def simple_rnn(self, units, **overrides):
+        """A :class:`TaskNeuronSimpleRNN` with the factory's formula and defaults."""
+        return self._recurrent(TaskNeuronSimpleRNN, units, overrides)
+
+    def lstm(self, units, **overrides):
+        """A :class:`TaskNeuronLSTM` with the factory's formula and defaults."""
+        return self._recurrent(TaskNeuronLSTM, units, overrides)
+
+    def gru(self, units, **overrides):
+        """A :class:`TaskNeuronGRU` with the factory's formula and defaults."""
+        return self._recurrent(TaskNeuronGRU, units, overrides)
 
     def _conv(self, cls, filters, kernel_size, overrides):
         options = self._options(cls, overrides, channels=True)

@@ -1,0 +1,156 @@
+"""Task-based recurrent cells and layers: exactness against Keras's, the basis
+layout of both projections, Keras's RNN arguments, the shared layer checks,
+saving across processes and backends."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_taskneurons as ktn
+from tests.helpers import (
+    INSTALLED_BACKENDS, assert_keras_twin, load_in_subprocess, run_layer_checks, to_numpy,
+)
+
+PAIRS = [
+    (ktn.TaskNeuronSimpleRNN, keras.layers.SimpleRNN, {}),
+    (ktn.TaskNeuronLSTM, keras.layers.LSTM, {}),
+    (ktn.TaskNeuronLSTM, keras.layers.LSTM, dict(return_sequences=True, go_backwards=True,
+                                                 unit_forget_bias=False)),
+    (ktn.TaskNeuronGRU, keras.layers.GRU, {}),
+    (ktn.TaskNeuronGRU, keras.layers.GRU, dict(reset_after=False, return_sequences=True)),
+    (ktn.TaskNeuronSimpleRNN, keras.layers.SimpleRNN, dict(use_bias=False, unroll=True)),
+]
+CELLS = [(ktn.TaskNeuronSimpleRNNCell, keras.layers.SimpleRNNCell),
+         (ktn.TaskNeuronLSTMCell, keras.layers.LSTMCell),
+         (ktn.TaskNeuronGRUCell, keras.layers.GRUCell)]
+
+
+def sequences(n=3, steps=6, features=4, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, steps, features)).astype("float32")
+
+
+@pytest.mark.parametrize("ours, theirs, kwargs", PAIRS,
+                         ids=lambda v: getattr(v, "__name__", None) or ",".join(v) or "plain")
+def test_formula_x_is_the_keras_layer(ours, theirs, kwargs):
+    assert_keras_twin(ours(5, formula="x", **kwargs), theirs(5, **kwargs), sequences())
+
+
+@pytest.mark.parametrize("ours, theirs", CELLS, ids=lambda v: v.__name__)
+def test_formula_x_cell_is_the_keras_cell_in_an_rnn(ours, theirs):
+    assert_keras_twin(keras.layers.RNN(ours(4, formula="x")), keras.layers.RNN(theirs(4)),
+                      sequences())
+
+
+@pytest.mark.parametrize("ours, theirs, kwargs", PAIRS[:4:], ids=lambda v: getattr(
+    v, "__name__", None) or ",".join(v) or "plain")
+def test_a_new_layer_starts_as_the_keras_layer(ours, theirs, kwargs):
+    seeded = dict(kernel_initializer=keras.initializers.GlorotUniform(seed=1),
+                  recurrent_initializer=keras.initializers.Orthogonal(seed=2))
+    x = sequences()
+    layer = ours(5, formula="x**2 + sin(x)", **seeded, **kwargs)
+    np.testing.assert_allclose(to_numpy(layer(x)), to_numpy(theirs(5, **seeded, **kwargs)(x)),
+                               rtol=1e-6, atol=1e-6)
+    assert tuple(layer.cell.kernel.shape)[0] == 3 * 4  # three bases times four features
+    assert tuple(layer.cell.recurrent_kernel.shape)[0] == 3 * 5
+
+
+def test_both_projections_are_task_based_one_step_reference():
+    """One LSTM step against numpy: each block of both kernels multiplies its
+    basis of the input and of the previous state."""
+    cell = ktn.TaskNeuronLSTMCell(3, formula="x**2 + sin(x)")
+    x = sequences(n=2, steps=1, features=4)[:, 0] * 0.8
+    h = np.random.default_rng(1).uniform(-0.9, 0.9, (2, 3)).astype("float32")
+    c = np.random.default_rng(2).normal(size=(2, 3)).astype("float32")
+    cell.build(x.shape)
+    rng = np.random.default_rng(3)
+    for variable in cell.weights:
+        variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.5)
+    kernel, recurrent, bias = (to_numpy(v) for v in cell.weights)
+
+    def features(v):
+        return np.concatenate([m * b.evaluate(np.clip(v, -1, 1) if str(b) != "x" else v)
+                               for b, m in zip(cell.bases, cell.multipliers)], axis=-1)
+
+    z = features(x) @ kernel + features(h) @ recurrent + bias
+    i, f, g, o = np.split(z, 4, axis=1)
+
+    def sigmoid(v):
+        return 1 / (1 + np.exp(-v))
+    c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    h_new = sigmoid(o) * np.tanh(c_new)
+    output, (h_out, c_out) = cell(x, [h, c])
+    np.testing.assert_allclose(to_numpy(output), h_new, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(c_out), c_new, rtol=1e-5, atol=1e-5)
+    # The recurrent blocks matter: swapping two of them changes the output.
+    swapped = np.concatenate([recurrent[3:6], recurrent[:3], recurrent[6:]])
+    cell.recurrent_kernel.assign(swapped)
+    assert not np.allclose(to_numpy(cell(x, [h, c])[0]), h_new, atol=1e-4)
+
+
+@pytest.mark.parametrize("cls", [ktn.TaskNeuronSimpleRNN, ktn.TaskNeuronLSTM, ktn.TaskNeuronGRU],
+                         ids=lambda v: v.__name__)
+def test_layer_checks(cls, tmp_path):
+    run_layer_checks(dict(formula="x**2 - sin(x)", return_sequences=True), tmp_path,
+                     layer=(cls, (4,), (5, 3)))
+
+
+def test_rnn_arguments_masking_bidirectional_and_state(tmp_path):
+    x = sequences(n=8)
+    x[:, -2:] = 0.0  # padded steps
+    inputs = keras.Input((None, 4))
+    masked = keras.layers.Masking()(inputs)
+    both = keras.layers.Bidirectional(ktn.TaskNeuronGRU(3, formula="x**2 + x"))(masked)
+    sequence, h, c = ktn.TaskNeuronLSTM(3, formula="sin(x) + x", return_sequences=True,
+                                        return_state=True)(masked)
+    outputs = keras.layers.Dense(1)(keras.layers.Concatenate()([both, h, c]))
+    model = keras.Model(inputs, outputs)
+    assert tuple(sequence.shape) == (None, None, 3)
+    # Masking: the padded steps count as absent, in both directions.
+    expected = to_numpy(model(x))
+    np.testing.assert_allclose(to_numpy(model(x[:, :4])), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(to_numpy(model(x[:, :3])), expected, atol=1e-4)
+    path = str(tmp_path / "bidirectional.keras")
+    model.save(path)
+    np.testing.assert_allclose(to_numpy(keras.models.load_model(path)(x)), expected,
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_reload_in_every_backend(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 4)),
+                              ktn.TaskNeuronLSTM(3, formula="sin(x) + x",
+                                                 basis_initializer="glorot_uniform"),
+                              keras.layers.Dense(1)])
+    x = sequences(n=8)
+    path = str(tmp_path / "lstm.keras")
+    model.save(path)
+    expected = to_numpy(model.predict(x, verbose=0))
+    for backend in INSTALLED_BACKENDS:
+        assert load_in_subprocess([(path, x, expected)], tmp_path, backend=backend).startswith("OK 1")
+
+
+def test_stateful_layers_carry_state_between_calls():
+    layer = ktn.TaskNeuronSimpleRNN(3, formula="x**2 + x", stateful=True)
+    x = sequences(n=2, steps=3)
+    first = to_numpy(layer(x))
+    second = to_numpy(layer(x))
+    assert not np.allclose(first, second)
+    layer.reset_states()
+    np.testing.assert_allclose(to_numpy(layer(x)), first, rtol=1e-6)
+
+
+def test_bad_arguments_and_the_factory():
+    with pytest.raises(ValueError, match="basis_range='running'"):
+        ktn.TaskNeuronLSTM(3, formula="x", basis_range="running")
+    with pytest.raises(ValueError, match="units=0"):
+        ktn.TaskNeuronGRU(0, formula="x")
+    with pytest.raises(TypeError, match="reset_after='yes'"):
+        ktn.TaskNeuronGRUCell(2, formula="x", reset_after="yes")
+    layer = ktn.TaskNeuronLSTM(3, formula="x**2")
+    edited = {**layer.get_config(), "formula": "x**3"}
+    with pytest.raises(ValueError, match="bases given for TaskNeuronLSTMCell"):
+        ktn.TaskNeuronLSTM.from_config(edited)
+    make = ktn.layer_factory("x**2 + x", basis_range="running", activation="relu")
+    assert make.lstm(4).cell.basis_range == "clip"  # cells clip; dense layers keep running
+    assert make(4).basis_range == "running"
+    assert make.gru(2, return_sequences=True).return_sequences
