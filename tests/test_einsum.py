@@ -8,7 +8,7 @@ import pytest
 from keras_taskneurons import TaskNeuronDense, TaskNeuronEinsumDense, layer_factory
 from keras_taskneurons.layers.einsum import analyze_equation
 from tests.helpers import (
-    INSTALLED_BACKENDS, assert_keras_twin, load_in_subprocess, run_layer_checks, to_numpy,
+    assert_keras_twin, run_layer_checks, to_numpy,
 )
 
 CASES = [
@@ -57,12 +57,10 @@ def test_bases_are_blocks_along_the_summed_axis_and_start_as_einsum_dense():
     assert not np.allclose(to_numpy(ours(x)), reference, atol=1e-3)
 
 
-def test_layer_checks_and_cross_backend_reload(tmp_path):
-    cases = [run_layer_checks(
+def test_layer_checks(tmp_path):
+    run_layer_checks(
         dict(equation="ab,bc->ac", output_shape=5, bias_axes="c", formula="x**2 - sin(x)"),
-        tmp_path, layer=(TaskNeuronEinsumDense, (), (3,)))]
-    for backend in INSTALLED_BACKENDS:
-        assert load_in_subprocess(cases, tmp_path, backend=backend).startswith("OK 1")
+        tmp_path, layer=(TaskNeuronEinsumDense, (), (3,)))
 
 
 def test_task_based_attention_projections_train_and_reload(tmp_path):

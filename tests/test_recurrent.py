@@ -1,6 +1,7 @@
 """Task-based recurrent cells and layers: exactness against Keras's, the basis
 layout of both projections, Keras's RNN arguments, the shared layer checks,
-saving across processes and backends."""
+saving (across processes and backends: tests/test_conv.py, one process per
+backend for every layer kind)."""
 
 import keras
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 import keras_taskneurons as ktn
 from tests.helpers import (
-    INSTALLED_BACKENDS, assert_keras_twin, load_in_subprocess, run_layer_checks, to_numpy,
+    assert_keras_twin, run_layer_checks, to_numpy,
 )
 
 PAIRS = [
@@ -113,20 +114,6 @@ def test_rnn_arguments_masking_bidirectional_and_state(tmp_path):
     model.save(path)
     np.testing.assert_allclose(to_numpy(keras.models.load_model(path)(x)), expected,
                                rtol=1e-6, atol=1e-6)
-
-
-def test_reload_in_every_backend(tmp_path):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((6, 4)),
-                              ktn.TaskNeuronLSTM(3, formula="sin(x) + x",
-                                                 basis_initializer="glorot_uniform"),
-                              keras.layers.Dense(1)])
-    x = sequences(n=8)
-    path = str(tmp_path / "lstm.keras")
-    model.save(path)
-    expected = to_numpy(model.predict(x, verbose=0))
-    for backend in INSTALLED_BACKENDS:
-        assert load_in_subprocess([(path, x, expected)], tmp_path, backend=backend).startswith("OK 1")
 
 
 def test_stateful_layers_carry_state_between_calls():

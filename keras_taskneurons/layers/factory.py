@@ -100,10 +100,17 @@ class TaskNeuronLayerFactory:
 
     def _options(self, cls, overrides, channels=False):
         """The defaults ``cls`` takes, the overrides and, for the first
-        layer, the map."""
+        layer, the map: a convolution's must be one for every channel
+        (``channels=True``); a sequence layer (``channels="sequence"``)
+        takes a map searched on flattened sequences (uniform: one map
+        for every step and feature) as one channel, another as it is (one
+        column per feature)."""
         options = {**self._own(cls, self.defaults), **overrides}
         if self._map_pending and "input_map" not in overrides:
-            options["input_map"] = self.input_map.uniform() if channels else self.input_map
+            mapped = self.input_map
+            if channels is True or (channels == "sequence" and mapped.is_uniform):
+                mapped = mapped.uniform()
+            options["input_map"] = mapped
         self._map_pending = False
         return options
 
@@ -117,14 +124,13 @@ class TaskNeuronLayerFactory:
 
     def einsum_dense(self, equation, output_shape, **overrides):
         """A :class:`TaskNeuronEinsumDense` with the factory's formula and
-        defaults (an input map only for an equation whose summed axis is
-        the last: the features)."""
-        options = self._options(TaskNeuronEinsumDense, overrides)
+        defaults (the map applies along the equation's first summed axis)."""
+        options = self._options(TaskNeuronEinsumDense, overrides, channels="sequence")
         options.pop("parameterization", None)
         return TaskNeuronEinsumDense(equation, output_shape, formula=self.formula, **options)
 
     def _recurrent(self, cls, units, overrides):
-        options = self._options(cls, overrides)
+        options = self._options(cls, overrides, channels="sequence")
         if options.pop("parameterization", "terms") != "terms":
             raise ValueError("Task-based recurrent layers have the 'terms' parameterization only.")
         if options.get("basis_range") == "running" and "basis_range" not in overrides:
