@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+import recipe  # noqa: E402
 
 FOLDER = os.path.join(common.RESULTS, "sequence")
 MODELS = ("LSTM", "GRU", "Transformer")
@@ -120,22 +121,6 @@ def step_time(model, X, y, task, repeats=20):
     return float(np.median(times))
 
 
-def fit_and_score(model, X, y, X_test, y_test, task, epochs, seed):
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    loss = "sparse_categorical_crossentropy" if task == "classification" else "mse"
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-    model.fit(X, y, validation_split=0.1, epochs=epochs, batch_size=64, verbose=0,
-              callbacks=[keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True),
-                         keras.callbacks.TerminateOnNaN()])
-    prediction = np.asarray(model.predict(X_test, verbose=0, batch_size=1024))
-    if task == "classification":
-        return float(np.mean(prediction.argmax(axis=1) == y_test))
-    score = float(np.mean((prediction[:, 0] - y_test) ** 2))
-    return score if np.isfinite(score) else float("inf")
-
-
 def search(X, y, task, seed, quick):
     from keras_taskneurons import VectorizedSymbolicClassifier, VectorizedSymbolicRegressor
 
@@ -172,8 +157,8 @@ def run(name, seed, epochs, quick, timing_only=False):
             model = (build(kind, found.layer_factory(), *shape) if variant == "TN"
                      else build(kind, None, *shape, width=width))
             result[f"{kind} {variant} params"] = model.count_params()
-            result[f"{kind} {variant}"] = fit_and_score(
-                model, X, y, X_test, y_test, task, epochs, seed)
+            result[f"{kind} {variant}"] = recipe.fit_and_score(
+                model, X, y, X_test, y_test, task, epochs, seed, batch_size=64, patience=PATIENCE)
         if not timing_only:
             print(f"{name} seed {seed} {kind}: TN {result[kind + ' TN']:.4f} "
                   f"LN {result[kind + ' LN']:.4f}", flush=True)

@@ -84,6 +84,16 @@ def _reseeded(initializer, draw):
     return type(initializer).from_config({**initializer.get_config(), "seed": seed + draw})
 
 
+def check_positive_int(name, value):
+    """Refuse ``value`` unless it is a positive int (numpy ints too)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(
+            f"Received an invalid value for `{name}`, expected a positive "
+            f"integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
 def _check_bool(name, value):
     if not isinstance(value, bool):
         raise TypeError(

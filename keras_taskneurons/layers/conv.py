@@ -10,7 +10,7 @@ over them, the convolutional form of ``TaskNeuronDense``'s fused matmul.
 import keras
 from keras import ops
 
-from keras_taskneurons.layers.basis import BasisLayer
+from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
 
 PADDINGS = ("valid", "same", "causal")
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -72,12 +72,8 @@ class TaskNeuronConv(BasisLayer):
         bases=None,
         **kwargs,
     ):
-        for name, value in (("filters", filters), ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"Received an invalid value for `{name}`, expected a positive "
-                    f"integer. Received: {name}={value!r}"
-                )
+        filters = check_positive_int("filters", filters)
+        groups = check_positive_int("groups", groups)
         if filters % groups:
             raise ValueError(
                 "The number of filters must be evenly divisible by the number of "

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_taskneurons.layers.basis import BasisLayer, scaled
+from keras_taskneurons.layers.basis import BasisLayer, check_positive_int, scaled
 from keras_taskneurons.layers.lora import LoraMixin
 
 PARAMETERIZATIONS = ("terms", "constants", "input_constants")
@@ -204,11 +204,7 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
         bases=None,
         **kwargs,
     ):
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(
-                "Received an invalid value for `units`, expected a positive "
-                f"integer. Received: units={units!r}"
-            )
+        units = check_positive_int("units", units)
         if parameterization not in PARAMETERIZATIONS:
             raise ValueError(
                 "Received an invalid value for `parameterization`, expected "

@@ -23,7 +23,7 @@ offered (Keras's per-sequence dropout masks live in a private class).
 import keras
 from keras import ops
 
-from keras_taskneurons.layers.basis import BasisLayer
+from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
 
 RNN_ARGUMENTS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
 """The arguments of ``keras.layers.RNN`` the layers take."""
@@ -43,11 +43,7 @@ class TaskNeuronRNNCellBase(BasisLayer):
                  linear_basis=True, basis_scale=0.1, normalize_bases=True, input_map=None,
                  basis_range="auto", basis_domain=None, basis_initializer="zeros",
                  bases=None, **kwargs):
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(
-                "Received an invalid value for `units`, expected a positive integer. "
-                f"Received: units={units!r}"
-            )
+        units = check_positive_int("units", units)
         if basis_range == "running":
             raise ValueError(
                 f"{type(self).__name__} takes basis_range 'clip' or None: running "
