@@ -1,6 +1,8 @@
-"""Task-neuron layers: one basis machinery (:mod:`.basis`), the dense layer
-(:mod:`.dense`), the convolutions (:mod:`.conv`), and :func:`layer_factory`
-(:mod:`.factory`)."""
+"""Task-neuron layers: one basis machinery (:mod:`.basis`, with LoRA in
+:mod:`.lora` and the range check in :mod:`.monitor`), the dense layer
+(:mod:`.dense`), the einsum layer (:mod:`.einsum`), the convolutions and
+transposed convolutions (:mod:`.conv`), the recurrent cells and layers
+(:mod:`.recurrent`), and :func:`layer_factory` (:mod:`.factory`)."""
 
 from keras_taskneurons.layers.basis import DEFAULT_BASIS_DOMAIN, BasisLayer
 from keras_taskneurons.layers.conv import (
@@ -8,6 +10,8 @@ from keras_taskneurons.layers.conv import (
     TaskNeuronConv1D,
     TaskNeuronConv2D,
     TaskNeuronConv3D,
+)
+from keras_taskneurons.layers.conv_transpose import (
     TaskNeuronConv1DTranspose,
     TaskNeuronConv2DTranspose,
     TaskNeuronConv3DTranspose,

@@ -5,12 +5,10 @@ import inspect
 
 from keras_taskneurons.formula import as_formula
 from keras_taskneurons.input_map import InputMap
-from keras_taskneurons.layers.conv import (
-    TaskNeuronConv1D,
+from keras_taskneurons.layers.conv import TaskNeuronConv1D, TaskNeuronConv2D, TaskNeuronConv3D
+from keras_taskneurons.layers.conv_transpose import (
     TaskNeuronConv1DTranspose,
-    TaskNeuronConv2D,
     TaskNeuronConv2DTranspose,
-    TaskNeuronConv3D,
     TaskNeuronConv3DTranspose,
 )
 from keras_taskneurons.layers.dense import TaskNeuronDense
