@@ -410,8 +410,9 @@ class TaskNeuronRNNBase(keras.layers.RNN):
                 f"The config of a {cls.__name__} layer must hold its formula as a string "
                 f"under 'formula'. Received: formula={type(config.get('formula')).__name__}"
             )
-        if "dtype" in config and isinstance(config["dtype"], dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        deserialize = getattr(getattr(keras, "dtype_policies", None), "deserialize", None)
+        if isinstance(config.get("dtype"), dict) and deserialize is not None:
+            config["dtype"] = deserialize(config["dtype"])  # else the layer reads the dict
         return cls(**config)
 
 
