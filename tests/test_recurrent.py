@@ -9,7 +9,7 @@ import pytest
 
 import keras_taskneurons as ktn
 from tests.helpers import (
-    assert_keras_twin, run_layer_checks, to_numpy,
+    BACKEND, assert_keras_twin, run_layer_checks, to_numpy,
 )
 
 PAIRS = [
@@ -33,7 +33,12 @@ def sequences(n=3, steps=6, features=4, seed=0):
 @pytest.mark.parametrize("ours, theirs, kwargs", PAIRS,
                          ids=lambda v: getattr(v, "__name__", None) or ",".join(v) or "plain")
 def test_formula_x_is_the_keras_layer(ours, theirs, kwargs):
-    assert_keras_twin(ours(5, formula="x", **kwargs), theirs(5, **kwargs), sequences())
+    # Under PyTorch, Keras's LSTM and GRU layers run torch's fused kernels
+    # (another summation order: a float32 ulp apart); elsewhere, and for
+    # every cell in keras.layers.RNN (below), the same numbers.
+    fused = BACKEND == "torch" and theirs in (keras.layers.LSTM, keras.layers.GRU)
+    assert_keras_twin(ours(5, formula="x", **kwargs), theirs(5, **kwargs), sequences(),
+                      rtol=1e-6 if fused else 0.0)
 
 
 @pytest.mark.parametrize("ours, theirs", CELLS, ids=lambda v: v.__name__)
