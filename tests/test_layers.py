@@ -741,3 +741,28 @@ def test_a_seeded_basis_initializer_draws_distinct_blocks():
     again.build((None, 4))
     np.testing.assert_array_equal(  # reproducible (the x block is unseeded here)
         keras.ops.convert_to_numpy(again.kernel)[4:], kernel[4:])
+
+
+@pytest.mark.parametrize("kind", ["einsum", "conv2d_transpose", "simple_rnn", "lstm", "gru"])
+def test_every_new_layer_kind_under_mixed_precision(kind):
+    """float16 outputs, float32 kernels and computation, finite training."""
+    import keras_taskneurons as ktn
+
+    layers = {
+        "einsum": (ktn.TaskNeuronEinsumDense, ("abc,cd->abd", (None, 4)), (5, 3)),
+        "conv2d_transpose": (ktn.TaskNeuronConv2DTranspose, (2, 3), (3, 3, 2)),
+        "simple_rnn": (ktn.TaskNeuronSimpleRNN, (4,), (5, 3)),
+        "lstm": (ktn.TaskNeuronLSTM, (4,), (5, 3)),
+        "gru": (ktn.TaskNeuronGRU, (4,), (5, 3)),
+    }
+    keras.config.set_dtype_policy("mixed_float16")
+    cls, args, shape = layers[kind]
+    x, y = sample_data(shape=shape)
+    model = make_model(dict(formula="x**9 + sin(x)"), layer=(cls, args, shape))
+    layer = model.layers[1]
+    cell = getattr(layer, "cell", layer)
+    assert layer.compute_dtype == "float16" and cell.kernel.dtype == "float32"
+    assert keras.backend.standardize_dtype(layer(x).dtype) == "float16"
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    history = model.fit(x, y, epochs=4, batch_size=16, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
