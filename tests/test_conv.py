@@ -227,10 +227,14 @@ TRANSPOSED_VARIANTS = [dict(), dict(strides=2, padding="same"), dict(strides=2, 
                        dict(dilation_rate=2, padding="SAME"), dict(strides=3, use_bias=False)]
 
 
-@pytest.mark.parametrize("rank", [1, 2, 3])
-@pytest.mark.parametrize("data_format", FORMATS)
-@pytest.mark.parametrize("variant", TRANSPOSED_VARIANTS,
-                         ids=lambda v: ",".join(f"{k}={v}" for k, v in v.items()) or "plain")
+@pytest.mark.parametrize(
+    "rank, data_format, variant",
+    # Every variant in both data formats, the ranks taking turns (all 30
+    # combinations cost CI a minute per backend and find nothing more).
+    [(1 + (i + j) % 3, data_format, variant) for i, variant in enumerate(TRANSPOSED_VARIANTS)
+     for j, data_format in enumerate(FORMATS)],
+    ids=lambda v: v if isinstance(v, (int, str)) else ",".join(f"{k}={x}" for k, x in v.items())
+    or "plain")
 def test_formula_x_is_the_keras_transposed_convolution(rank, data_format, variant):
     ours, theirs = TRANSPOSED[rank]
     kwargs = {"kernel_size": 3, "data_format": data_format, "activation": "relu", **variant}
