@@ -215,8 +215,8 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
         if not isinstance(initializer, keras.initializers.VarianceScaling) or getattr(
                 initializer, "input_axes", "absent") is not None:
             return initializer
-        kernel_spec = _check_equation(self.equation).group(3)
-        output_spec = _check_equation(self.equation).group(5)
+        match = _check_equation(self.equation)
+        kernel_spec, output_spec = match.group(3), match.group(5)
         config = initializer.get_config()
         config["seed"] = initializer.seed
         config["input_axes"] = [i for i, c in enumerate(kernel_spec) if c not in output_spec]
