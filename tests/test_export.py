@@ -29,7 +29,7 @@ def every_layer_model():
     three parameterizations,
     every basis block non-zero (the layers start as their plain kin); an
     input map on the Conv1D, running ranges (statistics set) on the dense
-    layers."""
+    layers, interaction terms on a dense and the transposed convolution."""
     keras.utils.set_random_seed(0)
     grow = dict(basis_initializer="glorot_uniform", activation="tanh")
     inputs = {name: keras.Input(shape, name=name) for name, shape in SHAPES.items()}
@@ -42,14 +42,14 @@ def every_layer_model():
         ktn.TaskNeuronEinsumDense("abc,cd->abd", (None, 4), bias_axes="d",
                                   formula="cos(x) + x", **grow)(sequence),
         ktn.TaskNeuronConv2DTranspose(2, 3, strides=2, padding="same", formula="x**2 + x",
-                                      **grow)(image),
+                                      interaction_rank=1, **grow)(image),
         ktn.TaskNeuronConv3D(2, 2, formula="exp(-x**2) + x", **grow)(inputs["volume"]),
     ]
     hidden = keras.layers.Concatenate()([keras.layers.Flatten()(b) for b in branches])
     # 166 inputs, 40 units: "constants" works through 4 slices of the inputs.
     hidden = ktn.TaskNeuronDense(40, "sin(1.3*x + 0.2) + x", parameterization="constants",
                                  **grow)(hidden)
-    hidden = ktn.TaskNeuronDense(6, "x**2 - 0.5*x", **grow)(hidden)
+    hidden = ktn.TaskNeuronDense(6, "x**2 - 0.5*x", interaction_rank=2, **grow)(hidden)
     outputs = ktn.TaskNeuronDense(2, "sin(0.7*x + 0.1) + x**2",
                                   parameterization="input_constants",
                                   basis_initializer="glorot_uniform")(hidden)
@@ -61,6 +61,9 @@ def every_layer_model():
             layer.range_mean.assign(rng.normal(size=layer.range_mean.shape).astype("float32"))
             layer.range_variance.assign(
                 rng.uniform(0.1, 1, layer.range_variance.shape).astype("float32"))
+        if getattr(layer, "interaction_kernel", None) is not None:  # the V blocks start at 0
+            layer.interaction_kernel.assign(
+                0.3 * rng.normal(size=layer.interaction_kernel.shape).astype("float32"))
     return model
 
 

@@ -39,6 +39,7 @@ from keras import ops
 
 from keras_taskneurons.formula import Formula, as_formula
 from keras_taskneurons.input_map import InputMap, _domain_pair
+from keras_taskneurons.layers.interaction import InteractionMixin, check_interaction_rank
 
 LINEAR = Formula("x")
 
@@ -109,7 +110,7 @@ def _is_positive_number(value):
     )
 
 
-class BasisLayer(keras.layers.Layer):
+class BasisLayer(InteractionMixin, keras.layers.Layer):
     """Base class of the task-neuron layers: formula, bases, factors,
     features, kernel blocks and config. Not a layer to use by itself."""
 
@@ -119,7 +120,8 @@ class BasisLayer(keras.layers.Layer):
                  basis_initializer="zeros", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, bases=None, parametric=False, **kwargs):
+                 bias_constraint=None, interaction_rank=0, bases=None, parametric=False,
+                 **kwargs):
         """Validate and store the basis and weight options; derive the bases.
 
         ``bases`` (what :meth:`get_config` stores under ``"bases"``) must be
@@ -127,7 +129,9 @@ class BasisLayer(keras.layers.Layer):
         works and a tampered config is refused. With ``parametric``, bases
         with constants inside go to ``self._parametric_bases`` (the dense
         layer's ``"constants"`` parameterization); the others are the
-        kernel's blocks, ``self._matmul_bases``.
+        kernel's blocks, ``self._matmul_bases``. ``interaction_rank``: the
+        rank of the interaction term (:mod:`~keras_taskneurons.layers.interaction`;
+        0: none), whose weights the layer builds with ``_build_interaction``.
         """
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         given_bases = bases
@@ -167,6 +171,7 @@ class BasisLayer(keras.layers.Layer):
         self.normalize_bases = normalize_bases
         self.basis_range = basis_range
         self.basis_domain = basis_domain
+        self.interaction_rank = check_interaction_rank(interaction_rank)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.basis_initializer = keras.initializers.get(basis_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -459,6 +464,7 @@ class BasisLayer(keras.layers.Layer):
             "input_map": None if self.input_map is None else self.input_map.get_config(),
             "basis_range": self.basis_range,
             "basis_domain": list(self.basis_domain),
+            "interaction_rank": self.interaction_rank,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "basis_initializer": keras.initializers.serialize(self.basis_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),

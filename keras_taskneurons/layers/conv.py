@@ -69,6 +69,7 @@ class TaskNeuronConv(BasisLayer):
         basis_range="auto",
         basis_domain=None,
         basis_initializer="zeros",
+        interaction_rank=0,
         bases=None,
         **kwargs,
     ):
@@ -109,8 +110,13 @@ class TaskNeuronConv(BasisLayer):
             kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
             activity_regularizer=activity_regularizer,
             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-            bases=bases, **kwargs,
+            interaction_rank=interaction_rank, bases=bases, **kwargs,
         )
+        if self.interaction_rank and groups > 1:
+            raise ValueError(
+                "`interaction_rank` needs groups=1: its projections mix every input "
+                f"channel. Received: interaction_rank={interaction_rank}, groups={groups}"
+            )
         self.rank = rank
         self.filters = filters
         self.groups = groups
@@ -133,6 +139,9 @@ class TaskNeuronConv(BasisLayer):
     _block_axis = -2
     """The kernel axis along which the basis blocks are concatenated (the
     input channels: ``kernel_size + (in, out)``)."""
+
+    _output_kernel_axis = -1
+    """The kernel axis of the output channels (the interaction's blocks)."""
 
     def _kernel_shape(self, blocks):
         """The kernel's shape with ``blocks`` basis blocks."""
@@ -182,6 +191,8 @@ class TaskNeuronConv(BasisLayer):
             autocast=False,
         )
         self._build_range(channels)
+        self._build_interaction(self._kernel_shape(1), self._output_kernel_axis,
+                                self._channel_axis)
         self.bias = self._add_bias(self.filters)
         self.input_spec = keras.layers.InputSpec(
             ndim=self.rank + 2, axes={self._channel_axis: channels}
@@ -193,6 +204,9 @@ class TaskNeuronConv(BasisLayer):
         features = self._matmul_features(
             u, bounded, axis=self._channel_axis, groups=self.groups)
         outputs = self._convolve(features, ops.cast(self.kernel, dtype))
+        interaction = self._interaction(u, self._convolve, dtype)
+        if interaction is not None:
+            outputs = ops.add(outputs, interaction)
         shape = (1,) * (self.rank + 1) + (self.filters,)
         if self.data_format == "channels_first":
             shape = (1, self.filters) + (1,) * self.rank
@@ -264,8 +278,10 @@ _BASIS_ARGS = """
         formula: (keyword) a :class:`~keras_taskneurons.Formula` or formula
             string in ``x``.
         linear_basis, basis_scale, normalize_bases, input_map, basis_range,
-        basis_domain, basis_initializer, bases: the basis options of
-            :class:`~keras_taskneurons.TaskNeuronDense`, same meaning.
+        basis_domain, basis_initializer, interaction_rank, bases: the basis
+            options of :class:`~keras_taskneurons.TaskNeuronDense`, same
+            meaning (``interaction_rank``: its projections are this layer's
+            convolution; groups=1 only).
         **kwargs: Base layer keyword arguments, such as ``name`` and ``dtype``."""
 
 _CONV_DOC = """{rank}D convolution of task-based neurons.
@@ -340,7 +356,8 @@ class TaskNeuronConv1D(TaskNeuronConv):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
-                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+                 basis_domain=None, basis_initializer="zeros", interaction_rank=0,
+                 bases=None, **kwargs):
         super().__init__(1, **_arguments(locals()))
 
 
@@ -354,7 +371,8 @@ class TaskNeuronConv2D(TaskNeuronConv):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
-                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+                 basis_domain=None, basis_initializer="zeros", interaction_rank=0,
+                 bases=None, **kwargs):
         super().__init__(2, **_arguments(locals()))
 
 
@@ -368,5 +386,6 @@ class TaskNeuronConv3D(TaskNeuronConv):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
-                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+                 basis_domain=None, basis_initializer="zeros", interaction_rank=0,
+                 bases=None, **kwargs):
         super().__init__(3, **_arguments(locals()))

@@ -20,6 +20,7 @@ class TaskNeuronConvTranspose(TaskNeuronConv):
     and :class:`TaskNeuronConv3DTranspose`)."""
 
     _block_axis = -1  # a transposed kernel is kernel_size + (out, in)
+    _output_kernel_axis = -2
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid",
                  output_padding=None, data_format=None, dilation_rate=1, **kwargs):
@@ -131,7 +132,8 @@ class TaskNeuronConv1DTranspose(TaskNeuronConvTranspose):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
-                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+                 basis_domain=None, basis_initializer="zeros", interaction_rank=0,
+                 bases=None, **kwargs):
         super().__init__(1, **_arguments(locals()))
 
 
@@ -146,7 +148,8 @@ class TaskNeuronConv2DTranspose(TaskNeuronConvTranspose):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
-                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+                 basis_domain=None, basis_initializer="zeros", interaction_rank=0,
+                 bases=None, **kwargs):
         super().__init__(2, **_arguments(locals()))
 
 
@@ -161,5 +164,6 @@ class TaskNeuronConv3DTranspose(TaskNeuronConvTranspose):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
-                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+                 basis_domain=None, basis_initializer="zeros", interaction_rank=0,
+                 bases=None, **kwargs):
         super().__init__(3, **_arguments(locals()))

@@ -149,6 +149,11 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
         activity_regularizer: Regularizer applied to the output.
         kernel_constraint: Constraint applied to the kernels.
         bias_constraint: Constraint applied to the bias vector.
+        interaction_rank: Non-negative integer: the rank ``r`` of the
+            interaction term ``m sum_{k<r} (U_k z + a_k)(V_k z + b_k)``
+            added to every unit (products of two projections of the input,
+            which a separable formula cannot form; zero at the start, see
+            :mod:`~keras_taskneurons.layers.interaction`). 0: none.
         lora_rank: ``None`` or a positive integer: the layer builds with
             LoRA enabled at that rank (``enable_lora``, as Keras's
             ``Dense``: the kernel frozen, a low-rank update trained).
@@ -199,6 +204,7 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        interaction_rank=0,
         lora_rank=None,
         lora_alpha=None,
         bases=None,
@@ -220,7 +226,8 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
             kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
             activity_regularizer=activity_regularizer,
             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-            bases=bases, parametric=parameterization == "constants", **kwargs,
+            interaction_rank=interaction_rank, bases=bases,
+            parametric=parameterization == "constants", **kwargs,
         )
         self.units = units
         self.parameterization = parameterization
@@ -296,6 +303,7 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
             )
         self._constants_chunk = _rematerialized(self._constants_term)
         self._build_range(input_dim)
+        self._build_interaction((input_dim, self.units), kernel_axis=1, output_axis=-1)
         self.bias = self._add_bias(self.units)
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
         self._build_lora()
@@ -314,6 +322,9 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
         if self._parametric_bases:
             term = self._constants_sum(bounded, dtype, training)
             outputs = term if outputs is None else ops.add(outputs, term)
+        interaction = self._interaction(u, ops.matmul, dtype)
+        if interaction is not None:
+            outputs = ops.add(outputs, interaction)
         return self._finish(outputs, dtype, (self.units,))
 
     def _constants_sum(self, x, dtype, training):

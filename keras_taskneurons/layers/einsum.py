@@ -134,8 +134,10 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
         bias_constraint, lora_rank, lora_alpha: as in ``EinsumDense``.
         formula: (keyword) a :class:`~keras_taskneurons.Formula` or string.
         linear_basis, basis_scale, normalize_bases, input_map, basis_range,
-        basis_domain, basis_initializer, bases: the basis options of
-            :class:`~keras_taskneurons.TaskNeuronDense`.
+        basis_domain, basis_initializer, interaction_rank, bases: the basis
+            options of :class:`~keras_taskneurons.TaskNeuronDense`
+            (``interaction_rank``: its projections are this layer's einsum,
+            split along the kernel's first output axis).
         **kwargs: Base layer keyword arguments, such as ``name``.
 
     Input shape:
@@ -159,7 +161,8 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
                  kernel_constraint=None, bias_constraint=None, lora_rank=None,
                  lora_alpha=None, *, formula, linear_basis=True, basis_scale=0.1,
                  normalize_bases=True, input_map=None, basis_range="auto",
-                 basis_domain=None, basis_initializer="zeros", bases=None, **kwargs):
+                 basis_domain=None, basis_initializer="zeros", interaction_rank=0,
+                 bases=None, **kwargs):
         _check_equation(equation)
         super().__init__(
             formula, use_bias=bool(bias_axes), linear_basis=linear_basis,
@@ -169,7 +172,7 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
             bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
             bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-            bases=bases, **kwargs,
+            interaction_rank=interaction_rank, bases=bases, **kwargs,
         )
         self.equation = equation
         self.partial_output_shape = (
@@ -198,6 +201,10 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
             autocast=False,
         )
         self._build_range(input_shape[axis])
+        if self.interaction_rank:
+            self._build_einsum_interaction(kernel_shape, initializers[0])
+        else:
+            self._build_interaction(kernel_shape, 0, 0)
         self.bias = None
         if bias_shape is not None:
             self.bias = self.add_weight(
@@ -206,6 +213,21 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
                 autocast=False,
             )
         self._build_lora()
+
+    def _build_einsum_interaction(self, kernel_shape, initializer):
+        """The interaction's blocks along the kernel's first output axis
+        (``d`` in ``"abc,cd->abd"``), its offsets along that output axis."""
+        match = _check_equation(self.equation)
+        kernel_spec, output_spec = match.group(3), match.group(5)
+        outputs = [c for c in kernel_spec if c in output_spec]
+        if not outputs:
+            raise ValueError(
+                f"`interaction_rank` needs a kernel axis in the output of {self.equation!r} "
+                "(its projections are split along it). Received: "
+                f"interaction_rank={self.interaction_rank}"
+            )
+        self._build_interaction(kernel_shape, kernel_spec.index(outputs[0]),
+                                output_spec.index(outputs[0]) - len(output_spec), initializer)
 
     def _with_axes(self, initializer):
         """A fan-based initializer told which kernel axes are inputs and
@@ -228,6 +250,10 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
         z, bounded = self._inputs(ops.cast(inputs, dtype), self._feature_axis, training)
         features = self._matmul_features(z, bounded, axis=self._feature_axis)
         outputs = ops.einsum(self.equation, features, self._kernel_value(dtype))
+        interaction = self._interaction(
+            z, lambda values, kernel: ops.einsum(self.equation, values, kernel), dtype)
+        if interaction is not None:
+            outputs = ops.add(outputs, interaction)
         if self.bias is not None:
             outputs = ops.add(outputs, ops.cast(self.bias, dtype))
         if self.activation is not None:

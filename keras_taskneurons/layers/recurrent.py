@@ -42,7 +42,7 @@ class TaskNeuronRNNCellBase(BasisLayer):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  linear_basis=True, basis_scale=0.1, normalize_bases=True, input_map=None,
                  basis_range="auto", basis_domain=None, basis_initializer="zeros",
-                 bases=None, **kwargs):
+                 interaction_rank=0, bases=None, **kwargs):
         units = check_positive_int("units", units)
         if basis_range == "running":
             raise ValueError(
@@ -58,7 +58,7 @@ class TaskNeuronRNNCellBase(BasisLayer):
             basis_initializer=basis_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-            bases=bases, **kwargs,
+            interaction_rank=interaction_rank, bases=bases, **kwargs,
         )
         self.units = units
         self.activation = keras.activations.get(activation)
@@ -111,11 +111,15 @@ class TaskNeuronRNNCellBase(BasisLayer):
                 autocast=False,
             )
         self._build_range(input_dim)
+        self._build_interaction((input_dim, width), kernel_axis=1, output_axis=-1)
 
-    def _features(self, inputs, h, training):
-        """The basis features of the input and of the previous state."""
+    def _project_input(self, inputs, training, dtype):
+        """The input's projection onto the gates: ONE matmul of its basis
+        features, plus the interaction term of the input (if any)."""
         z, bounded = self._inputs(inputs, -1, training)
-        return self._matmul_features(z, bounded), self._recurrent_features(h)
+        projection = ops.matmul(self._matmul_features(z, bounded), ops.cast(self.kernel, dtype))
+        interaction = self._interaction(z, ops.matmul, dtype)
+        return projection if interaction is None else ops.add(projection, interaction)
 
     def _recurrent_features(self, h):
         return self._matmul_features(h, self._basis_input(h, -1, None))
@@ -164,9 +168,11 @@ _CELL_ARGS = """
         recurrent_constraint, bias_constraint{extra}: as in Keras's cell
             (the initializers of the kernels apply to their ``x`` blocks).
         linear_basis, basis_scale, normalize_bases, input_map, basis_range,
-        basis_domain, basis_initializer, bases: the basis options of
-            :class:`~keras_taskneurons.TaskNeuronDense` (``basis_range``:
-            ``"auto"``/``"clip"`` or ``None``).
+        basis_domain, basis_initializer, interaction_rank, bases: the basis
+            options of :class:`~keras_taskneurons.TaskNeuronDense`
+            (``basis_range``: ``"auto"``/``"clip"`` or ``None``;
+            ``interaction_rank``: products of two projections of the input
+            ``x_t``, added to every gate's pre-activation).
         **kwargs: Base layer keyword arguments, such as ``name``.
 """
 
@@ -189,14 +195,14 @@ class TaskNeuronSimpleRNNCell(TaskNeuronRNNCellBase):
                  bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
                  bias_constraint=None, *, formula, linear_basis=True, basis_scale=0.1,
                  normalize_bases=True, input_map=None, basis_range="auto", basis_domain=None,
-                 basis_initializer="zeros", bases=None, **kwargs):
+                 basis_initializer="zeros", interaction_rank=0, bases=None, **kwargs):
         super().__init__(units, **_cell_arguments(locals()))
 
     def call(self, inputs, states, training=False):
         nested = isinstance(states, (list, tuple))
         dtype, inputs, (previous,) = self._unpack(inputs, states)
-        x_features, h_features = self._features(inputs, previous, training)
-        h = ops.matmul(x_features, ops.cast(self.kernel, dtype))
+        h = self._project_input(inputs, training, dtype)
+        h_features = self._recurrent_features(previous)
         if self.bias is not None:
             h = ops.add(h, ops.cast(self.bias, dtype))
         output = h + ops.matmul(h_features, ops.cast(self.recurrent_kernel, dtype))
@@ -228,7 +234,7 @@ class TaskNeuronLSTMCell(TaskNeuronRNNCellBase):
                  bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
                  bias_constraint=None, *, formula, linear_basis=True, basis_scale=0.1,
                  normalize_bases=True, input_map=None, basis_range="auto", basis_domain=None,
-                 basis_initializer="zeros", bases=None, **kwargs):
+                 basis_initializer="zeros", interaction_rank=0, bases=None, **kwargs):
         arguments = _cell_arguments(locals())
         forget = arguments.pop("unit_forget_bias")
         if not isinstance(forget, bool):
@@ -254,8 +260,8 @@ class TaskNeuronLSTMCell(TaskNeuronRNNCellBase):
 
     def call(self, inputs, states, training=False):
         dtype, inputs, (h_previous, c_previous) = self._unpack(inputs, states)
-        x_features, h_features = self._features(inputs, h_previous, training)
-        z = ops.matmul(x_features, ops.cast(self.kernel, dtype))
+        z = self._project_input(inputs, training, dtype)
+        h_features = self._recurrent_features(h_previous)
         z = ops.add(z, ops.matmul(h_features, ops.cast(self.recurrent_kernel, dtype)))
         if self.bias is not None:
             z = ops.add(z, ops.cast(self.bias, dtype))
@@ -293,7 +299,7 @@ class TaskNeuronGRUCell(TaskNeuronRNNCellBase):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  reset_after=True, *, formula, linear_basis=True, basis_scale=0.1,
                  normalize_bases=True, input_map=None, basis_range="auto", basis_domain=None,
-                 basis_initializer="zeros", bases=None, **kwargs):
+                 basis_initializer="zeros", interaction_rank=0, bases=None, **kwargs):
         arguments = _cell_arguments(locals())
         reset_after = arguments.pop("reset_after")
         if not isinstance(reset_after, bool):
@@ -310,8 +316,8 @@ class TaskNeuronGRUCell(TaskNeuronRNNCellBase):
     def call(self, inputs, states, training=False):
         nested = isinstance(states, (list, tuple))
         dtype, inputs, (h_previous,) = self._unpack(inputs, states)
-        x_features, h_features = self._features(inputs, h_previous, training)
-        kernel = ops.cast(self.kernel, dtype)
+        matrix_x = self._project_input(inputs, training, dtype)
+        h_features = self._recurrent_features(h_previous)
         recurrent_kernel = ops.cast(self.recurrent_kernel, dtype)
         units = self.units
         input_bias = recurrent_bias = None
@@ -322,7 +328,6 @@ class TaskNeuronGRUCell(TaskNeuronRNNCellBase):
                     ops.squeeze(b, axis=0) for b in ops.split(bias, 2, axis=0))
             else:
                 input_bias = bias
-        matrix_x = ops.matmul(x_features, kernel)
         if input_bias is not None:
             matrix_x = ops.add(matrix_x, input_bias)
         x_z, x_r, x_h = ops.split(matrix_x, 3, axis=-1)
@@ -429,7 +434,8 @@ _LAYER_DOC = """Keras's ``{keras}`` layer over a :class:`{cell}`: the input and
         ``recurrent_dropout``, not offered), the same meaning and defaults.
         formula: (keyword) a :class:`~keras_taskneurons.Formula` or string.
         linear_basis, basis_scale, normalize_bases, input_map, basis_range,
-        basis_domain, basis_initializer, bases: the cell's basis options.
+        basis_domain, basis_initializer, interaction_rank, bases: the cell's
+            basis options.
         **kwargs: Base layer keyword arguments, such as ``name``.
 
     Input shape:
@@ -460,7 +466,7 @@ class TaskNeuronSimpleRNN(TaskNeuronRNNBase):
                  return_state=False, go_backwards=False, stateful=False, unroll=False, *,
                  formula, linear_basis=True, basis_scale=0.1, normalize_bases=True,
                  input_map=None, basis_range="auto", basis_domain=None,
-                 basis_initializer="zeros", bases=None, **kwargs):
+                 basis_initializer="zeros", interaction_rank=0, bases=None, **kwargs):
         super().__init__(locals())
 
 
@@ -478,7 +484,7 @@ class TaskNeuronLSTM(TaskNeuronRNNBase):
                  return_state=False, go_backwards=False, stateful=False, unroll=False, *,
                  formula, linear_basis=True, basis_scale=0.1, normalize_bases=True,
                  input_map=None, basis_range="auto", basis_domain=None,
-                 basis_initializer="zeros", bases=None, **kwargs):
+                 basis_initializer="zeros", interaction_rank=0, bases=None, **kwargs):
         super().__init__(locals())
 
 
@@ -496,5 +502,5 @@ class TaskNeuronGRU(TaskNeuronRNNBase):
                  go_backwards=False, stateful=False, unroll=False, reset_after=True, *,
                  formula, linear_basis=True, basis_scale=0.1, normalize_bases=True,
                  input_map=None, basis_range="auto", basis_domain=None,
-                 basis_initializer="zeros", bases=None, **kwargs):
+                 basis_initializer="zeros", interaction_rank=0, bases=None, **kwargs):
         super().__init__(locals())
