@@ -66,14 +66,35 @@ def parse_functions(text):
 
 
 def build_network(kind, sizes, n_features, n_outputs, task, formula, input_map,
-                  activation="relu", seed=0):
+                  activation="relu", seed=0, interaction_rank=0):
     """An MLP of task-based (``kind="task"``) or linear (``"linear"``) layers
     (:func:`keras_taskneurons.networks.mlp`): the same activation and the
     search's input map for both, the seed set before any layer is built."""
     from keras_taskneurons import networks
 
     return networks.mlp(kind, sizes, n_features, n_outputs, formula=formula, task=task,
-                        activation=activation, seed=seed, input_map=input_map)
+                        activation=activation, seed=seed, input_map=input_map,
+                        first_layer={"interaction_rank": interaction_rank})
+
+
+def _interaction_rank(text):
+    if text == "auto" or (text.isdigit() and len(text) < 4):
+        return text
+    raise argparse.ArgumentTypeError(f"expected 'auto' or a non-negative integer, got {text!r}")
+
+
+def interaction_line(search, rank):
+    """What the interaction check measured and the rank the network gets."""
+    losses = search.interaction_losses_
+    if not losses:
+        measured = "not checked (too many inputs or too few rows)"
+    else:
+        measured = "held-out loss " + ", ".join(
+            ("separable" if r == 0 else f"rank {r}") + f" {loss:.4g}" for r, loss in losses.items())
+        measured += f"; suggested rank {search.interaction_rank_}"
+        if search.interaction_rank_:
+            measured += f" ({search.interaction_gain_:.3g}x lower)"
+    return f"interactions: {measured}; the first layer gets interaction_rank={rank}"
 
 
 def train(model, data, task, epochs, learning_rate, patience, verbose):
@@ -197,12 +218,16 @@ def command_fit(args):
     # The search (verbose=1) has printed its Pareto front, the chosen formula marked ">".
     print(f"formula: f(x) = {formula.format(4)}")
     print(f"LaTeX:   f(x) = {formula.to_latex()}")
+    rank = search.interaction_rank_ if args.interaction_rank == "auto" else int(
+        args.interaction_rank)
+    print(interaction_line(search, rank))
 
     n_outputs = len(classes) if classes is not None else 1
     print(f"\nstep 2: train a task-based network, hidden layers {sizes}")
     task_model = build_network(
         "task", sizes, len(table.feature_names), n_outputs, args.task, formula,
         search.input_map_, activation=args.activation, seed=args.seed,
+        interaction_rank=rank,
     )
     task_history, task_seconds = train(
         task_model, data, args.task, args.epochs, args.learning_rate, args.patience,
@@ -263,6 +288,9 @@ def command_fit(args):
                  "formula": str(e.formula), "chosen": i == search.equations_.chosen}
                 for i, e in enumerate(search.equations_)
             ],
+            "interaction_losses": {str(r): v for r, v in search.interaction_losses_.items()},
+            "interaction_rank_suggested": search.interaction_rank_,
+            "interaction_rank": rank,
         },
         "task": args.task,
         "source": table.source,
@@ -445,6 +473,11 @@ def make_parser():
     fit.add_argument("--learning-rate", type=float, default=1e-3)
     fit.add_argument("--generations", type=int, default=20, help="search generations")
     fit.add_argument("--population", type=int, default=1000, help="search population")
+    fit.add_argument(
+        "--interaction-rank", type=_interaction_rank, default="auto",
+        help="interaction rank of the first layer: 'auto' (the search's check, "
+        "default) or a non-negative integer",
+    )
     fit.add_argument(
         "--functions", default="add,sub,mul",
         help="search's function set (default: polynomials, as in the paper)",

@@ -21,7 +21,7 @@ KINDS = ("task", "linear")
 
 def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
         activation="relu", seed=0, preprocessing=None, name=None, input_map=None,
-        **layer_options):
+        first_layer=None, **layer_options):
     """A multilayer perceptron of task-based (``kind="task"``) or ``Dense``
     (``"linear"``) hidden layers and a ``Dense`` head.
 
@@ -44,6 +44,8 @@ def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
             ``search.layer_factory()`` builds them); the linear network
             gets the same map as a ``Normalization`` layer first, so both
             see the same inputs.
+        first_layer: Options for the first task-based layer only (the
+            search's suggested ``interaction_rank``).
         **layer_options: More ``TaskNeuronDense`` arguments.
 
     Returns:
@@ -61,7 +63,8 @@ def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
     inputs = keras.Input((n_features,), name="features")
     hidden = inputs if preprocessing is None else preprocessing(inputs)
     if kind == "task":
-        make = layer_factory(formula, input_map, activation=activation, **layer_options)
+        make = layer_factory(formula, input_map, first_layer, activation=activation,
+                             **layer_options)
     elif input_map is not None:  # what the task network's linear basis sees
         center, scale = input_map.linear_map()
         hidden = keras.layers.Normalization(mean=center, variance=scale**2, name="input_map")(

@@ -59,10 +59,12 @@ class TaskNeuronLayerFactory:
     layer gets the map's domain as ``basis_domain``, so the later ones
     bring what they see into that range by running statistics
     (``basis_range="auto"``). Pass ``input_map=...`` to a call to choose
-    otherwise.
+    otherwise. ``first_layer`` (a dict) holds options for the first layer
+    only (the search's suggested ``interaction_rank``); a call's overrides
+    win over it.
     """
 
-    def __init__(self, formula, input_map=None, **defaults):
+    def __init__(self, formula, input_map=None, first_layer=None, **defaults):
         for name in ("units", "name"):
             if name in defaults:
                 raise TypeError(
@@ -77,13 +79,20 @@ class TaskNeuronLayerFactory:
         if unknown:
             raise TypeError(
                 f"layer_factory() got defaults no task-neuron layer takes: {unknown}")
+        first_layer = dict(first_layer or {})
+        unknown = sorted(set(first_layer) - set().union(*(_accepts(c) for c, _ in KINDS.values())))
+        if unknown:
+            raise TypeError(
+                f"layer_factory() got first_layer options no task-neuron layer takes: {unknown}")
         self.defaults = defaults
+        self.first_layer = first_layer
         self._map_pending = self.input_map is not None
+        self._first_pending = True
         # Fail now, not at the first call, on bad defaults: each kind is
         # checked with the defaults it takes (padding is a convolution's, ...).
         # An explicit name keeps Keras's automatic layer names unused.
         for cls, arguments in KINDS.values():
-            options = self._own(cls, defaults)
+            options = self._own(cls, {**defaults, **first_layer})
             if cls is not TaskNeuronDense and options.pop("parameterization", "terms") != "terms":
                 continue  # refused when such a layer is asked for
             if cls in RECURRENT and options.get("basis_range") == "running":
@@ -103,7 +112,9 @@ class TaskNeuronLayerFactory:
         takes a map searched on flattened sequences (uniform: one map
         for every step and feature) as one channel, another as it is (one
         column per feature)."""
-        options = {**self._own(cls, self.defaults), **overrides}
+        first = self._own(cls, self.first_layer) if self._first_pending else {}
+        self._first_pending = False
+        options = {**self._own(cls, self.defaults), **first, **overrides}
         if self._map_pending and "input_map" not in overrides:
             mapped = self.input_map
             if channels is True or (channels == "sequence" and mapped.is_uniform):
@@ -184,10 +195,11 @@ class TaskNeuronLayerFactory:
     def __repr__(self):
         settings = "".join(f", {k}={v!r}" for k, v in self.defaults.items())
         mapped = "" if self.input_map is None else f", input_map={self.input_map!r}"
-        return f"layer_factory('{self.formula}'{mapped}{settings})"
+        first = f", first_layer={self.first_layer!r}" if self.first_layer else ""
+        return f"layer_factory('{self.formula}'{mapped}{first}{settings})"
 
 
-def layer_factory(formula, input_map=None, **defaults):
+def layer_factory(formula, input_map=None, first_layer=None, **defaults):
     """Return ``make(units, **overrides)`` building ``TaskNeuronDense`` layers
     (and ``make.conv1d/conv2d/conv3d(filters, kernel_size, **overrides)``
     building task-based convolutions).
@@ -200,6 +212,9 @@ def layer_factory(formula, input_map=None, **defaults):
         formula: A :class:`~keras_taskneurons.Formula` or formula string.
         input_map: ``None`` or the search's ``input_map_``: the first layer
             built holds it (see :class:`TaskNeuronLayerFactory`).
+        first_layer: ``None`` or a dict of options for the first layer
+            built only (``search.layer_factory()`` passes its suggested
+            ``interaction_rank`` there).
         **defaults: Keyword arguments of :class:`TaskNeuronDense` applied to
             every layer (``activation``, ``parameterization``, ...).
 
@@ -214,4 +229,4 @@ def layer_factory(formula, input_map=None, **defaults):
     >>> make.conv2d(8, 3, padding="same").kernel_size
     (3, 3)
     """
-    return TaskNeuronLayerFactory(formula, input_map, **defaults)
+    return TaskNeuronLayerFactory(formula, input_map, first_layer, **defaults)

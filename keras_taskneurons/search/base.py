@@ -33,6 +33,7 @@ from keras_taskneurons.search.fitness import (
 from keras_taskneurons.search import candidates as candidates_module
 from keras_taskneurons.search import evolution
 from keras_taskneurons.search import front as front_module
+from keras_taskneurons.search import interactions
 from keras_taskneurons.search.front import MODEL_SELECTIONS, validation_loss
 from keras_taskneurons.search.refinement import (
     expands,
@@ -303,7 +304,8 @@ class _VectorizedSymbolicBase(BaseEstimator):
         """Search ``f`` for a 2-D ``targets``; sets every learned attribute.
 
         The pipeline: input map → sample (search rows, evolution and
-        held-out parts) → evolution → front → final scaling.
+        held-out parts) → evolution → front → final scaling → the
+        interaction check.
         """
         self._validate_parameters()
         rng = np.random.default_rng(
@@ -324,6 +326,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         )
         self._choose(self._pareto_front(hall, train, validation), train, validation)
         self._final_scaling(U, t_std, weights)
+        self._check_interactions(X, U, t_std, weights, evolve, held_out, rng)
         if self.verbose:
             print("\n".join(["Pareto front (loss on held-out rows; > marks the chosen formula):"]
                             + self.equations_.table()), flush=True)
@@ -364,6 +367,20 @@ class _VectorizedSymbolicBase(BaseEstimator):
         a, b = linear_scaling(feature_sum(self.formula_, U), t_std, weights)
         self.coef_ = a * self.y_scale_
         self.intercept_ = b * self.y_scale_ + self.y_mean_
+
+    def _check_interactions(self, X, U, t_std, weights, fit_rows, held_rows, rng):
+        """Step 6 (:mod:`~keras_taskneurons.search.interactions`): the
+        held-out losses without and with interaction terms
+        (``interaction_losses_``), the suggested ``interaction_rank_`` and
+        ``interaction_gain_`` (the loss without over the loss with it)."""
+        Z = self.input_map_.standardized(X)
+        self.interaction_losses_, self.interaction_rank_ = interactions.check_interactions(
+            self.formula_, U, Z, t_std, weights, fit_rows, held_rows,
+            self.input_map_.domain, rng)
+        rank = self.interaction_rank_
+        self.interaction_gain_ = (
+            self.interaction_losses_[0] / max(self.interaction_losses_[rank], 1e-300)
+            if rank else 1.0)
 
     def _validation_split(self, rows, rng):
         """Rows for the evolution and rows held out to score the front.
@@ -462,7 +479,14 @@ class _VectorizedSymbolicBase(BaseEstimator):
         computes the searched bases of the raw features the search was
         given (feed it those, no ``Normalization`` layer); every layer
         normalizes and bounds its bases on the search's domain, later
-        layers by running statistics of what they see.
+        layers by running statistics of what they see. The first layer
+        also gets the suggested ``interaction_rank_`` (the check measured
+        products of ITS inputs), unless ``interaction_rank`` is given
+        (then every layer gets that).
         """
         check_is_fitted(self, "formula_")
-        return layer_factory(self.formula_, input_map=self.input_map_, **defaults)
+        first = {}
+        if "interaction_rank" not in defaults:
+            first["interaction_rank"] = getattr(self, "interaction_rank_", 0)
+        return layer_factory(self.formula_, input_map=self.input_map_, first_layer=first,
+                             **defaults)
