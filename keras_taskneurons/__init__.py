@@ -31,6 +31,7 @@ from keras_taskneurons.layers import (
     TaskNeuronLSTM,
     TaskNeuronGRU,
     basis_range_report,
+    from_tnlearn,
     layer_factory,
 )
 from keras_taskneurons.primitives import PRIMITIVES
@@ -63,5 +64,6 @@ __all__ = [
     "VectorizedSymbolicClassifier",
     "VectorizedSymbolicRegressor",
     "basis_range_report",
+    "from_tnlearn",
     "layer_factory",
 ]

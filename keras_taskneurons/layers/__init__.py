@@ -2,7 +2,9 @@
 :mod:`.lora` and the range check in :mod:`.monitor`), the dense layer
 (:mod:`.dense`), the einsum layer (:mod:`.einsum`), the convolutions and
 transposed convolutions (:mod:`.conv`), the recurrent cells and layers
-(:mod:`.recurrent`), and :func:`layer_factory` (:mod:`.factory`)."""
+(:mod:`.recurrent`), the interaction term (:mod:`.interaction`),
+:func:`layer_factory` (:mod:`.factory`) and tnlearn's expressions read in
+(:func:`from_tnlearn`, :mod:`.tnlearn`)."""
 
 from keras_taskneurons.layers.basis import DEFAULT_BASIS_DOMAIN, BasisLayer
 from keras_taskneurons.layers.conv import (
@@ -29,6 +31,7 @@ from keras_taskneurons.layers.recurrent import (
 from keras_taskneurons.layers.dense import PARAMETERIZATIONS, TaskNeuronDense
 from keras_taskneurons.layers.monitor import BasisRangeMonitor, basis_range_report
 from keras_taskneurons.layers.factory import TaskNeuronLayerFactory, layer_factory
+from keras_taskneurons.layers.tnlearn import from_tnlearn
 
 __all__ = [
     "DEFAULT_BASIS_DOMAIN",
@@ -53,5 +56,6 @@ __all__ = [
     "TaskNeuronEinsumDense",
     "TaskNeuronLayerFactory",
     "basis_range_report",
+    "from_tnlearn",
     "layer_factory",
 ]
