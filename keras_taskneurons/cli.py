@@ -77,10 +77,14 @@ def build_network(kind, sizes, n_features, n_outputs, task, formula, input_map,
                         first_layer={"interaction_rank": interaction_rank})
 
 
-def _interaction_rank(text):
-    if text == "auto" or (text.isdigit() and len(text) < 4):
-        return text
-    raise argparse.ArgumentTypeError(f"expected 'auto' or a non-negative integer, got {text!r}")
+def parse_interaction_rank(text):
+    """``None`` for ``"auto"`` (the search's suggestion), else the rank."""
+    if text == "auto":
+        return None
+    if text.isdigit() and len(text) < 4:
+        return int(text)
+    raise CommandError(
+        f"--interaction-rank expected 'auto' or a non-negative integer, got {text!r}")
 
 
 def interaction_line(search, rank):
@@ -148,6 +152,7 @@ def command_fit(args):
     for name in ("epochs", "generations", "population", "patience"):
         if getattr(args, name) <= 0:
             raise CommandError(f"--{name} must be positive, got {getattr(args, name)}")
+    chosen_rank = parse_interaction_rank(args.interaction_rank)
 
     table = (
         load_csv(args.csv, args.target, args.task, args.dropna)
@@ -218,8 +223,7 @@ def command_fit(args):
     # The search (verbose=1) has printed its Pareto front, the chosen formula marked ">".
     print(f"formula: f(x) = {formula.format(4)}")
     print(f"LaTeX:   f(x) = {formula.to_latex()}")
-    rank = search.interaction_rank_ if args.interaction_rank == "auto" else int(
-        args.interaction_rank)
+    rank = search.interaction_rank_ if chosen_rank is None else chosen_rank
     print(interaction_line(search, rank))
 
     n_outputs = len(classes) if classes is not None else 1
@@ -474,7 +478,7 @@ def make_parser():
     fit.add_argument("--generations", type=int, default=20, help="search generations")
     fit.add_argument("--population", type=int, default=1000, help="search population")
     fit.add_argument(
-        "--interaction-rank", type=_interaction_rank, default="auto",
+        "--interaction-rank", default="auto",
         help="interaction rank of the first layer: 'auto' (the search's check, "
         "default) or a non-negative integer",
     )

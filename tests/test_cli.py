@@ -32,6 +32,11 @@ def regression_csv(path, n=120, extra=None):
     return write_csv(path, ["a", "b", "c", "y"], rows)
 
 
+# The main job on bundled data runs on every backend; the rest of the command
+# line's checks (options, files, messages) do not depend on it and run in the
+# TensorFlow pass (marked "once").
+
+
 def run(argv, capsys):
     code = cli.main(argv)
     captured = capsys.readouterr()
@@ -54,6 +59,9 @@ def test_fit_on_the_bundled_dataset_writes_model_and_report(fitted_default):
     assert report["source"] == "scikit-learn diabetes"
     assert report["features"][:3] == ["age", "sex", "bmi"]
     assert "x" in report["formula"] and report["formula_latex"]
+    search = report["search"]
+    assert search["interaction_rank"] == search["interaction_rank_suggested"]  # "auto"
+    assert set(search["interaction_losses"]) <= {"0", "1", "2", "4"}
     for name in ("task_network", "linear_network"):
         metrics = report["results"][name]["metrics"]
         assert set(metrics) == {"mse_normalized", "rmse", "r2"}
@@ -62,6 +70,7 @@ def test_fit_on_the_bundled_dataset_writes_model_and_report(fitted_default):
     assert results["linear_network"]["parameters"] >= results["task_network"]["parameters"]
 
 
+@pytest.mark.once
 def test_inspect_shows_the_formula(fitted_default, capsys):
     folder, model = fitted_default
     report = json.loads((folder / "model.report.json").read_text())
@@ -71,6 +80,7 @@ def test_inspect_shows_the_formula(fitted_default, capsys):
     assert "parameterization=terms" in out
 
 
+@pytest.mark.once
 def test_predict_checks_columns_and_writes_predictions(fitted_default, tmp_path, capsys):
     from sklearn.datasets import load_diabetes
 
@@ -97,6 +107,7 @@ def test_predict_checks_columns_and_writes_predictions(fitted_default, tmp_path,
     assert code == 2 and "lacks the column(s) the model was trained on: s6" in err
 
 
+@pytest.mark.once
 def test_fit_and_predict_a_classification_csv(tmp_path, capsys):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(150, 3))
@@ -121,17 +132,20 @@ def test_fit_and_predict_a_classification_csv(tmp_path, capsys):
 # --- bad input: one line on stderr, non-zero exit, nothing overwritten --------------------
 
 
+@pytest.mark.once
 def test_missing_csv(tmp_path, capsys):
     code, _, err = run(["fit", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "m.keras")], capsys)
     assert code == 2 and err.strip() == f"keras-taskneurons: error: CSV file not found: {tmp_path / 'nope.csv'}"
 
 
+@pytest.mark.once
 def test_missing_target_column(tmp_path, capsys):
     source = regression_csv(tmp_path / "d.csv")
     code, _, err = run(["fit", source, "--target", "price", "--output", str(tmp_path / "m.keras")], capsys)
     assert code == 2 and "target column 'price' is not in" in err and "a, b, c, y" in err
 
 
+@pytest.mark.once
 def test_non_numeric_feature_columns_are_named(tmp_path, capsys):
     def spoil(rows):
         rows[3][1] = "blue"
@@ -140,6 +154,7 @@ def test_non_numeric_feature_columns_are_named(tmp_path, capsys):
     assert code == 2 and "non-numeric feature column(s): b" in err
 
 
+@pytest.mark.once
 def test_rows_with_missing_values_are_counted_and_dropna_drops_them(tmp_path, capsys):
     def holes(rows):
         rows[0][0] = ""
@@ -154,6 +169,7 @@ def test_rows_with_missing_values_are_counted_and_dropna_drops_them(tmp_path, ca
     assert "dropped 3 row(s)" in out
 
 
+@pytest.mark.once
 def test_unwritable_output_fails_before_any_work(tmp_path, capsys):
     source = regression_csv(tmp_path / "d.csv")
     code, out, err = run(["fit", source, "--output", str(tmp_path / "no" / "m.keras")], capsys)
@@ -161,6 +177,7 @@ def test_unwritable_output_fails_before_any_work(tmp_path, capsys):
     assert "step 1" not in out
 
 
+@pytest.mark.once
 def test_existing_model_is_not_overwritten(tmp_path, capsys):
     source = regression_csv(tmp_path / "d.csv")
     model = tmp_path / "m.keras"
@@ -170,6 +187,7 @@ def test_existing_model_is_not_overwritten(tmp_path, capsys):
     assert model.read_bytes() == b"precious"
 
 
+@pytest.mark.once
 def test_a_failed_run_leaves_the_existing_model_intact(tmp_path, capsys, monkeypatch):
     source = regression_csv(tmp_path / "d.csv")
     model = tmp_path / "m.keras"
@@ -185,6 +203,7 @@ def test_a_failed_run_leaves_the_existing_model_intact(tmp_path, capsys, monkeyp
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
 
 
+@pytest.mark.once
 def test_a_failed_report_write_leaves_no_model(tmp_path, capsys, monkeypatch):
     # The model and its report appear together or not at all.
     source = regression_csv(tmp_path / "d.csv")
@@ -202,6 +221,7 @@ def test_a_failed_report_write_leaves_no_model(tmp_path, capsys, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
 
 
+@pytest.mark.once
 def test_write_together_removes_files_already_renamed(tmp_path, monkeypatch):
     first, second = tmp_path / "a.keras", tmp_path / "a.report.json"
     real_replace = os.replace
@@ -221,6 +241,7 @@ def test_write_together_removes_files_already_renamed(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.once
 def test_compare_gives_both_networks_the_same_recipe_and_seed(tmp_path, monkeypatch):
     built = []
     real_build = cli.build_network
@@ -247,6 +268,8 @@ def test_compare_gives_both_networks_the_same_recipe_and_seed(tmp_path, monkeypa
             np.testing.assert_array_equal(a, b)
     report = json.loads((tmp_path / "m0.report.json").read_text())
     assert report["settings"]["activation"] == "relu"
+    # The task network's first layer gets the check's rank; the linear one none.
+    assert built[0][1]["interaction_rank"] == report["search"]["interaction_rank_suggested"]
 
 
 @pytest.mark.parametrize(
@@ -256,13 +279,16 @@ def test_compare_gives_both_networks_the_same_recipe_and_seed(tmp_path, monkeypa
         (["--hidden", "0"], "--hidden must be positive integers"),
         (["--epochs", "0"], "--epochs must be positive"),
         (["--functions", "add,gamma"], "unknown function(s) 'gamma'"),
+        (["--interaction-rank", "-1"], "--interaction-rank expected 'auto' or a non-negative integer"),
     ],
 )
+@pytest.mark.once
 def test_bad_options(argv, message, tmp_path, capsys):
     code, _, err = run(["fit", "--output", str(tmp_path / "m.keras"), *argv], capsys)
     assert code == 2 and message in err
 
 
+@pytest.mark.once
 def test_predict_with_a_missing_or_broken_model(tmp_path, capsys):
     source = regression_csv(tmp_path / "d.csv")
     code, _, err = run(["predict", str(tmp_path / "none.keras"), source], capsys)
@@ -276,6 +302,7 @@ def test_predict_with_a_missing_or_broken_model(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.once
 def test_console_entry_point_prints_one_line_and_no_traceback(tmp_path):
     import subprocess
     import sys
