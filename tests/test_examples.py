@@ -8,6 +8,8 @@ import pytest
 
 from tests.helpers import BACKEND, ROOT
 
+pytestmark = pytest.mark.once  # backend-independent: the TensorFlow pass runs it
+
 EXAMPLES = os.path.join(ROOT, "examples")
 QUICK_ENV = dict(
     os.environ, KERAS_TASKNEURONS_QUICK="1", KERAS_BACKEND=BACKEND,

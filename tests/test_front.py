@@ -13,6 +13,8 @@ from keras_taskneurons import (
 from keras_taskneurons.search import candidates, front
 from keras_taskneurons.search.refinement import meaningless, refine_variants
 
+pytestmark = pytest.mark.once  # backend-independent: the TensorFlow pass runs it
+
 SMALL = dict(population_size=200, generations=4)
 
 

@@ -193,6 +193,7 @@ def test_layers_with_the_map_pass_the_shared_layer_checks(tmp_path, search):
         run_layer_checks(options, tmp_path)
 
 
+@pytest.mark.once  # backend-independent: the TensorFlow pass runs it
 def test_the_map_is_saved_in_the_file_and_reloads_in_a_new_process(search, tmp_path):
     reg, X = search
     make = reg.layer_factory(activation="relu")

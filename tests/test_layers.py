@@ -464,11 +464,13 @@ def saved_models(tmp_path_factory):
     return cases
 
 
+@pytest.mark.once  # starts every backend itself: the TensorFlow pass runs it
 def test_saved_models_load_in_a_new_process(saved_models, tmp_path):
     output = run_python_load(saved_models, tmp_path, BACKEND)
     assert output.startswith(f"OK {len(CONFIGS)}")
 
 
+@pytest.mark.once  # starts every backend itself: the TensorFlow pass runs it
 @pytest.mark.parametrize("other", [b for b in INSTALLED_BACKENDS if b != BACKEND])
 def test_saved_models_load_under_another_backend(saved_models, tmp_path, other):
     output = run_python_load(saved_models, tmp_path, other)

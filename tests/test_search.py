@@ -19,6 +19,8 @@ from keras_taskneurons import (
 )
 from keras_taskneurons.search import fitness
 
+pytestmark = pytest.mark.once  # backend-independent: the TensorFlow pass runs it
+
 SMALL = dict(population_size=200, generations=4, function_set=("add", "sub", "mul"))
 
 

@@ -6,7 +6,11 @@ import subprocess
 import sys
 from importlib import metadata
 
+import pytest
+
 from keras_taskneurons import startup
+
+pytestmark = pytest.mark.once  # backend-independent: the TensorFlow pass runs it
 
 BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 NOISE = [
