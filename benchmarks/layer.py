@@ -26,12 +26,17 @@ CONFIGS = {
     "terms, 5 terms": ("x**5 + x**4 + x**3 + x**2 + x", "terms"),
     "constants, sin(1.3*x + 0.2) + x": ("sin(1.3*x + 0.2) + x", "constants"),
     "input_constants, sin(1.3*x + 0.2) + x": ("sin(1.3*x + 0.2) + x", "input_constants"),
+    "terms, x**2 + x, interaction rank 1": ("x**2 + x", "terms", 1),
+    "terms, x**2 + x, interaction rank 2": ("x**2 + x", "terms", 2),
+    "terms, x**2 + x, interaction rank 4": ("x**2 + x", "terms", 4),
 }
-QUICK_CONFIGS = ["terms, 2 terms (x**2 + x)", "constants, sin(1.3*x + 0.2) + x",
-                 "input_constants, sin(1.3*x + 0.2) + x"]
+"""name: (formula, parameterization[, interaction_rank])."""
+QUICK_CONFIGS = ["terms, 2 terms (x**2 + x)", "terms, x**2 + x, interaction rank 1"]
+"""CI's smoke run (the other parameterizations' cost is in the full run; the
+suite tests them)."""
 
 
-def build(formula, parameterization, width, batch):
+def build(formula, parameterization, width, batch, interaction_rank=0):
     import keras
     import numpy as np
 
@@ -41,7 +46,8 @@ def build(formula, parameterization, width, batch):
     if formula is None:
         layer = keras.layers.Dense(width)
     else:
-        layer = keras_taskneurons.TaskNeuronDense(width, formula, parameterization=parameterization)
+        layer = keras_taskneurons.TaskNeuronDense(width, formula, parameterization=parameterization,
+                                                  interaction_rank=interaction_rank)
     model = keras.Sequential([keras.Input((width,)), layer])
     model.compile(optimizer=keras.optimizers.SGD(1e-4), loss="mse")
     rng = np.random.default_rng(0)
@@ -51,10 +57,9 @@ def build(formula, parameterization, width, batch):
 
 
 def worker_time(name, width, batch, steps, rounds):
-    formula, parameterization = CONFIGS[name]
     models = {
         "dense": build(None, None, width, batch),
-        "task": build(formula, parameterization, width, batch),
+        "task": build(*CONFIGS[name], width=width, batch=batch),
     }
     for model, x, y in models.values():  # compile and warm up
         for _ in range(3):
@@ -73,8 +78,8 @@ def worker_time(name, width, batch, steps, rounds):
 def worker_memory(name, width, batch, steps):
     import keras  # noqa: F401  (import cost is not the layer's)
 
-    formula, parameterization = CONFIGS[name] if name != "dense" else (None, None)
-    model, x, y = build(formula, parameterization, width, batch)
+    config = CONFIGS[name] if name != "dense" else (None, None)
+    model, x, y = build(*config, width=width, batch=batch)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for _ in range(steps):
         model.train_on_batch(x, y)
@@ -88,6 +93,9 @@ def main():
     parser.add_argument("--backends", default=None)
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--batch", type=int, default=1024)
+    parser.add_argument("--configs", default=None,
+                        help="only the configurations whose name has this text "
+                        "(results/layer_<text>.md)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -103,6 +111,8 @@ def main():
     backends = (args.backends or (keras.backend.backend() if args.quick
                                   else "tensorflow,jax,torch")).split(",")
     names = QUICK_CONFIGS if args.quick else list(CONFIGS)
+    if args.configs:
+        names = [n for n in names if args.configs in n]
     steps, rounds = (3, 3) if args.quick else (10, 5)
     script = os.path.abspath(__file__)
     shape = ["--width", str(args.width), "--batch", str(args.batch)]
@@ -142,8 +152,9 @@ def main():
         ),
         "",
     ])
-    common.write("layer_quick.md" if args.quick else "layer.md", text)
-    if not args.quick:
+    stem = "layer" + (f"_{args.configs.replace(' ', '_')}" if args.configs else "")
+    common.write(f"{stem}_quick.md" if args.quick else f"{stem}.md", text)
+    if not args.quick and not args.configs:
         plot_ratios(plot)
 
 

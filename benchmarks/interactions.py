@@ -1,0 +1,123 @@
+"""Interaction terms on a target a separable neuron cannot form.
+
+Synthetic target ``y = 2 (aᵀu)(bᵀu) + Σ_i sin(2 u_i) + noise``, ``u`` in
+U(-1, 1)^8, ``a`` and ``b`` random unit directions, the features given on
+raw scales (column ``i`` is ``u_i · s_i + o_i``, ``s_i = 10**U(-1, 3)``, as
+in ``handoff.py``), 2,000 rows (1,500 train, 500 test), noise std 0.05. Per
+seed, three networks of the README recipe (``recipe.py``: the search's
+defaults on the raw rows, ``layer_factory``, hidden 32 and 16, ReLU): the
+task network as the recipe builds it (its first layer takes the search's
+suggested ``interaction_rank_``), the same with ``interaction_rank=0``, and
+the narrowest Dense network with at least the first one's parameters
+(given an adapted ``Normalization``). One result file per seed
+(``results/interactions/``), merged by the report step.
+
+    python benchmarks/interactions.py --seeds 5
+    python benchmarks/interactions.py --report-only
+    python benchmarks/interactions.py --quick      # CI: tiny sizes
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import recipe  # noqa: E402
+
+N, D, TRAIN, NOISE = 2000, 8, 1500, 0.05
+FOLDER = os.path.join(common.RESULTS, "interactions")
+
+
+def data(seed, n=N):
+    rng = np.random.default_rng(seed)
+    U = rng.uniform(-1, 1, (n, D))
+    a, b = (v / np.linalg.norm(v) for v in rng.normal(size=(2, D)))
+    y = 2 * (U @ a) * (U @ b) + np.sin(2 * U).sum(axis=1) + NOISE * rng.normal(size=n)
+    scales = 10.0 ** rng.uniform(-1, 3, D)
+    X = (U * scales + rng.uniform(-2, 2, D) * scales).astype("float32")
+    train = int(n * TRAIN / N)
+    return X[:train], y[:train].astype("float32"), X[train:], y[train:].astype("float32")
+
+
+def run(seed, quick):
+    X, y, X_test, y_test = data(seed, 300 if quick else N)
+    epochs = 2 if quick else 300
+    found, seconds = recipe.search(X, y, "regression", seed, quick)
+    built, widths = recipe.readme_networks(found, X, 1, "regression", seed)
+    without, _ = recipe.readme_networks(found, X, 1, "regression", seed, interaction_rank=0)
+    result = {
+        "seed": seed, "formula": found.formula_.format(3), "search_seconds": seconds,
+        "suggested rank": found.interaction_rank_, "gain": found.interaction_gain_,
+        "check losses": {str(k): v for k, v in found.interaction_losses_.items()},
+        "LN widths": widths,
+    }
+    for name, model in (("TN", built["TN"]), ("TN without", without["TN"]), ("LN", built["LN"])):
+        result[name] = recipe.fit_and_score(model, X, y, X_test, y_test, "regression", epochs,
+                                            seed)
+        result[name + " params"] = model.count_params()
+    print(f"seed {seed}: {result['formula']} rank {result['suggested rank']}  TN "
+          f"{result['TN']:.4f}  without {result['TN without']:.4f}  LN {result['LN']:.4f}",
+          flush=True)
+    return result
+
+
+def report(results, quick, argv):
+    import keras
+
+    rows = []
+    if results:
+        tn, without, ln = (np.array([r[k] for r in results]) for k in ("TN", "TN without", "LN"))
+        goal = [t <= 0.5 * min(w, l) for t, w, l in zip(tn, without, ln)]
+        rows.append([
+            len(results), common.summary(ln), common.summary(without), common.summary(tn),
+            f"{int(np.sum(tn < without))}/{len(results)}", f"{int(np.sum(tn < ln))}/{len(results)}",
+            f"{sum(goal)}/{len(results)}",
+            ", ".join(str(r["suggested rank"]) for r in results),
+            f"{results[0]['TN params']} / {results[0]['TN without params']} / "
+            f"{results[0]['LN params']}",
+        ])
+    text = common.header("Interaction terms: a product of two projections", argv) + "\n".join([
+        (__doc__.split("\n\n")[1]).replace("\n", " "),
+        "",
+        f"Backend: {keras.backend.backend()}. Test MSE, mean (std) over seeds. Goal: the "
+        "recipe's task network (with the suggested interactions) at most half the test MSE "
+        "of both the same without interactions and Dense.",
+        "",
+        common.table(["seeds", "Dense + Normalization", "TN, interaction_rank=0",
+                      "TN, recipe (suggested rank)", "seeds better than without",
+                      "seeds better than Dense", "goal met (≤ half of both)",
+                      "suggested ranks", "params TN / without / Dense"], rows),
+        "",
+        "Formulas: " + "; ".join(f"seed {r['seed']}: `{r['formula']}`" for r in results),
+        "",
+    ])
+    common.write_results("interactions", text, results, quick, lambda raw: None)
+    print(text)
+
+
+def main():
+    parser = common.argument_parser(__doc__, "interactions")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        report([run(0, True)], True, sys.argv)
+        return
+    os.makedirs(FOLDER, exist_ok=True)
+    results = []
+    for seed in range(args.seeds):
+        path = os.path.join(FOLDER, f"seed{seed}.json")
+        if not os.path.exists(path) and not args.report_only:
+            with open(path + ".tmp", "w") as handle:
+                json.dump(run(seed, False), handle, indent=1)
+            os.replace(path + ".tmp", path)
+        if os.path.exists(path):
+            with open(path) as handle:
+                results.append(json.load(handle))
+    report(results, False, sys.argv)
+
+
+if __name__ == "__main__":
+    main()
