@@ -6,10 +6,12 @@ raw scales (column ``i`` is ``u_i · s_i + o_i``, ``s_i = 10**U(-1, 3)``, as
 in ``handoff.py``), 2,000 rows (1,500 train, 500 test), noise std 0.05. Per
 seed, three networks of the README recipe (``recipe.py``: the search's
 defaults on the raw rows, ``layer_factory``, hidden 32 and 16, ReLU): the
-task network as the recipe builds it (its first layer takes the search's
-suggested ``interaction_rank_``), the same with ``interaction_rank=0``, and
-the narrowest Dense network with at least the first one's parameters
-(given an adapted ``Normalization``). One result file per seed
+task network whose first layer takes the search's suggested
+``interaction_rank_`` (``layer_factory(interactions=True)``), the same
+without (the default), and the narrowest Dense network with at least the
+first one's parameters (given an adapted ``Normalization``); and ONE
+task-neuron unit (``make(1)``, a linear model of the bases) with and
+without the suggested rank, which shows the term itself. One result file per seed
 (``results/interactions/``), merged by the report step.
 
     python benchmarks/interactions.py --seeds 5
@@ -46,20 +48,29 @@ def run(seed, quick):
     X, y, X_test, y_test = data(seed, 300 if quick else N)
     epochs = 2 if quick else 300
     found, seconds = recipe.search(X, y, "regression", seed, quick)
-    built, widths = recipe.readme_networks(found, X, 1, "regression", seed)
-    without, _ = recipe.readme_networks(found, X, 1, "regression", seed, interaction_rank=0)
+    built, widths = recipe.readme_networks(found, X, 1, "regression", seed, interactions=True)
+    without, _ = recipe.readme_networks(found, X, 1, "regression", seed)
+    import keras
+
+    units = {}
+    for name, rank in (("unit", found.interaction_rank_), ("unit without", 0)):
+        keras.utils.set_random_seed(seed)
+        units[name] = keras.Sequential(
+            [keras.Input((X.shape[1],)), found.layer_factory(interaction_rank=rank)(1)])
     result = {
         "seed": seed, "formula": found.formula_.format(3), "search_seconds": seconds,
         "suggested rank": found.interaction_rank_, "gain": found.interaction_gain_,
         "check losses": {str(k): v for k, v in found.interaction_losses_.items()},
         "LN widths": widths,
     }
-    for name, model in (("TN", built["TN"]), ("TN without", without["TN"]), ("LN", built["LN"])):
+    for name, model in (("TN", built["TN"]), ("TN without", without["TN"]), ("LN", built["LN"]),
+                        *units.items()):
         result[name] = recipe.fit_and_score(model, X, y, X_test, y_test, "regression", epochs,
                                             seed)
         result[name + " params"] = model.count_params()
     print(f"seed {seed}: {result['formula']} rank {result['suggested rank']}  TN "
-          f"{result['TN']:.4f}  without {result['TN without']:.4f}  LN {result['LN']:.4f}",
+          f"{result['TN']:.4f}  without {result['TN without']:.4f}  LN {result['LN']:.4f}  "
+          f"one unit {result['unit']:.4f} / without {result['unit without']:.4f}",
           flush=True)
     return result
 
@@ -79,17 +90,27 @@ def report(results, quick, argv):
             f"{results[0]['TN params']} / {results[0]['TN without params']} / "
             f"{results[0]['LN params']}",
         ])
+        unit, unit_without = (np.array([r[k] for r in results]) for k in ("unit", "unit without"))
+        unit_rows = [[len(results), common.summary(unit_without), common.summary(unit),
+                      f"{int(np.sum(unit < unit_without))}/{len(results)}",
+                      f"{results[0]['unit without params']} / {results[0]['unit params']}"]]
     text = common.header("Interaction terms: a product of two projections", argv) + "\n".join([
         (__doc__.split("\n\n")[1]).replace("\n", " "),
         "",
         f"Backend: {keras.backend.backend()}. Test MSE, mean (std) over seeds. Goal: the "
-        "recipe's task network (with the suggested interactions) at most half the test MSE "
-        "of both the same without interactions and Dense.",
+        "task network with the suggested interactions at most half the test MSE of both "
+        "the same without them and Dense.",
         "",
-        common.table(["seeds", "Dense + Normalization", "TN, interaction_rank=0",
-                      "TN, recipe (suggested rank)", "seeds better than without",
+        common.table(["seeds", "Dense + Normalization", "TN, recipe (no interactions)",
+                      "TN, suggested rank (interactions=True)", "seeds better than without",
                       "seeds better than Dense", "goal met (≤ half of both)",
                       "suggested ranks", "params TN / without / Dense"], rows),
+        "",
+        "One task-neuron unit (a linear model of the bases), without and with the suggested "
+        "interaction rank:",
+        "",
+        common.table(["seeds", "without", "with the suggested rank", "seeds better",
+                      "params without / with"], unit_rows if results else []),
         "",
         "Formulas: " + "; ".join(f"seed {r['seed']}: `{r['formula']}`" for r in results),
         "",

@@ -32,15 +32,17 @@ def search(X, y, task, seed, quick=False, **options):
     return found, time.perf_counter() - started
 
 
-def readme_networks(found, X, n_outputs, task, seed, hidden=HIDDEN, **layer_options):
-    """``{"TN": model, "LN": model}`` for the raw training rows ``X``."""
+def readme_networks(found, X, n_outputs, task, seed, hidden=HIDDEN, interactions=False,
+                    **layer_options):
+    """``{"TN": model, "LN": model}`` for the raw training rows ``X``
+    (``interactions``: the first layer takes the search's suggested rank)."""
     import keras
 
     from keras_taskneurons import networks
 
     head = dict(activation="softmax") if task == "classification" else {}
     keras.utils.set_random_seed(seed)
-    make = found.layer_factory(activation="relu", **layer_options)
+    make = found.layer_factory(interactions=interactions, activation="relu", **layer_options)
     tn = keras.Sequential([keras.Input((X.shape[1],))] + [make(w) for w in hidden]
                           + [keras.layers.Dense(n_outputs, **head)])
     widths = networks.matching_linear_widths(list(hidden), X.shape[1], n_outputs,

@@ -478,9 +478,9 @@ def make_parser():
     fit.add_argument("--generations", type=int, default=20, help="search generations")
     fit.add_argument("--population", type=int, default=1000, help="search population")
     fit.add_argument(
-        "--interaction-rank", default="auto",
-        help="interaction rank of the first layer: 'auto' (the search's check, "
-        "default) or a non-negative integer",
+        "--interaction-rank", default="0",
+        help="interaction rank of the first layer: a non-negative integer (default "
+        "0) or 'auto' (the rank the search's check suggests)",
     )
     fit.add_argument(
         "--functions", default="add,sub,mul",

@@ -60,7 +60,7 @@ def test_fit_on_the_bundled_dataset_writes_model_and_report(fitted_default):
     assert report["features"][:3] == ["age", "sex", "bmi"]
     assert "x" in report["formula"] and report["formula_latex"]
     search = report["search"]
-    assert search["interaction_rank"] == search["interaction_rank_suggested"]  # "auto"
+    assert search["interaction_rank"] == 0  # the default: the check is reported, not used
     assert set(search["interaction_losses"]) <= {"0", "1", "2", "4"}
     for name in ("task_network", "linear_network"):
         metrics = report["results"][name]["metrics"]
@@ -116,11 +116,14 @@ def test_fit_and_predict_a_classification_csv(tmp_path, capsys):
     source = write_csv(tmp_path / "points.csv", ["u", "v", "w", "kind"], rows)
     model = str(tmp_path / "clf.keras")
     code, out, err = run(
-        ["fit", source, "--target", "kind", "--task", "classification", "--output", model, *FAST],
+        ["fit", source, "--target", "kind", "--task", "classification", "--output", model,
+         "--interaction-rank", "auto", *FAST],
         capsys,
     )
     assert code == 0, err
-    assert "accuracy" in out
+    assert "accuracy" in out and "interactions: held-out loss separable" in out
+    report = json.loads((tmp_path / "clf.report.json").read_text())["search"]
+    assert report["interaction_rank"] == report["interaction_rank_suggested"]
     code, out, err = run(["predict", model, source], capsys)
     assert code == 0, err
     lines = out.strip().splitlines()
@@ -268,8 +271,8 @@ def test_compare_gives_both_networks_the_same_recipe_and_seed(tmp_path, monkeypa
             np.testing.assert_array_equal(a, b)
     report = json.loads((tmp_path / "m0.report.json").read_text())
     assert report["settings"]["activation"] == "relu"
-    # The task network's first layer gets the check's rank; the linear one none.
-    assert built[0][1]["interaction_rank"] == report["search"]["interaction_rank_suggested"]
+    # The check is reported, not used by default (--interaction-rank 0).
+    assert built[0][1]["interaction_rank"] == 0
 
 
 @pytest.mark.parametrize(

@@ -37,16 +37,19 @@ def test_a_separable_target_gets_no_interactions():
     assert found.interaction_losses_[0] < 0.05  # the separable fit explains it
 
 
-def test_the_factory_gives_the_first_layer_the_suggested_rank():
+def test_the_factory_gives_the_first_layer_the_suggested_rank_when_asked():
     found = _search(*_data(product=True))
-    make = found.layer_factory(activation="relu")
+    assert found.layer_factory()(8).interaction_rank == 0  # off by default
+    make = found.layer_factory(interactions=True, activation="relu")
     first, second = make(8), make(4)
     assert first.interaction_rank == found.interaction_rank_ >= 1
     assert second.interaction_rank == 0
-    make = found.layer_factory(interaction_rank=0)
+    make = found.layer_factory(interactions=True, interaction_rank=0)
     assert make(8).interaction_rank == 0
-    make = found.layer_factory()
+    make = found.layer_factory(interactions=True)
     assert make.lstm(3).cell.interaction_rank == found.interaction_rank_  # any first kind
+    with pytest.raises(TypeError, match="interactions='yes'"):
+        found.layer_factory(interactions="yes")
 
 
 def test_the_classifier_checks_one_hot_targets():

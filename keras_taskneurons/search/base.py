@@ -471,7 +471,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
     def _scores(self, X):
         return self._sums(X)[:, None] * self.coef_ + self.intercept_
 
-    def layer_factory(self, **defaults):
+    def layer_factory(self, interactions=False, **defaults):
         """A :func:`~keras_taskneurons.layer_factory` for ``formula_`` on the
         search's domain.
 
@@ -479,14 +479,23 @@ class _VectorizedSymbolicBase(BaseEstimator):
         computes the searched bases of the raw features the search was
         given (feed it those, no ``Normalization`` layer); every layer
         normalizes and bounds its bases on the search's domain, later
-        layers by running statistics of what they see. The first layer
-        also gets the suggested ``interaction_rank_`` (the check measured
-        products of ITS inputs), unless ``interaction_rank`` is given
-        (then every layer gets that).
+        layers by running statistics of what they see.
+
+        With ``interactions=True`` the first layer also gets the suggested
+        ``interaction_rank_`` (the check measured products of ITS inputs).
+        Off by default: in ``benchmarks/interactions.py`` (a product of two
+        projections plus a separable part) the suggested term cut a single
+        unit's test MSE 4x but made the README's ReLU network worse, not
+        better (README "Interaction terms"). ``interaction_rank=r`` gives
+        every layer rank ``r``.
         """
         check_is_fitted(self, "formula_")
+        if not isinstance(interactions, bool):
+            raise TypeError(
+                "Received an invalid value for `interactions`, expected a bool. "
+                f"Received: interactions={interactions!r}")
         first = {}
-        if "interaction_rank" not in defaults:
+        if interactions and "interaction_rank" not in defaults:
             first["interaction_rank"] = getattr(self, "interaction_rank_", 0)
         return layer_factory(self.formula_, input_map=self.input_map_, first_layer=first,
                              **defaults)
