@@ -87,6 +87,20 @@ def parallel_map(function, tasks, jobs):
         return pool.starmap(function, tasks, chunksize=1)
 
 
+def result_file(path, compute, report_only=False):
+    """The result stored at ``path``; computed (``compute()``) and written
+    atomically first when missing, unless ``report_only`` (then ``None``):
+    one file per unit of work, so an interrupted benchmark resumes."""
+    if not os.path.exists(path):
+        if report_only:
+            return None
+        with open(path + ".tmp", "w", encoding="utf-8") as handle:
+            json.dump(compute(), handle, indent=1)
+        os.replace(path + ".tmp", path)
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
 def write(name, text):
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, name)

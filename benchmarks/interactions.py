@@ -19,7 +19,6 @@ without the suggested rank, which shows the term itself. One result file per see
     python benchmarks/interactions.py --quick      # CI: tiny sizes
 """
 
-import json
 import os
 import sys
 
@@ -127,17 +126,10 @@ def main():
         report([run(0, True)], True, sys.argv)
         return
     os.makedirs(FOLDER, exist_ok=True)
-    results = []
-    for seed in range(args.seeds):
-        path = os.path.join(FOLDER, f"seed{seed}.json")
-        if not os.path.exists(path) and not args.report_only:
-            with open(path + ".tmp", "w") as handle:
-                json.dump(run(seed, False), handle, indent=1)
-            os.replace(path + ".tmp", path)
-        if os.path.exists(path):
-            with open(path) as handle:
-                results.append(json.load(handle))
-    report(results, False, sys.argv)
+    results = [common.result_file(os.path.join(FOLDER, f"seed{seed}.json"),
+                                  lambda seed=seed: run(seed, False), args.report_only)
+               for seed in range(args.seeds)]
+    report([r for r in results if r is not None], False, sys.argv)
 
 
 if __name__ == "__main__":
