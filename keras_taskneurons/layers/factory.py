@@ -75,15 +75,13 @@ class TaskNeuronLayerFactory:
         self.input_map = None if input_map is None else InputMap.from_config(input_map)
         if self.input_map is not None:  # the later layers' domain too
             defaults.setdefault("basis_domain", self.input_map.domain)
-        unknown = sorted(set(defaults) - set().union(*(_accepts(c) for c, _ in KINDS.values())))
-        if unknown:
-            raise TypeError(
-                f"layer_factory() got defaults no task-neuron layer takes: {unknown}")
         first_layer = dict(first_layer or {})
-        unknown = sorted(set(first_layer) - set().union(*(_accepts(c) for c, _ in KINDS.values())))
-        if unknown:
-            raise TypeError(
-                f"layer_factory() got first_layer options no task-neuron layer takes: {unknown}")
+        accepted = set().union(*(_accepts(c) for c, _ in KINDS.values()))
+        for what, options in (("defaults", defaults), ("first_layer options", first_layer)):
+            unknown = sorted(set(options) - accepted)
+            if unknown:
+                raise TypeError(
+                    f"layer_factory() got {what} no task-neuron layer takes: {unknown}")
         self.defaults = defaults
         self.first_layer = first_layer
         self._map_pending = self.input_map is not None

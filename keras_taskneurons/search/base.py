@@ -33,7 +33,7 @@ from keras_taskneurons.search.fitness import (
 from keras_taskneurons.search import candidates as candidates_module
 from keras_taskneurons.search import evolution
 from keras_taskneurons.search import front as front_module
-from keras_taskneurons.search import interactions
+from keras_taskneurons.search import interactions as interaction_check
 from keras_taskneurons.search.front import MODEL_SELECTIONS, validation_loss
 from keras_taskneurons.search.refinement import (
     expands,
@@ -374,7 +374,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         (``interaction_losses_``), the suggested ``interaction_rank_`` and
         ``interaction_gain_`` (the loss without over the loss with it)."""
         Z = self.input_map_.standardized(X)
-        self.interaction_losses_, self.interaction_rank_ = interactions.check_interactions(
+        self.interaction_losses_, self.interaction_rank_ = interaction_check.check_interactions(
             self.formula_, U, Z, t_std, weights, fit_rows, held_rows,
             self.input_map_.domain, rng)
         rank = self.interaction_rank_
