@@ -36,7 +36,7 @@ QUICK_CONFIGS = ["terms, 2 terms (x**2 + x)", "terms, x**2 + x, interaction rank
 suite tests them)."""
 
 
-def build(formula, parameterization, width, batch, interaction_rank=0):
+def build(formula, parameterization, interaction_rank=0, *, width, batch):
     import keras
     import numpy as np
 
@@ -58,7 +58,7 @@ def build(formula, parameterization, width, batch, interaction_rank=0):
 
 def worker_time(name, width, batch, steps, rounds):
     models = {
-        "dense": build(None, None, width, batch),
+        "dense": build(None, None, width=width, batch=batch),
         "task": build(*CONFIGS[name], width=width, batch=batch),
     }
     for model, x, y in models.values():  # compile and warm up
