@@ -768,3 +768,32 @@ def test_every_new_layer_kind_under_mixed_precision(kind):
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     history = model.fit(x, y, epochs=4, batch_size=16, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_numpy_scalars_are_accepted_wherever_python_numbers_are():
+    """Arguments computed with numpy (``np.float32(0.1)``, ``np.int64(4)``)
+    work as their Python values do, and the configs hold Python numbers."""
+    import json
+
+    import keras_taskneurons as ktn
+
+    layers = [
+        TaskNeuronDense(np.int64(3), "sin(x)", basis_scale=np.float32(0.25),
+                        interaction_rank=np.int32(1), lora_rank=np.int64(2),
+                        lora_alpha=np.float64(4.0)),
+        ktn.TaskNeuronConv2D(np.int64(2), np.int64(3), strides=(np.int32(1), 1),
+                             formula="x**2", basis_scale=np.float64(0.5)),
+        ktn.TaskNeuronEinsumDense("ab,bc->ac", np.int64(3), formula="x**2"),
+    ]
+    inputs = [np.ones((2, 4), "float32"), np.ones((1, 5, 5, 2), "float32"),
+              np.ones((2, 4), "float32")]
+    for layer, x in zip(layers, inputs):
+        config = layer.get_config()
+        json.dumps(config)  # plain Python numbers
+        twin = type(layer).from_config(config)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)).shape,
+                                   keras.ops.convert_to_numpy(twin(x)).shape)
+    assert layers[0].basis_scale == 0.25 and isinstance(layers[0].basis_scale, float)
+    assert layers[1].kernel_size == (3, 3) and type(layers[1].kernel_size[0]) is int
+    with pytest.raises(ValueError, match="basis_scale"):
+        TaskNeuronDense(2, "x", basis_scale=np.bool_(True))

@@ -31,6 +31,7 @@ the formula was searched on, default ``[-1, 1]``), as ``basis_range`` says:
 """
 
 import math
+import numbers
 import warnings
 
 import keras
@@ -104,8 +105,9 @@ def _check_bool(name, value):
 
 
 def _is_positive_number(value):
+    """A finite positive Python or numpy number (not a bool)."""
     return (
-        not isinstance(value, bool) and isinstance(value, (int, float))
+        not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real)
         and math.isfinite(value) and value > 0
     )
 

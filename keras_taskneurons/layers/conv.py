@@ -8,6 +8,7 @@ over them, the convolutional form of ``TaskNeuronDense``'s fused matmul.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
@@ -18,22 +19,24 @@ DATA_FORMATS = ("channels_last", "channels_first")
 
 def _tuple(name, value, rank, minimum=1):
     """``value`` (an int or ``rank`` ints) as a tuple of ints >= ``minimum``."""
-    values = (value,) * rank if isinstance(value, int) and not isinstance(value, bool) else value
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    values = (value,) * rank if is_int(value) else value
     try:
         values = tuple(values)
     except TypeError:
         values = None
     if (
         values is None or len(values) != rank
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-                   for v in values)
+        or not all(is_int(v) and v >= minimum for v in values)
     ):
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(
             f"Received an invalid value for `{name}`, expected {kind} or a "
             f"tuple of {rank} such integers. Received: {name}={value!r}"
         )
-    return values
+    return tuple(int(v) for v in values)
 
 
 class TaskNeuronConv(BasisLayer):

@@ -4,6 +4,7 @@ its aggregation: the projections of attention and Transformer blocks."""
 import re
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_taskneurons.layers.basis import BasisLayer
@@ -43,7 +44,7 @@ def analyze_equation(equation, bias_axes, input_shape, output_shape):
             f"The equation {equation!r} names {len(input_spec)} input axes, but the input "
             f"has {len(input_shape)}. Received: input_shape={input_shape}"
         )
-    given = [output_shape] if isinstance(output_shape, int) else list(output_shape)
+    given = [output_shape] if isinstance(output_shape, (int, np.integer)) else list(output_shape)
     expected = len(output_spec) if elided_left else len(output_spec) - 1
     if len(given) != expected:
         raise ValueError(
@@ -176,7 +177,8 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
         )
         self.equation = equation
         self.partial_output_shape = (
-            (output_shape,) if isinstance(output_shape, int) else tuple(output_shape))
+            (int(output_shape),) if isinstance(output_shape, (int, np.integer))
+            else tuple(int(n) if isinstance(n, np.integer) else n for n in output_shape))
         self.bias_axes = bias_axes
         self.activation = keras.activations.get(activation)
         self._init_lora(lora_rank, lora_alpha)

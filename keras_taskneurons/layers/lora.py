@@ -13,8 +13,17 @@ outputs and keeps fine-tuning (Keras's ``Dense`` zeroes both, after which
 neither gets a gradient).
 """
 
+import numbers
+
 import keras
+import numpy as np
 from keras import ops
+
+
+def _python_number(value):
+    """``value`` as a Python number (numpy scalars are accepted as numbers
+    but stored as Python ones, so configs stay plain JSON)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class LoraMixin:
@@ -26,7 +35,7 @@ class LoraMixin:
     def _init_lora(self, lora_rank, lora_alpha):
         for name, value in (("lora_rank", lora_rank), ("lora_alpha", lora_alpha)):
             if value is not None and (
-                    isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                    isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or value <= 0):
                 raise ValueError(
                     f"Received an invalid value for `{name}`, expected a positive "
                     f"number or None. Received: {name}={value!r}"
@@ -37,7 +46,7 @@ class LoraMixin:
                 f"Received: lora_rank={lora_rank!r}"
             )
         self.lora_rank = None if lora_rank is None else int(lora_rank)
-        self.lora_alpha = lora_alpha if lora_alpha is not None else self.lora_rank
+        self.lora_alpha = _python_number(lora_alpha) if lora_alpha is not None else self.lora_rank
         self.lora_enabled = False
 
     def _build_lora(self):
@@ -57,7 +66,7 @@ class LoraMixin:
             b_initializer: Initializer of ``lora_kernel_b`` (zeros: the
                 layer's output does not change when LoRA is enabled).
         """
-        if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
+        if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, numbers.Integral) or rank <= 0:
             raise ValueError(
                 f"Received an invalid value for `rank`, expected a positive integer. "
                 f"Received: rank={rank!r}"
@@ -92,8 +101,8 @@ class LoraMixin:
         self.kernel.trainable = False
         self._tracker.lock()
         self.lora_enabled = True
-        self.lora_rank = rank
-        self.lora_alpha = lora_alpha if lora_alpha is not None else rank
+        self.lora_rank = int(rank)
+        self.lora_alpha = _python_number(lora_alpha) if lora_alpha is not None else self.lora_rank
 
     def _kernel_value(self, dtype):
         """The kernel the layer computes with (LoRA's update merged)."""
