@@ -285,6 +285,10 @@ X_OK, Y_OK = shared_target(lambda x: x**2, n=20, d=3)
         (X_OK[:1], Y_OK[:1], None, "minimum of 2"),
         (X_OK[:, :0], Y_OK, None, "0 feature"),
         (X_OK, np.full(20, 3.0), None, "y is constant"),
+        (np.full((20, 3), 2.0), Y_OK, None, r"Every feature of X is constant \(columns 0, 1, 2\)"),
+        (X_OK, np.array(["a", "b"] * 10), None, "holds text .for example 'a'"),
+        (X_OK, Y_OK.astype(str), None, "holds text"),
+        (X_OK, pd.Series(["a", "b"] * 10), None, "holds text"),
         (X_OK, Y_OK, -np.ones(20), "Negative values in data passed to `sample_weight`"),
         (X_OK, Y_OK, np.zeros(20), "at least one non-zero"),
     ],
@@ -308,6 +312,16 @@ def test_boolean_columns_are_numbers():
         assert est.n_features_in_ == 4
         numeric = frame.astype("float64")
         np.testing.assert_array_equal(est.predict(frame), est.predict(numeric))
+
+
+def test_constant_features_among_varying_ones_are_named():
+    X = X_OK.copy()
+    X[:, 1] = 7.0
+    with pytest.warns(UserWarning, match=r"constant features \(columns 1\)"):
+        VectorizedSymbolicRegressor(population_size=20, generations=1).fit(X, Y_OK)
+    many = np.hstack([X_OK[:, :1], np.ones((20, 12))])
+    with pytest.warns(UserWarning, match="columns 1, 2, .*, 10 and 2 more"):
+        VectorizedSymbolicRegressor(population_size=20, generations=1).fit(many, Y_OK)
 
 
 def test_non_numeric_columns_are_named():

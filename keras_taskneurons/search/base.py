@@ -74,6 +74,12 @@ TUNING_VALUES = 5_000
 """Stacked values on which the front's constants are tuned at most."""
 
 
+def _column_list(indices, shown=10):
+    """``0, 3, 7`` (at most ``shown`` indices, then how many more)."""
+    text = ", ".join(str(int(i)) for i in indices[:shown])
+    return text + (f" and {len(indices) - shown} more" if len(indices) > shown else "")
+
+
 def _check_number(name, value, low, high, integer=False, low_open=False):
     kind = numbers.Integral if integer else numbers.Real
     ok = isinstance(value, kind) and not isinstance(value, bool)
@@ -234,10 +240,13 @@ class _VectorizedSymbolicBase(BaseEstimator):
 
     def _validate_inputs(self, X, y, sample_weight):
         self._reject_non_numeric_columns(X)
+        if self._numeric_target:
+            self._reject_text_target(y)
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=self._numeric_target,
             ensure_min_samples=2, dtype=np.float64,
         )
+        self._check_varying_columns(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
@@ -249,6 +258,40 @@ class _VectorizedSymbolicBase(BaseEstimator):
         else:
             sample_weight = np.ones(X.shape[0])
         return X, y, sample_weight
+
+    @staticmethod
+    def _reject_text_target(y):
+        """A regression target of strings is refused before numpy meets it
+        (scikit-learn converts object arrays but lets ``<U`` arrays through)."""
+        values = np.asarray(y) if not hasattr(y, "dtype") else y
+        kind = getattr(getattr(values, "dtype", None), "kind", "O")
+        if kind in "USO":
+            flat = np.asarray(values, dtype=object).ravel()
+            text = next((v for v in flat if isinstance(v, (str, bytes))), None)
+            if text is not None:
+                raise ValueError(
+                    "y must hold numbers for a regressor; it holds text (for "
+                    f"example {text!r}). Convert it with y.astype(float), or use "
+                    "VectorizedSymbolicClassifier for class labels."
+                )
+
+    @staticmethod
+    def _check_varying_columns(X):
+        """A column that never changes carries no information: all of them
+        constant is refused; some constant is said, and those columns only
+        add a constant ``f(c)`` the intercept absorbs."""
+        constant = np.flatnonzero(np.all(X == X[0], axis=0))
+        if len(constant) == X.shape[1]:
+            raise ValueError(
+                f"Every feature of X is constant (columns {_column_list(constant)}); "
+                "there is no variation to search a formula on."
+            )
+        if len(constant):
+            warnings.warn(
+                f"X has constant features (columns {_column_list(constant)}); they add "
+                "only a constant to the sum. Drop them to save the work.",
+                UserWarning, stacklevel=4,
+            )
 
     @staticmethod
     def _reject_non_numeric_columns(X):
