@@ -110,6 +110,31 @@ def test_terms_that_cancel_value_by_value_are_meaningless_whatever_the_column_su
     assert meaningless(Formula("x - sin(x) + x**2"), X) is None
 
 
+def test_bases_that_oscillate_or_only_mark_outliers_are_meaningless():
+    X = np.random.default_rng(3).normal(size=(2000, 5))
+    assert "turns" in meaningless(Formula("exp(sin(x) + sin(exp(exp(x))))"), X)
+    assert "turns" in meaningless(Formula("x**2 + sin(10*x)"), X)
+    assert "fewer than 1 %" in meaningless(Formula("exp(x**2)"), X)
+    for usable in ("sin(2.5*x)", "exp(2*x)", "x**5 - x**3", "x*cos(sin(x))"):
+        assert meaningless(Formula(usable), X) is None, usable
+    # Where x itself varies on a few values (a sparse 0/1 column), so may a basis.
+    sparse = (np.random.default_rng(4).random((2000, 5)) < 0.005).astype(float)
+    assert meaningless(Formula("x**2 + exp(x)"), sparse) is None
+
+
+def test_max_complexity_caps_the_front():
+    X = np.random.default_rng(5).uniform(-2, 2, (400, 4))
+    y = (np.sin(2 * X) + 0.3 * X**3).sum(axis=1)
+    options = dict(population_size=300, generations=4, random_state=0)
+    capped = VectorizedSymbolicRegressor(max_complexity=6, **options).fit(X, y)
+    assert max(e.complexity for e in capped.equations_) <= 6
+    assert capped.formula_.complexity <= 6
+    free = VectorizedSymbolicRegressor(max_complexity=None, **options).fit(X, y)
+    assert max(e.complexity for e in free.equations_) > 6
+    with pytest.raises(ValueError, match="max_complexity=0"):
+        VectorizedSymbolicRegressor(max_complexity=0).fit(X, y)
+
+
 def test_refinement_frees_arguments_and_drops_constants_that_do_not_help():
     rng = np.random.default_rng(1)
     X = rng.uniform(-1.7, 1.7, (400, 5))

@@ -43,6 +43,13 @@ from keras_taskneurons.search.refinement import (
 )
 
 DEFAULT_FUNCTION_SET = ("add", "sub", "mul", "sin", "cos", "exp")
+
+DEFAULT_MAX_COMPLEXITY = 30
+"""Largest ``Formula.complexity`` on the front (PySR's ``maxsize`` is 30 too).
+Without a cap the front of a search with six functions reached complexity
+400 on raw tabular data (yacht: 419 chosen), and those nests made poor
+bases: the README recipe's test MSE was 3-5x Dense's there
+(``benchmarks/tabular_recipe.py``)."""
 """The paper's polynomial base functions (+, −, ×) plus sin, cos and exp,
 which the paper names as further base functions: with them the search
 recovers periodic and bell-shaped targets exactly instead of approximating
@@ -115,6 +122,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         max_samples="auto",
         validation_fraction=0.25,
         model_selection="best",
+        max_complexity=DEFAULT_MAX_COMPLEXITY,
         refine=True,
         scaling="auto",
         standardize="deprecated",
@@ -138,6 +146,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         self.max_samples = max_samples
         self.validation_fraction = validation_fraction
         self.model_selection = model_selection
+        self.max_complexity = max_complexity
         self.refine = refine
         self.scaling = scaling
         self.standardize = standardize
@@ -223,6 +232,8 @@ class _VectorizedSymbolicBase(BaseEstimator):
                 f"model_selection must be one of {MODEL_SELECTIONS}, got "
                 f"model_selection={self.model_selection!r}."
             )
+        if self.max_complexity is not None:
+            _check_number("max_complexity", self.max_complexity, 1, 10**6, True)
         if not isinstance(self.refine, (bool, np.bool_)):
             raise ValueError(f"refine must be True or False, got refine={self.refine!r}.")
         if self.scaling not in SCALINGS:
@@ -456,7 +467,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
                     formula = _program_to_formula(program)
                 except ValueError:
                     continue
-                if expands(formula):
+                if expands(formula) and self._within_complexity(formula):
                     evolved.append(formula)
         formulas = evolved
         if self.refine:
@@ -476,12 +487,16 @@ class _VectorizedSymbolicBase(BaseEstimator):
             else:
                 variants = [formula]
             for variant in variants:
-                if str(variant) in seen or meaningless(variant, train[0]) is not None:
+                if (str(variant) in seen or not self._within_complexity(variant)
+                        or meaningless(variant, train[0]) is not None):
                     continue
                 seen.add(str(variant))
                 score = scaled_error(feature_sum(variant, train[0]), *train[1:])
                 scored.append((variant, validation_loss(variant, train, validation), score))
         return front_module.build(scored, self.model_selection)
+
+    def _within_complexity(self, formula):
+        return self.max_complexity is None or formula.complexity <= self.max_complexity
 
     @staticmethod
     def _best_convertible(candidates):

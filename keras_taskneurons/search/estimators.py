@@ -76,6 +76,10 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         one with the highest score ``-Δlog(loss)/Δcomplexity`` (PySR's
         rule): the simplest formula about as good as the best. ``"accuracy"``:
         the lowest held-out loss.
+    max_complexity : int or None, default=30
+        Largest ``Formula.complexity`` (tree nodes, a call of sin, exp, ...
+        counting 2) a formula on the front may have; longer evolved programs
+        are passed over. ``None``: no cap.
     refine : bool, default=True
         Expand the evolved formula into terms and refine its constants by
         least squares.

@@ -236,6 +236,51 @@ large numbers (``1.8e12*exp(sin(x)) - 1.5e12*exp(exp(...))``), meaningless
 in float32 and fragile in any layer."""
 
 
+CONCENTRATION_LIMIT = 0.99
+"""A basis is concentrated when more than this share of its variation (sum of
+squared deviations from the median) sits in the most extreme 1 % of its
+values while ``x``'s own does not (at most :data:`PLAIN_CONCENTRATION`):
+``exp(-236*x - 273)`` is 0 on nearly every value and huge on a few
+outliers, an indicator of those rows rather than a function of x."""
+
+PLAIN_CONCENTRATION = 0.9
+
+MAX_TURNING_POINTS = 10
+"""A basis may turn (change between rising and falling) at most this many
+times between the 1st and 99th percentiles of the values it sees:
+``sin(exp(exp(x)))`` turns dozens of times on standardized data, a basis no
+layer can train on (``sin(2.5*x)`` on [-2.3, 2.3] turns 4 times)."""
+
+
+def concentration(values):
+    """Share of the variation of ``values`` in their most extreme 1 %."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    deviations = np.abs(values - np.median(values))
+    largest = float(deviations.max()) if len(values) else 0.0
+    if not np.isfinite(largest) or largest == 0:
+        return 0.0  # constant, or not finite (the other checks say so)
+    deviations = (deviations / largest) ** 2  # no overflow on squaring
+    total = float(deviations.sum())
+    top = max(1, int(np.ceil(0.01 * len(values))))
+    return float(np.partition(deviations, len(values) - top)[-top:].sum()) / total
+
+
+def turning_points(basis, values, points=1024):
+    """How often ``basis`` changes between rising and falling on a grid
+    across the 1st to 99th percentiles of ``values``."""
+    low, high = np.percentile(np.asarray(values, dtype=np.float64).ravel(), [1, 99])
+    if not high > low:
+        return 0
+    with np.errstate(all="ignore"):
+        curve = np.asarray(basis.evaluate(np.linspace(low, high, points)[:, None]),
+                           dtype=np.float64).ravel()
+    if not np.all(np.isfinite(curve)):
+        return 0  # the value checks say what is wrong with it
+    steps = np.diff(curve)
+    steps = steps[np.abs(steps) > 1e-9 * (np.ptp(curve) or 1.0)]
+    return int(np.count_nonzero(np.diff(np.sign(steps))))
+
+
 def variation(values):
     """``std / (|mean| + std)`` of an array: 0 for a constant, 1 when centred."""
     values = np.asarray(values, dtype=np.float64).ravel()
@@ -272,6 +317,15 @@ def meaningless(formula, X):
     for (_, basis), value in zip(terms, values):
         if variation(value) < NEAR_CONSTANT:
             return f"the basis {basis} is nearly constant on the data"
+    plain = concentration(X) <= PLAIN_CONCENTRATION
+    for (_, basis), value in zip(terms, values):
+        if plain and concentration(value) > CONCENTRATION_LIMIT:
+            return (f"the basis {basis} varies on fewer than 1 % of the values "
+                    "(an indicator of outliers)")
+        turns = turning_points(basis, X)
+        if turns > MAX_TURNING_POINTS:
+            return (f"the basis {basis} turns {turns} times on the data's range "
+                    f"(at most {MAX_TURNING_POINTS})")
     coefficients = [c for c, _ in terms]
     # On the sums the model adds up, and value by value (what a layer's
     # basis sees): column sums can hide terms that cancel in every value.
