@@ -143,10 +143,8 @@ def evaluate(model, data, task, target_scale):
 def command_fit(args):
     from sklearn.model_selection import train_test_split
 
-    check_writable(args.output, args.overwrite)
-    report_json, report_png = report_paths(args.output)
-    for path in (report_json, report_png):
-        check_writable(path, args.overwrite)
+    # The options, then the input, then the outputs: a missing CSV is reported as
+    # such even when the outputs exist already.
     sizes = parse_hidden(args.hidden)
     functions = parse_functions(args.functions)
     for name in ("epochs", "generations", "population", "patience"):
@@ -158,6 +156,10 @@ def command_fit(args):
         load_csv(args.csv, args.target, args.task, args.dropna)
         if args.csv else load_bundled(args.task)
     )
+    check_writable(args.output, args.overwrite)
+    report_json, report_png = report_paths(args.output)
+    for path in (report_json, report_png):
+        check_writable(path, args.overwrite)
     if args.csv is None:
         print(f"no CSV given: using the {table.source} dataset")
     n = len(table.y)
@@ -370,8 +372,6 @@ def command_predict(args):
         classes = report.get("classes")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CommandError(f"cannot read report {report_json}: {error}") from None
-    if args.output:
-        check_writable(args.output, args.overwrite)
     header, columns = read_csv_columns(args.csv)
     X = features_from_columns(header, columns, features, args.csv)
     missing = np.isnan(X).any(axis=1)
@@ -379,6 +379,8 @@ def command_predict(args):
         raise CommandError(
             f"{args.csv}: {int(missing.sum())} row(s) have missing feature values"
         )
+    if args.output:
+        check_writable(args.output, args.overwrite)
     model = load_model(args.model)
     expected = model.input_shape[-1]
     if expected != len(features):

@@ -191,6 +191,26 @@ def test_existing_model_is_not_overwritten(tmp_path, capsys):
 
 
 @pytest.mark.once
+def test_a_missing_input_is_reported_before_an_existing_output(tmp_path, capsys):
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"precious")
+    missing = str(tmp_path / "missing.csv")
+    code, _, err = run(["fit", missing, "--output", str(model)], capsys)
+    assert code == 2 and "missing.csv" in err and "--overwrite" not in err
+    # predict: the CSV is read before the output is checked.
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "m.report.json").write_text(json.dumps({"features": ["a"]}))
+    (folder / "m.keras").write_bytes(b"x")
+    out = folder / "out.csv"
+    out.write_text("kept")
+    code, _, err = run(["predict", str(folder / "m.keras"), missing, "--output", str(out)],
+                       capsys)
+    assert code == 2 and "missing.csv" in err and "--overwrite" not in err
+    assert out.read_text() == "kept"
+
+
+@pytest.mark.once
 def test_a_failed_run_leaves_the_existing_model_intact(tmp_path, capsys, monkeypatch):
     source = regression_csv(tmp_path / "d.csv")
     model = tmp_path / "m.keras"
