@@ -502,7 +502,7 @@ PAYLOADS = [
 ]
 
 
-def _tamper(path, target, formula=None, bases=None):
+def _tamper(path, target, formula=None, bases=None, version=None):
     with zipfile.ZipFile(path) as source:
         contents = {name: source.read(name) for name in source.namelist()}
     config = json.loads(contents["config.json"])
@@ -514,6 +514,10 @@ def _tamper(path, target, formula=None, bases=None):
                 del layer["config"]["bases"]
             elif bases is not None:
                 layer["config"]["bases"] = bases
+            if version == "drop":
+                del layer["config"]["format_version"]
+            elif version is not None:
+                layer["config"]["format_version"] = version
     contents["config.json"] = json.dumps(config).encode()
     with zipfile.ZipFile(target, "w") as sink:
         for name, data in contents.items():
@@ -553,7 +557,8 @@ def test_a_config_works_as_keyword_arguments_and_refuses_edited_formulas():
         with pytest.raises(ValueError, match=r"bases given for TaskNeuronDense layer 'edited'"
                            r" \(`bases`, a config's 'bases'\).*Drop `bases`"):
             build()
-    assert TaskNeuronDense(**{**edited, "bases": None}).formula == Formula("x**3 + cos(x)")
+    fresh = {**edited, "bases": None, "format_version": None}
+    assert TaskNeuronDense(**fresh).formula == Formula("x**3 + cos(x)")
 
 
 def test_saved_bases_pin_the_kernel_order(tmp_path):
@@ -575,9 +580,27 @@ def test_saved_bases_pin_the_kernel_order(tmp_path):
     _tamper(path, wrong_type, bases="x, x**2")
     with pytest.raises(TypeError, match="must be a list of strings"):
         keras.models.load_model(wrong_type)
-    # Files written before the bases were stored (0.1) still load.
+    # This version's files carry a format version; without their bases they
+    # are refused, also when the formula was edited into one with as many bases
+    # (the weights would load into the wrong blocks).
+    assert config["format_version"] == 1
+    for formula in (None, "0.3*x**2 - 0.7*x + cos(x)"):
+        dropped = str(tmp_path / "dropped.keras")
+        _tamper(path, dropped, formula=formula, bases="drop")
+        with pytest.raises(ValueError, match=r"format_version=1\) lacks its 'bases'"):
+            keras.models.load_model(dropped)
+    newer = str(tmp_path / "newer.keras")
+    _tamper(path, newer, version=99)
+    with pytest.raises(ValueError, match="format_version=99; this keras-taskneurons reads "
+                       "versions 1 to 1"):
+        keras.models.load_model(newer)
+    odd = str(tmp_path / "odd.keras")
+    _tamper(path, odd, version="1")
+    with pytest.raises(TypeError, match="format_version .* must be an integer"):
+        keras.models.load_model(odd)
+    # Files written before the bases and the version were stored (0.1) still load.
     old = str(tmp_path / "old.keras")
-    _tamper(path, old, bases="drop")
+    _tamper(path, old, bases="drop", version="drop")
     np.testing.assert_allclose(
         to_numpy(keras.models.load_model(old).predict(x, verbose=0)), expected,
         rtol=1e-6, atol=1e-6,
@@ -650,7 +673,8 @@ def test_start_as_dense_can_be_turned_off_and_old_configs_keep_their_meaning():
                             basis_scale=1.0, normalize_bases=False)
     assert [str(b) for b in plain.bases] == ["x**2"] and plain.multipliers == (1.0,)
     config = TaskNeuronDense(2, "x**2").get_config()
-    for key in ("linear_basis", "basis_scale", "normalize_bases", "basis_initializer", "bases"):
+    for key in ("linear_basis", "basis_scale", "normalize_bases", "basis_initializer", "bases",
+                "format_version"):
         config.pop(key)  # a config written by 0.1
     old = TaskNeuronDense.from_config(config)
     assert [str(b) for b in old.bases] == ["x**2"] and old.multipliers == (1.0,)

@@ -71,6 +71,37 @@ BEFORE_START_AS_DENSE = {
 }
 """What a config without these keys (saved by 0.1) meant."""
 
+FORMAT_VERSION = 1
+"""The layout of a task-neuron layer's config, stored under
+``"format_version"`` since 0.3. Such a config must hold its ``"bases"`` (the
+kernel's block order); configs without a version (0.1, 0.2) load with their
+old meaning; a newer version than this one is refused."""
+
+
+def check_format_version(kind, version, bases):
+    """Refuse a config ``version`` this package cannot read, or a versioned
+    config without its stored ``bases``: without them a formula edited into
+    another with as many bases would load its weights into the wrong blocks."""
+    if version is None:
+        return
+    if isinstance(version, bool) or not isinstance(version, numbers.Integral):
+        raise TypeError(
+            f"The format_version of a {kind} layer's config must be an integer. "
+            f"Received: format_version={version!r:.100}"
+        )
+    if not 1 <= version <= FORMAT_VERSION:
+        raise ValueError(
+            f"The config of a {kind} layer has format_version={version}; this "
+            f"keras-taskneurons reads versions 1 to {FORMAT_VERSION} (a newer release "
+            "wrote it: upgrade the package)."
+        )
+    if bases is None:
+        raise ValueError(
+            f"The config of a {kind} layer (format_version={version}) lacks its 'bases', "
+            "which pin the order of the kernel's blocks; it is not loaded. Drop "
+            "format_version too when you build a layer from an edited formula."
+        )
+
 
 def scaled(features, multiplier):
     return features if multiplier == 1.0 else ops.multiply(features, multiplier)
@@ -123,7 +154,7 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
                  kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, interaction_rank=0, bases=None, parametric=False,
-                 **kwargs):
+                 format_version=None, **kwargs):
         """Validate and store the basis and weight options; derive the bases.
 
         ``bases`` (what :meth:`get_config` stores under ``"bases"``) must be
@@ -134,7 +165,9 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
         kernel's blocks, ``self._matmul_bases``. ``interaction_rank``: the
         rank of the interaction term (:mod:`~keras_taskneurons.layers.interaction`;
         0: none), whose weights the layer builds with ``_build_interaction``.
+        ``format_version`` (a config's): see :data:`FORMAT_VERSION`.
         """
+        check_format_version(type(self).__name__, format_version, bases)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         given_bases = bases
         for name, value in (("use_bias", use_bias), ("linear_basis", linear_basis),
@@ -218,7 +251,7 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
                 f"'bases') do not match its formula {str(self.formula)!r}: they say "
                 f"{list(stored)!r:.300}, the formula expands into {derived!r}. Its "
                 "weights would land in the wrong basis blocks, so the layer is not "
-                "built. Drop `bases` when you change the formula."
+                "built. Drop `bases` (and `format_version`) when you change the formula."
             )
 
     @property
@@ -457,6 +490,7 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
 
     def _basis_config(self):
         return {
+            "format_version": FORMAT_VERSION,
             "formula": str(self.formula),
             "bases": [str(basis) for basis in self.bases],
             "use_bias": self.use_bias,
@@ -508,6 +542,7 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
         else:
             config.pop("basis_clip", None)
         stored = config.pop("bases", None)
+        check_format_version(kind, config.pop("format_version", None), stored)
         # Expanding here (cached on the formula) lets a refusal surface as
         # the ValueError it is, not wrapped by Keras's constructor call.
         config["formula"] = Formula(formula)

@@ -114,7 +114,9 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
     the basis functions in kernel order. Loading derives the bases from the
     formula again and refuses a file whose stored bases differ, so weights
     never land in the wrong basis block (for example after a change in how
-    sympy orders terms). Configs without ``"bases"`` still load.
+    sympy orders terms). The config's ``"format_version"`` says that this
+    package wrote it: such a config without ``"bases"`` is refused; older
+    configs (no version, no bases) still load.
 
     Args:
         units: Positive integer, dimensionality of the output space.

@@ -369,6 +369,8 @@ class TaskNeuronRNNBase(keras.layers.RNN):
         arguments = {k: v for k, v in local.items() if k not in ("self", "__class__", "kwargs")}
         kwargs = dict(local["kwargs"])
         kwargs.pop("zero_output_for_mask", None)  # RNN's config key; not an argument here
+        if "format_version" in kwargs:  # the cell's config, merged into the layer's
+            arguments["format_version"] = kwargs.pop("format_version")
         rnn = {name: arguments.pop(name) for name in RNN_ARGUMENTS}
         activity_regularizer = arguments.pop("activity_regularizer")
         units = arguments.pop("units")
