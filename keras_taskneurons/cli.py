@@ -485,11 +485,12 @@ def make_parser():
         "0) or 'auto' (the rank the search's check suggests)",
     )
     fit.add_argument(
-        "--functions", default="add,sub,mul",
-        help="search's function set (default: polynomials, as in the paper)",
+        "--functions", default="add,sub,mul,sin,cos,exp",
+        help="search's function set (default: the estimators' add,sub,mul,sin,cos,exp; "
+        "add,sub,mul for polynomials, as in the paper)",
     )
     fit.add_argument(
-        "--parsimony", type=float, default=0.002,
+        "--parsimony", type=float, default=0.0005,
         help="search's penalty per formula node (higher: shorter formulas)",
     )
     fit.add_argument("--seed", type=int, default=0)

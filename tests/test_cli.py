@@ -52,6 +52,18 @@ def fitted_default(tmp_path_factory):
     return folder, model
 
 
+@pytest.mark.once
+def test_the_command_line_searches_with_the_estimators_defaults():
+    from keras_taskneurons import VectorizedSymbolicRegressor
+
+    defaults = VectorizedSymbolicRegressor().get_params()
+    args = cli.make_parser().parse_args(["fit"])
+    assert tuple(cli.parse_functions(args.functions)) == tuple(defaults["function_set"])
+    assert args.parsimony == defaults["parsimony_coefficient"]
+    assert (args.population, args.generations) == (
+        defaults["population_size"], defaults["generations"])
+
+
 def test_fit_on_the_bundled_dataset_writes_model_and_report(fitted_default):
     folder, model = fitted_default
     report = json.loads((folder / "model.report.json").read_text())
