@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from keras_taskneurons import (
     Formula,
@@ -11,6 +12,7 @@ from keras_taskneurons import (
     VectorizedSymbolicRegressor,
 )
 from keras_taskneurons.search import candidates, front
+from keras_taskneurons.search.fitness import feature_sum
 from keras_taskneurons.search.refinement import meaningless, refine_variants
 
 pytestmark = pytest.mark.once  # backend-independent: the TensorFlow pass runs it
@@ -82,8 +84,89 @@ def test_front_prints_as_a_table_and_converts_to_pandas():
     chosen = [line for line in text.splitlines() if line.startswith(">")]
     assert len(chosen) == 1 and "x**2" in chosen[0]
     frame = table.to_frame()
-    assert list(frame.columns) == ["complexity", "loss", "score", "formula", "chosen"]
+    assert list(frame.columns) == [
+        "complexity", "loss", "score", "equation", "formula", "chosen"]
+    assert frame["equation"].tolist() == list(table.choices)
     assert frame["chosen"].tolist() == [False, True]
+
+
+# --- choosing an equation after the fit -----------------------------------------------
+
+
+def test_choices_are_short_distinct_strings_that_parse():
+    table = front.build(
+        [candidate("x", 0.5), candidate("sin(2.455049109258309*x)", 1e-2),
+         candidate("sin(2.455049109258309*x) + 0.12345678*x**2", 1e-3)], "best")
+    assert table.choices == ("x", "sin(2.455*x)", "sin(2.455*x) + 0.1235*x**2")
+    assert all(type(text) is str for text in table.choices)  # what hp.Choice takes
+    for text, e in zip(table.choices, table):
+        assert Formula(text).complexity == e.formula.complexity
+    # Entries that read the same at four digits get as many as tell them apart.
+    close = front.ParetoFront(
+        [front.Equation(5, 0.5, 0.0, Formula("sin(1.000001*x)"), 0.5),
+         front.Equation(6, 0.1, 1.0, Formula("sin(1.000002*x)"), 0.1)], 1, "best")
+    assert close.choices == ("sin(1.000001*x)", "sin(1.000002*x)")
+
+
+def test_an_equation_is_found_by_position_choice_string_or_formula():
+    table = front.build(
+        [candidate("x", 0.5), candidate("sin(2.455049109258309*x)", 1e-2),
+         candidate("sin(2.455049109258309*x) + 0.12345678*x**2", 1e-3)], "accuracy")
+    assert table.index(None) == table.chosen == 2
+    assert table.index(1) == table.index(np.int64(1)) == table.index(-2) == 1
+    assert table.index("sin(2.455*x)") == 1
+    assert table.index("sin(2.455049109258309*x)") == 1
+    assert table.index(Formula("x")) == 0
+    with pytest.raises(ValueError, match=r"index=3 is outside the front's 3 equations"):
+        table.index(3)
+    with pytest.raises(ValueError, match=r"'cos\(x\)' is not an equation.*'sin\(2.455\*x\)'"):
+        table.index("cos(x)")
+    with pytest.raises(TypeError, match="True"):
+        table.index(True)
+    with pytest.raises(TypeError, match="float 1.0"):
+        table.index(1.0)
+
+
+def test_predict_and_layer_factory_take_any_equation_of_the_front():
+    X, y = shared(lambda x: x**2 + 0.3 * np.sin(3 * x), d=4)
+    reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, y)
+    table = reg.equations_
+    assert len(table) >= 2
+    np.testing.assert_array_equal(reg.predict(X, index=table.chosen), reg.predict(X))
+    for position, text in enumerate(table.choices):
+        # a, b of that equation fitted by least squares on every sample
+        sums = feature_sum(table[position].formula, reg.input_map_.transform(X))
+        design = np.stack([sums, np.ones_like(sums)], axis=1)
+        expected = design @ np.linalg.lstsq(design, y, rcond=None)[0]
+        np.testing.assert_allclose(reg.predict(X, index=text), expected, rtol=1e-6, atol=1e-8)
+        np.testing.assert_array_equal(reg.predict(X, index=position), reg.predict(X, index=text))
+        assert reg.layer_factory(index=text).formula == table[position].formula
+    assert reg.layer_factory().formula == reg.formula_
+    with pytest.raises(ValueError, match="not an equation of the front"):
+        reg.predict(X, index="cos(x)")
+    with pytest.raises(ValueError, match="outside the front"):
+        reg.layer_factory(index=len(table))
+
+
+def test_the_classifier_maps_every_equation_to_classes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = np.where((X**2).sum(axis=1) > 4, "far", "near")
+    clf = VectorizedSymbolicClassifier(random_state=0, **SMALL).fit(X, y)
+    chosen = clf.equations_.chosen
+    np.testing.assert_array_equal(clf.predict_proba(X, index=chosen), clf.predict_proba(X))
+    np.testing.assert_array_equal(clf.decision_function(X, index=chosen),
+                                  clf.decision_function(X))
+    assert len(clf.equations_) >= 2
+    for position, e in enumerate(clf.equations_):
+        # the logistic map fitted on that equation's own sums
+        sums = feature_sum(e.formula, clf.input_map_.transform(X))[:, None]
+        sums = sums / sums.std()
+        expected = LogisticRegression(C=1e4, max_iter=1000).fit(sums, y).predict_proba(sums)
+        np.testing.assert_allclose(clf.predict_proba(X, index=position), expected, atol=1e-6)
+        assert set(clf.predict(X, index=position)) <= set(clf.classes_)
+    with pytest.raises(ValueError, match="outside the front"):
+        clf.predict(X, index=len(clf.equations_))
 
 
 # --- meaning -------------------------------------------------------------------------

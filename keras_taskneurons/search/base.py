@@ -417,10 +417,14 @@ class _VectorizedSymbolicBase(BaseEstimator):
         self.formula_, self.fitness_ = formula, score
 
     def _final_scaling(self, U, t_std, weights):
-        """Step 5: ``a, b`` on every sample, on the original target scale."""
-        a, b = linear_scaling(feature_sum(self.formula_, U), t_std, weights)
-        self.coef_ = a * self.y_scale_
-        self.intercept_ = b * self.y_scale_ + self.y_mean_
+        """Step 5: ``a, b`` on every sample, on the original target scale, for
+        every equation of the front (``predict(X, index=...)``); ``coef_``
+        and ``intercept_`` are the chosen equation's."""
+        self._equation_scalings = []
+        for equation in self.equations_:
+            a, b = linear_scaling(feature_sum(equation.formula, U), t_std, weights)
+            self._equation_scalings.append((a * self.y_scale_, b * self.y_scale_ + self.y_mean_))
+        self.coef_, self.intercept_ = self._equation_scalings[self.equations_.chosen]
 
     def _check_interactions(self, X, U, t_std, weights, fit_rows, held_rows, rng):
         """Step 6 (:mod:`~keras_taskneurons.search.interactions`): the
@@ -518,20 +522,33 @@ class _VectorizedSymbolicBase(BaseEstimator):
         return program, Formula("x"), BAD_FITNESS
 
     # -- use --------------------------------------------------------------------------
-    def _sums(self, X):
+    def _equation_index(self, index):
+        """The front position of ``index`` (see :meth:`ParetoFront.index`),
+        checked before any work."""
         check_is_fitted(self, "formula_")
+        return self.equations_.index(index)
+
+    def _sums(self, X, index=None):
+        position = self._equation_index(index)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self._standardized_sums(X)
+        return self._standardized_sums(X, self.equations_[position].formula)
 
-    def _standardized_sums(self, X):
-        return feature_sum(self.formula_, self.input_map_.transform(X))
+    def _standardized_sums(self, X, formula=None):
+        return feature_sum(self.formula_ if formula is None else formula,
+                           self.input_map_.transform(X))
 
-    def _scores(self, X):
-        return self._sums(X)[:, None] * self.coef_ + self.intercept_
+    def _scores(self, X, index=None):
+        position = self._equation_index(index)  # checks that the estimator is fitted
+        coef, intercept = self._equation_scalings[position]
+        return self._sums(X, index)[:, None] * coef + intercept
 
-    def layer_factory(self, interactions=False, **defaults):
-        """A :func:`~keras_taskneurons.layer_factory` for ``formula_`` on the
-        search's domain.
+    def layer_factory(self, interactions=False, index=None, **defaults):
+        """A :func:`~keras_taskneurons.layer_factory` for ``formula_`` (or the
+        front's equation ``index``) on the search's domain.
+
+        ``index`` chooses another equation of ``equations_``: a position or
+        one of ``equations_.choices`` (the strings a KerasTuner
+        ``hp.Choice`` holds); ``None`` is the chosen ``formula_``.
 
         The first layer the factory builds holds ``input_map_``, so it
         computes the searched bases of the raw features the search was
@@ -547,7 +564,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         better (README "Interaction terms"). ``interaction_rank=r`` gives
         every layer rank ``r``.
         """
-        check_is_fitted(self, "formula_")
+        formula = self.equations_[self._equation_index(index)].formula
         if not isinstance(interactions, bool):
             raise TypeError(
                 "Received an invalid value for `interactions`, expected a bool. "
@@ -555,5 +572,5 @@ class _VectorizedSymbolicBase(BaseEstimator):
         first = {}
         if interactions and "interaction_rank" not in defaults:
             first["interaction_rank"] = getattr(self, "interaction_rank_", 0)
-        return layer_factory(self.formula_, input_map=self.input_map_, first_layer=first,
+        return layer_factory(formula, input_map=self.input_map_, first_layer=first,
                              **defaults)

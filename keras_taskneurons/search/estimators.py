@@ -215,14 +215,22 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         self._fit_targets(X, targets, sample_weight)
         return self
 
-    def predict(self, X):
+    def predict(self, X, index=None):
         """``coef_ · Σ_i f(u_i) + intercept_``, ``u = input_map_(x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        index : int or str, default=None
+            Another equation of ``equations_`` (its position, or one of
+            ``equations_.choices``), with its own ``a, b`` fitted on every
+            sample; ``None`` is the chosen ``formula_``.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        scores = self._scores(X)
+        scores = self._scores(X, index)
         return scores[:, 0] if self._y_ndim == 1 else scores
 
 
@@ -289,40 +297,52 @@ class VectorizedSymbolicClassifier(ClassifierMixin, _VectorizedSymbolicBase):
         # The search scores f by least squares on one-hot labels (fast); the
         # final map from Σ_i f(x_i) to classes is a logistic regression, which
         # places the class boundaries where the likelihood says.
-        sums = self._standardized_sums(X)
-        self._sum_scale = _safe_scale(np.array([sums.std()]))[0]
-        self.logistic_ = LogisticRegression(C=1e4, max_iter=1000).fit(
-            sums[:, None] / self._sum_scale, y, sample_weight=sample_weight
-        )
-        self.coef_ = self.logistic_.coef_[:, 0] / self._sum_scale
+        # One map per equation of the front (``index=`` in the methods below).
+        self._logistic_maps = []
+        for equation in self.equations_:
+            sums = self._standardized_sums(X, equation.formula)
+            scale = _safe_scale(np.array([sums.std()]))[0]
+            logistic = LogisticRegression(C=1e4, max_iter=1000).fit(
+                sums[:, None] / scale, y, sample_weight=sample_weight
+            )
+            self._logistic_maps.append((scale, logistic))
+        scale, self.logistic_ = self._logistic_maps[self.equations_.chosen]
+        self.coef_ = self.logistic_.coef_[:, 0] / scale
         self.intercept_ = self.logistic_.intercept_
         return self
 
-    def _features(self, X):
-        return self._sums(X)[:, None] / self._sum_scale
+    def _mapped(self, X, index):
+        """The logistic map of equation ``index`` and its features of ``X``."""
+        position = self._equation_index(index)  # checks that the estimator is fitted
+        scale, logistic = self._logistic_maps[position]
+        return logistic, self._sums(X, index)[:, None] / scale
 
-    def decision_function(self, X):
+    def decision_function(self, X, index=None):
         """Per-class scores ``coef_ · Σ_i f(x_i) + intercept_``.
+
+        ``index`` chooses another equation of ``equations_`` (as in
+        :meth:`VectorizedSymbolicRegressor.predict`), with its own map.
 
         Returns
         -------
         scores : ndarray of shape (n_samples, n_classes), or (n_samples,)
             for two classes (positive means ``classes_[1]``).
         """
-        features = self._features(X)  # checks that the estimator is fitted
-        return self.logistic_.decision_function(features)
+        logistic, features = self._mapped(X, index)
+        return logistic.decision_function(features)
 
-    def predict_proba(self, X):
-        """Class probabilities from the logistic map of ``Σ_i f(x_i)``.
+    def predict_proba(self, X, index=None):
+        """Class probabilities from the logistic map of ``Σ_i f(x_i)``
+        (``index``: as in :meth:`decision_function`).
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        features = self._features(X)  # checks that the estimator is fitted
-        return self.logistic_.predict_proba(features)
+        logistic, features = self._mapped(X, index)
+        return logistic.predict_proba(features)
 
-    def predict(self, X):
-        """The most probable class."""
-        features = self._features(X)  # checks that the estimator is fitted
-        return self.logistic_.predict(features)
+    def predict(self, X, index=None):
+        """The most probable class (``index``: as in :meth:`decision_function`)."""
+        logistic, features = self._mapped(X, index)
+        return logistic.predict(features)

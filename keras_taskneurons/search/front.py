@@ -38,6 +38,9 @@ ACCURACY_BAND = 1.5
 LOSS_FLOOR = 1e-12
 """Losses (normalized mean squared errors) below this are taken as equal."""
 
+CHOICE_PRECISION = 4
+"""Significant digits of the constants in :attr:`ParetoFront.choices`."""
+
 
 class Equation(NamedTuple):
     """One equation of the front.
@@ -74,6 +77,7 @@ class ParetoFront:
         self.equations = tuple(equations)
         self.chosen = chosen
         self.selection = selection
+        self._choices = None
 
     def __len__(self):
         return len(self.equations)
@@ -89,8 +93,60 @@ class ParetoFront:
         """The chosen equation."""
         return self.equations[self.chosen]
 
+    @property
+    def choices(self):
+        """The equations as short canonical strings, one per equation, in order.
+
+        Constants are rounded to :data:`CHOICE_PRECISION` significant digits,
+        or more where two equations would otherwise read the same; every
+        string parses as a :class:`~keras_taskneurons.Formula`. They are
+        plain ``str`` values, as KerasTuner's ``hp.Choice`` needs, and
+        :meth:`index` (so ``predict(X, index=...)`` and
+        ``layer_factory(index=...)``) maps each back to its exact equation.
+
+        >>> hp.Choice("formula", search.equations_.choices)  # doctest: +SKIP
+        """
+        if self._choices is None:
+            formulas = [e.formula for e in self]
+            for precision in range(CHOICE_PRECISION, 18):
+                texts = tuple(f.format(precision) for f in formulas)
+                if len(set(texts)) == len(texts):
+                    break
+            else:  # distinct formulas always differ at full precision
+                texts = tuple(str(f) for f in formulas)
+            self._choices = texts
+        return self._choices
+
+    def index(self, key):
+        """The position of an equation given as an index (negative counts
+        from the end), one of :attr:`choices`, its exact string or its
+        :class:`~keras_taskneurons.Formula`; ``None`` is the chosen one."""
+        if key is None:
+            return self.chosen
+        if isinstance(key, (bool, np.bool_)):
+            raise TypeError(f"An equation index must be an int or a string, got {key!r}.")
+        if isinstance(key, (int, np.integer)):
+            if not -len(self) <= key < len(self):
+                raise ValueError(
+                    f"index={int(key)} is outside the front's {len(self)} equations "
+                    f"(0 to {len(self) - 1}, or negative from the end).")
+            return int(key) % len(self)
+        if isinstance(key, Formula):
+            key = str(key)
+        if not isinstance(key, str):
+            raise TypeError(
+                "An equation is chosen by an int index, one of `equations_.choices` "
+                f"or a Formula; got {type(key).__name__} {key!r}.")
+        for position, (text, e) in enumerate(zip(self.choices, self)):
+            if key == text or key == str(e.formula):
+                return position
+        raise ValueError(
+            f"{key!r} is not an equation of the front; its choices are "
+            f"{list(self.choices)}.")
+
     def to_frame(self):
-        """A pandas DataFrame: complexity, loss, score, formula, chosen."""
+        """A pandas DataFrame: complexity, loss, score, equation (the
+        readable string of :attr:`choices`), formula (exact), chosen."""
         import pandas as pd
 
         return pd.DataFrame(
@@ -98,6 +154,7 @@ class ParetoFront:
                 "complexity": [e.complexity for e in self],
                 "loss": [e.loss for e in self],
                 "score": [e.score for e in self],
+                "equation": list(self.choices),
                 "formula": [str(e.formula) for e in self],
                 "chosen": [i == self.chosen for i in range(len(self))],
             }
