@@ -35,6 +35,7 @@ from keras_taskneurons.layers import (
     layer_factory,
 )
 from keras_taskneurons.primitives import PRIMITIVES
+from keras_taskneurons.pruning import prune
 from keras_taskneurons.search import (
     VectorizedSymbolicClassifier,
     VectorizedSymbolicRegressor,
@@ -47,6 +48,7 @@ __all__ = [
     "Formula",
     "InputMap",
     "PRIMITIVES",
+    "prune",
     "TaskNeuronConv1D",
     "TaskNeuronConv2D",
     "TaskNeuronConv3D",

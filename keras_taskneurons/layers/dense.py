@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_taskneurons.layers import readout
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int, scaled
 from keras_taskneurons.layers.lora import LoraMixin
 
@@ -391,6 +392,30 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
         return len(self._matmul_bases) + sum(
             1 + len(b.constants) for b in self._parametric_bases
         )
+
+    def learned_functions(self):
+        """What each trained unit applies to each input: ``[unit][input]``
+        :class:`~keras_taskneurons.Formula` objects of the value the layer
+        receives there (``Σ_k W_k[i, j] m_k g_k`` with the input map, the
+        running statistics and trained constants folded in; ``None`` where
+        every weight is zero). Unit ``j``'s output before its activation is
+        ``Σ_i f[j][i](x_i)`` plus its bias (and any interaction term),
+        exactly where the bases' values lie inside ``basis_domain`` (the
+        layer clips beyond it).
+
+        >>> layer = TaskNeuronDense(2, formula="x**2")
+        >>> _ = layer(np.zeros((1, 3)))
+        >>> layer.learned_functions()[0][1]  # doctest: +SKIP
+        Formula('0.4123*x')
+        """
+        return readout.learned_functions(self)
+
+    def basis_contributions(self, x):
+        """``{basis: share}``: how much of the layer's output variation on
+        ``x`` (what the layer receives, ``(n, input_dim)``) each basis
+        carries, summing to 1 (what :func:`~keras_taskneurons.prune`
+        removes first)."""
+        return readout.basis_contributions(self, x)
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,187 @@
+"""What a trained task-neuron layer computes: its learned univariate
+functions and how much of its output each basis carries.
+
+Unit ``j`` of a :class:`~keras_taskneurons.TaskNeuronDense` adds, for every
+input ``i``, one univariate function of the value ``x`` it receives there:
+
+    ``φ_ij(x) = Σ_k W_k[i, j] · m_k · g_k(v_k,i(x))``
+
+where ``v_k,i`` is the affine map the layer applies before basis ``k`` (the
+input map, standardization for ``x``, the running statistics) and ``g_k``
+has its trained constants where the parameterization trains them.
+:func:`learned_functions` returns these as :class:`~keras_taskneurons.Formula`
+objects of the layer's own input; they are exact where the values the bases
+see lie inside ``basis_domain`` (the layer clips beyond it) and leave out the
+bias and any interaction term (which are not functions of one input).
+"""
+
+import numpy as np
+from keras import ops
+
+from keras_taskneurons.formula import Formula
+from keras_taskneurons.formula import tree as trees
+from keras_taskneurons.layers.basis import LINEAR, RUNNING_MOMENTUM, RUNNING_SPREAD
+
+
+def _affine_tree(scale, shift):
+    """The tree of ``scale * x + shift`` (exact, without needless nodes)."""
+    node = trees.X
+    if scale != 1.0:
+        node = trees.apply_primitive("mul", trees.constant(scale), node)
+    if shift != 0.0:
+        node = trees.apply_primitive("add", node, trees.constant(shift))
+    return node
+
+
+def _substitute(tree, inner):
+    """``tree`` with ``x`` replaced by the tree ``inner``."""
+    if tree[0] == "x":
+        return inner
+    if trees.is_const(tree):
+        return tree
+    return trees.apply_primitive(tree[0], *(_substitute(a, inner) for a in tree[1:]))
+
+
+def input_maps(layer):
+    """Per input, the affine maps ``(scale, shift)`` from the value the layer
+    receives to what the linear basis sees and to what the other bases see
+    (before clipping): two arrays of shape ``(input_dim, 2)``."""
+    d = layer.input_dim
+    ones, zeros = np.ones(d), np.zeros(d)
+    linear = np.stack([ones, zeros], axis=1)
+    other = linear.copy()
+    if layer.input_map is not None:
+        m = layer.input_map
+        center = np.broadcast_to(np.asarray(m.center, np.float64), (d,))
+        scale = np.broadcast_to(np.asarray(m.scale, np.float64), (d,))
+        other = np.stack([1.0 / scale, -center / scale], axis=1)
+        lin_center, lin_scale = (np.broadcast_to(np.asarray(v, np.float64), (d,))
+                                 for v in m.linear_map())
+        linear = np.stack([1.0 / lin_scale, -lin_center / lin_scale], axis=1)
+    if layer.basis_range == "running" and getattr(layer, "range_mean", None) is not None:
+        count = float(ops.convert_to_numpy(layer.range_count))
+        if count > 0:
+            correction = max(1.0 - RUNNING_MOMENTUM ** count, 1e-12)
+            mean = ops.convert_to_numpy(layer.range_mean).astype(np.float64) / correction
+            variance = ops.convert_to_numpy(layer.range_variance).astype(np.float64) / correction
+        else:
+            mean, variance = zeros, ones
+        low, high = layer.basis_domain
+        factor = (high - low) / (2 * RUNNING_SPREAD) / np.sqrt(variance + 1e-6)
+        # v = (u - mean) * factor + mid, u = a x + b
+        a, b = other[:, 0], other[:, 1]
+        other = np.stack([a * factor, (b - mean) * factor + (low + high) / 2], axis=1)
+    return linear, other
+
+
+def _block_weights(layer):
+    """Per basis, in kernel order: ``(basis, multiplier, weights (input_dim,
+    units), constants)``, with ``constants`` a function of ``(i, j)`` giving
+    the basis's trained constants (``None``: the formula's own)."""
+    d, units = layer.input_dim, layer.units
+    blocks = []
+    if layer.kernel is not None:
+        kernel = ops.convert_to_numpy(layer._kernel_value("float32")).astype(np.float64)
+        for k, basis in enumerate(layer._matmul_bases):
+            values = layer.input_constants[k]
+            arrays = None if values is None else [
+                ops.convert_to_numpy(c).astype(np.float64) for c in values]
+            constants = (None if arrays is None
+                         else (lambda i, j, arrays=arrays: [a[i] for a in arrays]))
+            blocks.append((basis, layer.multipliers[k], kernel[k * d:(k + 1) * d], constants))
+    offset = len(layer._matmul_bases)
+    for index, basis in enumerate(layer._parametric_bases):
+        weights = ops.convert_to_numpy(layer.term_kernels[index]).astype(np.float64)
+        arrays = [ops.convert_to_numpy(c).astype(np.float64)
+                  for c in layer.term_constants[index]]
+        blocks.append((basis, layer.multipliers[offset + index], weights.reshape(d, units),
+                       lambda i, j, arrays=arrays: [a[i, j] for a in arrays]))
+    return blocks
+
+
+def learned_functions(layer):
+    """``[unit][input]``: the univariate function unit ``j`` applies to input
+    ``i``'s value, as a :class:`~keras_taskneurons.Formula` of the value the
+    layer receives (module docstring); ``None`` where every weight of the
+    pair is zero."""
+    if not layer.built:
+        raise ValueError(
+            f"Layer {layer.name!r} is not built: call it on data (or build it) "
+            "before reading its learned functions.")
+    linear_maps, other_maps = input_maps(layer)
+    blocks = _block_weights(layer)
+    functions = []
+    for j in range(layer.units):
+        row = []
+        for i in range(layer.input_dim):
+            total = None
+            for basis, multiplier, weights, constants in blocks:
+                weight = float(weights[i, j]) * float(multiplier)
+                if weight == 0.0:
+                    continue
+                shaped = basis if constants is None else basis.with_constants(constants(i, j))
+                scale, shift = (linear_maps if basis == LINEAR else other_maps)[i]
+                term = trees.apply_primitive(
+                    "mul", trees.constant(weight),
+                    _substitute(shaped.tree, _affine_tree(float(scale), float(shift))))
+                total = term if total is None else trees.apply_primitive("add", total, term)
+            row.append(None if total is None else Formula._from_tree(total))
+        functions.append(row)
+    return functions
+
+
+def _check_data(layer, x):
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != layer.input_dim:
+        raise ValueError(
+            f"Layer {layer.name!r} takes inputs of {layer.input_dim} features; "
+            f"received data of shape {x.shape}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"The data for layer {layer.name!r} holds NaN or infinite values.")
+    return x
+
+
+def contributions(layer, x, rows=4096):
+    """Per basis, in kernel order, its term of the layer's pre-activation
+    output on ``x`` (``(n, units)`` arrays, float64): the terms, the bias and
+    any interaction term add up to what the layer computes before its
+    activation (inside ``basis_domain``; clipping applied as the layer
+    does)."""
+    if not layer.built:
+        layer.build((None, np.shape(x)[-1]))
+    x = _check_data(layer, x)
+    linear_maps, other_maps = input_maps(layer)
+    low, high = layer.basis_domain
+    terms = []
+    for basis, multiplier, weights, constants in _block_weights(layer):
+        maps = linear_maps if basis == LINEAR else other_maps
+        total = np.zeros((len(x), layer.units))
+        for start in range(0, len(x), rows):
+            v = x[start:start + rows] * maps[:, 0] + maps[:, 1]
+            if basis != LINEAR and layer.basis_range is not None:
+                v = np.clip(v, low, high)
+            if constants is None:
+                values = multiplier * basis.evaluate(v)
+                total[start:start + rows] = values @ weights
+            elif basis in layer._matmul_bases:  # one constant vector over the inputs
+                values = multiplier * basis.evaluate_with_constants(
+                    v, [np.array(c) for c in zip(*(constants(i, 0) for i in range(layer.input_dim)))])
+                total[start:start + rows] = values @ weights
+            else:  # constants per input and unit
+                arrays = [np.array([[constants(i, j)[p] for j in range(layer.units)]
+                                    for i in range(layer.input_dim)])
+                          for p in range(len(basis.constants))]
+                values = multiplier * basis.evaluate_with_constants(v[:, :, None], arrays)
+                total[start:start + rows] = np.einsum("nij,ij->nj", values, weights)
+        terms.append(total)
+    return terms
+
+
+def basis_contributions(layer, x):
+    """``{basis: share}``: the share of the layer's output variation on ``x``
+    that each basis carries (the root mean square of its centred term over
+    the sum of all bases'; the bias carries none), in kernel order."""
+    terms = contributions(layer, x)
+    sizes = [float(np.sqrt(np.mean((t - t.mean(axis=0)) ** 2))) for t in terms]
+    total = sum(sizes) or 1.0
+    return {str(b): s / total for b, s in zip(layer.bases, sizes)}

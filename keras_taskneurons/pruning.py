@@ -1,0 +1,204 @@
+"""``prune``: drop the basis blocks a trained model does not need.
+
+For every :class:`~keras_taskneurons.TaskNeuronDense` layer, bases are tried
+in the order of their share of the layer's output on the given data
+(:func:`~keras_taskneurons.layers.readout.basis_contributions`), smallest
+first: a basis is removed when the model's predictions on that data stay
+within ``tolerance`` of the unpruned model's (the root mean square change
+over the predictions' standard deviation, per output). The result is a new model whose
+pruned layers are smaller layers (their formula is the sum of the bases
+kept; ``x`` dropped means ``linear_basis=False``), with the weights of the
+kept blocks; the saved model shrinks accordingly.
+
+Layers left as they are: those with an interaction term or an enabled LoRA
+adapter (their blocks are not separable that simply), and any layer that is
+not a ``TaskNeuronDense``. Every layer keeps at least one basis.
+"""
+
+import keras
+import numpy as np
+
+from keras_taskneurons.layers.basis import LINEAR
+from keras_taskneurons.layers.dense import TaskNeuronDense
+from keras_taskneurons.layers.readout import basis_contributions
+
+_GRAPH_MODELS = tuple(t for t in (keras.Sequential, getattr(keras, "Function", None)) if t)
+"""Sequential and functional models (``keras.Function``: a functional model's
+base), which ``keras.models.clone_model`` rebuilds layer by layer."""
+
+
+def _prunable(layer):
+    return (isinstance(layer, TaskNeuronDense) and layer.built
+            and layer.interaction_rank == 0 and not layer.lora_enabled
+            and len(layer.bases) > 1)
+
+
+def _blocks(layer):
+    """Per basis, the variables holding its weights and constants."""
+    d = layer.input_dim
+    blocks = {}
+    for k, basis in enumerate(layer._matmul_bases):
+        constants = layer.input_constants[k] or []
+        blocks[str(basis)] = ("kernel", k, d, list(constants))
+    for t, basis in enumerate(layer._parametric_bases):
+        blocks[str(basis)] = ("term", t, d, list(layer.term_constants[t]))
+    return blocks
+
+
+def _zeroed(layer, basis):
+    """Set the weights of ``basis`` to zero in place; return an undo."""
+    kind, index, d, _ = _blocks(layer)[str(basis)]
+    if kind == "kernel":
+        saved = np.array(keras.ops.convert_to_numpy(layer.kernel))
+        changed = saved.copy()
+        changed[index * d:(index + 1) * d] = 0.0
+        layer.kernel.assign(changed)
+        return lambda: layer.kernel.assign(saved)
+    variable = layer.term_kernels[index]
+    saved = keras.ops.convert_to_numpy(variable)
+    variable.assign(np.zeros_like(saved))
+    return lambda: variable.assign(saved)
+
+
+def _deviation(reference, predicted):
+    """The root mean square change over the spread (standard deviation) of
+    the reference predictions, each output on its own scale."""
+    spread = reference.std(axis=0)
+    scale = np.where(spread > 0, spread, 1.0)
+    return float(np.sqrt(np.mean(((predicted - reference) / scale) ** 2)))
+    return float(np.sqrt(np.mean((predicted - reference) ** 2))) / scale
+
+
+def _predict(model, X, batch_size):
+    outputs = model.predict(X, batch_size=batch_size, verbose=0)
+    if isinstance(outputs, (list, tuple)):
+        return np.concatenate([np.reshape(o, (len(X), -1)) for o in outputs], axis=1).astype(np.float64)
+    return np.reshape(outputs, (len(X), -1)).astype(np.float64)
+
+
+def _layer_inputs(model, layers, X, batch_size):
+    """What each layer receives on ``X`` (for its basis shares)."""
+    probe = keras.Model(model.inputs, [layer.input for layer in layers])
+    values = probe.predict(X, batch_size=batch_size, verbose=0)
+    return values if len(layers) > 1 else [values]
+
+
+def _smaller_config(layer, kept):
+    config = layer.get_config()
+    for key in ("bases", "format_version"):
+        config.pop(key, None)
+    others = [b for b in kept if b != LINEAR]
+    config["linear_basis"] = LINEAR in kept
+    config["formula"] = " + ".join(str(b) for b in others) if others else "x"
+    return config
+
+
+def _copy_kept(old, new):
+    """The kept blocks' weights (rescaled to the new layer's factors), the
+    bias and the running statistics, from ``old`` into ``new``."""
+    old_blocks, new_blocks = _blocks(old), _blocks(new)
+    old_factor = dict(zip(map(str, old.bases), old.multipliers))
+    new_factor = dict(zip(map(str, new.bases), new.multipliers))
+    kernel = None if new.kernel is None else np.zeros(tuple(new.kernel.shape))
+    old_kernel = None if old.kernel is None else keras.ops.convert_to_numpy(old.kernel)
+    for name, (kind, index, d, constants) in new_blocks.items():
+        old_kind, old_index, _, old_constants = old_blocks[name]
+        ratio = old_factor[name] / new_factor[name]
+        if kind == "kernel":
+            kernel[index * d:(index + 1) * d] = old_kernel[old_index * d:(old_index + 1) * d] * ratio
+        else:
+            new.term_kernels[index].assign(
+                keras.ops.convert_to_numpy(old.term_kernels[old_index]) * ratio)
+        for target, source in zip(constants, old_constants):
+            target.assign(keras.ops.convert_to_numpy(source))
+    if kernel is not None:
+        new.kernel.assign(kernel)
+    for name in ("bias", "range_mean", "range_variance", "range_count"):
+        target, source = getattr(new, name, None), getattr(old, name, None)
+        if target is not None and source is not None:
+            target.assign(keras.ops.convert_to_numpy(source))
+
+
+def prune(model, X, tolerance=0.01, batch_size=256, verbose=False):
+    """A smaller copy of ``model`` without the basis blocks it does not need.
+
+    Args:
+        model: A built Keras ``Sequential`` or functional model.
+        X: Data the predictions are kept on (a numpy array, as the model
+            takes; use held-out or training rows).
+        tolerance: The largest root mean square change of the predictions on
+            ``X``, relative to their standard deviation (0.01: one percent
+            of their spread). Fine-tune the pruned model to win back more.
+        batch_size: For the predictions.
+        verbose: Print each removed basis.
+
+    Returns:
+        ``(pruned_model, removed)``: the new model (the given one is left as
+        it was) and a dict ``{layer name: [removed basis strings]}``.
+
+    Raises:
+        TypeError: for a model that is not ``Sequential`` or functional.
+        ValueError: for a negative or non-finite ``tolerance``.
+
+    >>> pruned, removed = keras_taskneurons.prune(model, X_val, tolerance=0.01)  # doctest: +SKIP
+    """
+    if not isinstance(model, _GRAPH_MODELS) or not isinstance(model, keras.Model):
+        raise TypeError(
+            "prune() takes a built Sequential or functional Keras model; "
+            f"received {type(model).__name__}.")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.number)) or not (
+            np.isfinite(tolerance) and tolerance >= 0):
+        raise ValueError(
+            f"`tolerance` must be a non-negative finite number. Received: tolerance={tolerance!r}")
+    X = np.asarray(X)
+    if len(X) == 0:
+        raise ValueError("prune() needs at least one row of data; received none.")
+    reference = _predict(model, X, batch_size)
+    layers = [layer for layer in model.layers if _prunable(layer)]
+    removed = {layer.name: [] for layer in layers}
+    undo_all = []
+    if layers:
+        shares = [basis_contributions(layer, np.reshape(values, (-1, layer.input_dim)))
+                  for layer, values in zip(layers, _layer_inputs(model, layers, X, batch_size))]
+        order = sorted(
+            ((share, position, basis) for position, layer_shares in enumerate(shares)
+             for basis, share in layer_shares.items()),
+            key=lambda item: (item[0], item[1]))
+        for _, position, basis in order:
+            layer = layers[position]
+            if len(layer.bases) - len(removed[layer.name]) <= 1:
+                continue
+            undo = _zeroed(layer, basis)
+            if _deviation(reference, _predict(model, X, batch_size)) <= tolerance:
+                removed[layer.name].append(basis)
+                undo_all.append(undo)
+                if verbose:
+                    print(f"prune: {layer.name}: removed {basis}", flush=True)
+            else:
+                undo()
+    try:
+        pruned = _rebuild(model, layers, removed)
+    finally:
+        for undo in reversed(undo_all):  # the given model as it was
+            undo()
+    return pruned, {name: bases for name, bases in removed.items() if bases}
+
+
+def _rebuild(model, layers, removed):
+    """The model with the pruned layers rebuilt smaller, every weight copied."""
+    changed = {layer.name: layer for layer in layers if removed[layer.name]}
+
+    def clone(layer):
+        if layer.name in changed:
+            kept = [b for b in layer.bases if str(b) not in removed[layer.name]]
+            return type(layer).from_config(_smaller_config(layer, kept))
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    for old, new in zip(model.layers, copy.layers):
+        if old.name in changed:
+            _copy_kept(old, new)
+        elif old.weights:
+            new.set_weights(old.get_weights())
+    return copy
+
