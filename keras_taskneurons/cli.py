@@ -358,27 +358,39 @@ def load_model(path):
         raise CommandError(f"cannot load model {path}: {message}") from None
 
 
-def command_predict(args):
-    report_json, _ = report_paths(args.model)
+def read_report(model_path, command):
+    """The report ``fit`` wrote beside ``model_path``, and its features."""
+    report_json, _ = report_paths(model_path)
     if not os.path.isfile(report_json):
         raise CommandError(
-            f"report {report_json} not found: predict needs the report that "
+            f"report {report_json} not found: {command} needs the report that "
             "'fit' writes beside the model (feature names, classes)"
         )
     try:
         with open(report_json, encoding="utf-8") as handle:
             report = json.load(handle)
         features = [str(name) for name in report["features"]]
-        classes = report.get("classes")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CommandError(f"cannot read report {report_json}: {error}") from None
-    header, columns = read_csv_columns(args.csv)
-    X = features_from_columns(header, columns, features, args.csv)
+    return report, features
+
+
+def read_model_input(csv_path, features):
+    """The model's feature columns of a CSV, every value present."""
+    header, columns = read_csv_columns(csv_path)
+    X = features_from_columns(header, columns, features, csv_path)
     missing = np.isnan(X).any(axis=1)
     if missing.any():
         raise CommandError(
-            f"{args.csv}: {int(missing.sum())} row(s) have missing feature values"
+            f"{csv_path}: {int(missing.sum())} row(s) have missing feature values"
         )
+    return X
+
+
+def command_predict(args):
+    report, features = read_report(args.model, "predict")
+    classes = report.get("classes")
+    X = read_model_input(args.csv, features)
     if args.output:
         check_writable(args.output, args.overwrite)
     model = load_model(args.model)
@@ -415,12 +427,20 @@ def command_predict(args):
 
 def command_inspect(args):
     from keras_taskneurons.layers import TaskNeuronDense
+    from keras_taskneurons.pruning import layer_inputs
 
+    X = None
+    if args.data:
+        X = read_model_input(args.data, read_report(args.model, "inspect --data")[1])
     model = load_model(args.model)
     layers = [layer for layer in _all_layers(model) if isinstance(layer, TaskNeuronDense)]
     print(f"{args.model}: {model.name}, {model.count_params()} parameters")
     if not layers:
         print("no TaskNeuronDense layers")
+    seen = {}
+    if X is not None and layers:
+        top = [layer for layer in layers if layer in model.layers]
+        seen = dict(zip((l.name for l in top), layer_inputs(model, top, X.astype("float32"))))
     for layer in layers:
         print(
             f"  {layer.name}: units={layer.units}, "
@@ -429,6 +449,42 @@ def command_inspect(args):
             f"    formula: {layer.formula}\n"
             f"    basis terms: {', '.join(str(b) for b in layer.bases)}"
         )
+        if layer.name in seen:
+            shares = layer.basis_contributions(np.reshape(seen[layer.name], (-1, layer.input_dim)))
+            print(f"    share of the output on {args.data}: "
+                  + ", ".join(f"{basis} {share:.3f}" for basis, share in shares.items()))
+    return 0
+
+
+def command_prune(args):
+    from keras_taskneurons.pruning import prune
+
+    report, features = read_report(args.model, "prune")
+    X = read_model_input(args.csv, features)
+    if not (math.isfinite(args.tolerance) and args.tolerance >= 0):
+        raise CommandError(f"--tolerance must be a non-negative number, got {args.tolerance}")
+    check_writable(args.output, args.overwrite)
+    report_json, _ = report_paths(args.output)
+    model = load_model(args.model)
+    pruned, removed = prune(model, X.astype("float32"), tolerance=args.tolerance)
+    before, after = model.count_params(), pruned.count_params()
+    for name, bases in removed.items():
+        print(f"  {name}: removed {', '.join(bases)}")
+    if not removed:
+        print(f"  nothing removed: every basis moves the predictions by more than "
+              f"--tolerance {args.tolerance:g}")
+    print(f"parameters: {before} -> {after} ({100 * (before - after) / before:.1f} % fewer)")
+    report = dict(report, model=os.path.basename(args.output),
+                  pruned={"from": os.path.basename(args.model), "data": args.csv,
+                          "tolerance": args.tolerance, "removed": removed,
+                          "parameters": [before, after]})
+
+    def write_report(path):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(report, indent=2))
+
+    write_together([(args.output, pruned.save, ".keras"), (report_json, write_report, ".json")])
+    print(f"saved {args.output}\nreport {report_json}")
     return 0
 
 
@@ -513,14 +569,27 @@ def make_parser():
 
     inspect = commands.add_parser("inspect", help="show the task-neuron layers of a model")
     inspect.add_argument("model")
+    inspect.add_argument("--data", help="a CSV of the model's features: each basis's share "
+                         "of each layer's output on it")
     inspect.set_defaults(run=command_inspect)
+
+    prune = commands.add_parser(
+        "prune", help="remove the basis blocks a model does not need on given data")
+    prune.add_argument("model")
+    prune.add_argument("csv", help="rows of the model's features (held-out rows, say)")
+    prune.add_argument("--tolerance", type=float, default=0.01,
+                       help="largest change of the predictions on the CSV, relative to "
+                       "their standard deviation (default 0.01)")
+    prune.add_argument("--output", required=True, help="the pruned model (.keras)")
+    prune.add_argument("--overwrite", action="store_true")
+    prune.set_defaults(run=command_prune)
     return parser
 
 
 def main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "output", None) and args.command == "fit" and not args.output.endswith(".keras"):
+    if getattr(args, "output", None) and args.command in ("fit", "prune") and not args.output.endswith(".keras"):
         parser.error(f"--output must end in .keras, got {args.output!r}")
     try:
         return args.run(args)

@@ -76,7 +76,7 @@ def _predict(model, X, batch_size):
     return np.reshape(outputs, (len(X), -1)).astype(np.float64)
 
 
-def _layer_inputs(model, layers, X, batch_size):
+def layer_inputs(model, layers, X, batch_size=256):
     """What each layer receives on ``X`` (for its basis shares)."""
     probe = keras.Model(model.inputs, [layer.input for layer in layers])
     values = probe.predict(X, batch_size=batch_size, verbose=0)
@@ -159,7 +159,7 @@ def prune(model, X, tolerance=0.01, batch_size=256, verbose=False):
     undo_all = []
     if layers:
         shares = [basis_contributions(layer, np.reshape(values, (-1, layer.input_dim)))
-                  for layer, values in zip(layers, _layer_inputs(model, layers, X, batch_size))]
+                  for layer, values in zip(layers, layer_inputs(model, layers, X, batch_size))]
         order = sorted(
             ((share, position, basis) for position, layer_shares in enumerate(shares)
              for basis, share in layer_shares.items()),

@@ -92,6 +92,47 @@ def test_inspect_shows_the_formula(fitted_default, capsys):
     assert "parameterization=terms" in out
 
 
+def diabetes_csv(path, rows=80):
+    from sklearn.datasets import load_diabetes
+
+    data = load_diabetes()
+    return write_csv(path, list(data.feature_names),
+                     [list(map(str, row)) for row in data.data[:rows]])
+
+
+@pytest.mark.once
+def test_inspect_with_data_shows_each_basis_share(fitted_default, tmp_path, capsys):
+    folder, model = fitted_default
+    source = diabetes_csv(tmp_path / "rows.csv")
+    code, out, err = run(["inspect", model, "--data", source], capsys)
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if "share of the output" in line]
+    assert lines and all(" x " in line + " " for line in lines)
+    shares = [float(part.split()[-1]) for part in lines[0].split(": ", 1)[1].split(", ")]
+    assert abs(sum(shares) - 1.0) < 0.01
+
+
+@pytest.mark.once
+def test_prune_writes_a_smaller_model_and_its_report(fitted_default, tmp_path, capsys):
+    folder, model = fitted_default
+    source = diabetes_csv(tmp_path / "rows.csv")
+    output = str(tmp_path / "pruned.keras")
+    code, out, err = run(["prune", model, source, "--tolerance", "0.5", "--output", output],
+                         capsys)
+    assert code == 0, err
+    report = json.loads((tmp_path / "pruned.report.json").read_text())
+    before, after = report["pruned"]["parameters"]
+    assert after < before and f"parameters: {before} -> {after}" in out
+    assert report["model"] == "pruned.keras" and report["pruned"]["removed"]
+    code, out, err = run(["predict", output, source], capsys)  # the report serves predict
+    assert code == 0, err
+    code, _, err = run(["prune", model, source, "--tolerance", "-1", "--output",
+                        str(tmp_path / "again.keras")], capsys)
+    assert code == 2 and "--tolerance must be a non-negative number, got -1" in err
+    code, _, err = run(["prune", model, source, "--output", output], capsys)
+    assert code == 2 and "exists" in err
+
+
 @pytest.mark.once
 def test_predict_checks_columns_and_writes_predictions(fitted_default, tmp_path, capsys):
     from sklearn.datasets import load_diabetes
