@@ -245,8 +245,12 @@ def command_fit(args):
             "metrics": evaluate(task_model, data, args.task, target_scale),
             "epochs": len(task_history["loss"]),
             "seconds": task_seconds,
+            "basis_shares": basis_shares(task_model, data["x_train"]),
         }
     }
+    for name, shares in results["task_network"]["basis_shares"].items():
+        print(f"  {name}: share of the output on the training rows: "
+              + ", ".join(f"{basis} {share:.3f}" for basis, share in shares.items()))
     histories = {"task-based": task_history}
     if args.compare:
         from keras_taskneurons.networks import matching_linear_widths
@@ -425,9 +429,22 @@ def command_predict(args):
     return 0
 
 
-def command_inspect(args):
+def basis_shares(model, X):
+    """``{layer name: {basis: share}}`` of the model's TaskNeuronDense
+    layers on the rows ``X`` (what :func:`~keras_taskneurons.prune` reads)."""
     from keras_taskneurons.layers import TaskNeuronDense
     from keras_taskneurons.pruning import layer_inputs
+
+    layers = [layer for layer in model.layers if isinstance(layer, TaskNeuronDense)]
+    if not layers:
+        return {}
+    seen = layer_inputs(model, layers, np.asarray(X, dtype="float32"))
+    return {layer.name: layer.basis_contributions(np.reshape(values, (-1, layer.input_dim)))
+            for layer, values in zip(layers, seen)}
+
+
+def command_inspect(args):
+    from keras_taskneurons.layers import TaskNeuronDense
 
     X = None
     if args.data:
@@ -437,10 +454,7 @@ def command_inspect(args):
     print(f"{args.model}: {model.name}, {model.count_params()} parameters")
     if not layers:
         print("no TaskNeuronDense layers")
-    seen = {}
-    if X is not None and layers:
-        top = [layer for layer in layers if layer in model.layers]
-        seen = dict(zip((l.name for l in top), layer_inputs(model, top, X.astype("float32"))))
+    shares = basis_shares(model, X) if X is not None else {}
     for layer in layers:
         print(
             f"  {layer.name}: units={layer.units}, "
@@ -449,10 +463,9 @@ def command_inspect(args):
             f"    formula: {layer.formula}\n"
             f"    basis terms: {', '.join(str(b) for b in layer.bases)}"
         )
-        if layer.name in seen:
-            shares = layer.basis_contributions(np.reshape(seen[layer.name], (-1, layer.input_dim)))
+        if layer.name in shares:
             print(f"    share of the output on {args.data}: "
-                  + ", ".join(f"{basis} {share:.3f}" for basis, share in shares.items()))
+                  + ", ".join(f"{basis} {share:.3f}" for basis, share in shares[layer.name].items()))
     return 0
 
 

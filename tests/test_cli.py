@@ -80,6 +80,9 @@ def test_fit_on_the_bundled_dataset_writes_model_and_report(fitted_default):
         assert np.isfinite(metrics["mse_normalized"])
     results = report["results"]
     assert results["linear_network"]["parameters"] >= results["task_network"]["parameters"]
+    shares = results["task_network"]["basis_shares"]
+    assert len(shares) == 1 and set(next(iter(shares.values()))) >= {"x"}  # --hidden 8
+    assert all(abs(sum(s.values()) - 1.0) < 1e-6 for s in shares.values())
 
 
 @pytest.mark.once
