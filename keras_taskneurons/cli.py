@@ -295,7 +295,8 @@ def command_fit(args):
             "evolved_formula": str(search.evolved_formula_),
             "pareto_front": [
                 {"complexity": e.complexity, "loss": e.loss, "score": e.score,
-                 "formula": str(e.formula), "chosen": i == search.equations_.chosen}
+                 "formula": str(e.formula), "equation": search.equations_.choices[i],
+                 "chosen": i == search.equations_.chosen}
                 for i, e in enumerate(search.equations_)
             ],
             "interaction_losses": {str(r): v for r, v in search.interaction_losses_.items()},

@@ -72,6 +72,10 @@ def test_fit_on_the_bundled_dataset_writes_model_and_report(fitted_default):
     assert report["features"][:3] == ["age", "sex", "bmi"]
     assert "x" in report["formula"] and report["formula_latex"]
     search = report["search"]
+    from keras_taskneurons import Formula
+
+    for entry in search["pareto_front"]:  # the readable string parses (hp.Choice values)
+        assert Formula(entry["equation"]).complexity == entry["complexity"]
     assert search["interaction_rank"] == 0  # the default: the check is reported, not used
     assert set(search["interaction_losses"]) <= {"0", "1", "2", "4"}
     for name in ("task_network", "linear_network"):
