@@ -186,3 +186,25 @@ def test_prune_refuses_what_it_cannot_do():
         keras_taskneurons.prune(Subclassed(), x)
     with pytest.raises(ValueError, match="at least one row"):
         keras_taskneurons.prune(model, x[:0])
+
+
+def test_prune_rebuilds_a_functional_model_and_leaves_lora_layers_whole():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3,))
+    dead = TaskNeuronDense(4, formula="x**2 + sin(x)", basis_initializer="glorot_uniform",
+                           name="dead_square")
+    hidden = dead(inputs)
+    adapted = TaskNeuronDense(2, formula="x**2", name="adapted")
+    outputs = keras.layers.Dense(1)(keras.layers.Concatenate()([hidden, adapted(inputs)]))
+    model = keras.Model(inputs, outputs)
+    adapted.enable_lora(1)
+    kernel = to_numpy(dead.kernel).copy()
+    position = [str(b) for b in dead.bases].index("x**2")
+    kernel[position * 3:(position + 1) * 3] = 0.0
+    dead.kernel.assign(kernel)
+    x = RNG.uniform(-1, 1, (64, 3)).astype("float32")
+    pruned, removed = keras_taskneurons.prune(model, x, tolerance=0.0)
+    assert removed == {"dead_square": ["x**2"]}
+    assert isinstance(pruned, keras.Model) and len(pruned.layers) == len(model.layers)
+    np.testing.assert_allclose(pruned.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
