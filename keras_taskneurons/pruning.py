@@ -140,7 +140,8 @@ def prune(model, X, tolerance=0.01, batch_size=256, verbose=False):
         TypeError: for a model that is not ``Sequential`` or functional.
         ValueError: for a negative or non-finite ``tolerance``.
 
-    >>> pruned, removed = keras_taskneurons.prune(model, X_val, tolerance=0.01)  # doctest: +SKIP
+    For example, ``pruned, removed = keras_taskneurons.prune(model, X_val)``,
+    then ``pruned.save("pruned.keras")``.
     """
     if not isinstance(model, _GRAPH_MODELS) or not isinstance(model, keras.Model):
         raise TypeError(

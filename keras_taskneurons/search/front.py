@@ -102,9 +102,8 @@ class ParetoFront:
         string parses as a :class:`~keras_taskneurons.Formula`. They are
         plain ``str`` values, as KerasTuner's ``hp.Choice`` needs, and
         :meth:`index` (so ``predict(X, index=...)`` and
-        ``layer_factory(index=...)``) maps each back to its exact equation.
-
-        >>> hp.Choice("formula", search.equations_.choices)  # doctest: +SKIP
+        ``layer_factory(index=...)``) maps each back to its exact equation:
+        ``search.layer_factory(index=hp.Choice("formula", list(search.equations_.choices)))``.
         """
         if self._choices is None:
             formulas = [e.formula for e in self]
