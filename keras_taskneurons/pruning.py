@@ -1,18 +1,20 @@
 """``prune``: drop the basis blocks a trained model does not need.
 
-For every :class:`~keras_taskneurons.TaskNeuronDense` layer, bases are tried
-in the order of their share of the layer's output on the given data
-(:func:`~keras_taskneurons.layers.readout.basis_contributions`), smallest
-first: a basis is removed when the model's predictions on that data stay
+For every :class:`~keras_taskneurons.TaskNeuronDense` layer, bases and
+interaction ranks are tried in the order of their share of the layer's
+output on the given data
+(:func:`~keras_taskneurons.layers.readout.output_shares`), smallest first:
+a part is removed when the model's predictions on that data stay
 within ``tolerance`` of the unpruned model's (the root mean square change
 over the predictions' standard deviation, per output). The result is a new model whose
 pruned layers are smaller layers (their formula is the sum of the bases
 kept; ``x`` dropped means ``linear_basis=False``), with the weights of the
 kept blocks; the saved model shrinks accordingly.
 
-Layers left as they are: those with an interaction term or an enabled LoRA
-adapter (their blocks are not separable that simply), and any layer that is
-not a ``TaskNeuronDense``. Every layer keeps at least one basis.
+Layers left as they are: those with an enabled LoRA adapter (its update
+mixes the blocks) and any layer that is not a ``TaskNeuronDense``. Every
+layer keeps at least one basis; a removed interaction rank lowers the
+layer's ``interaction_rank``.
 """
 
 import keras
@@ -20,7 +22,7 @@ import numpy as np
 
 from keras_taskneurons.layers.basis import LINEAR
 from keras_taskneurons.layers.dense import TaskNeuronDense
-from keras_taskneurons.layers.readout import basis_contributions
+from keras_taskneurons.layers.readout import output_shares
 
 _GRAPH_MODELS = tuple(t for t in (keras.Sequential, getattr(keras, "Function", None)) if t)
 """Sequential and functional models (``keras.Function``: a functional model's
@@ -28,9 +30,16 @@ base), which ``keras.models.clone_model`` rebuilds layer by layer."""
 
 
 def _prunable(layer):
-    return (isinstance(layer, TaskNeuronDense) and layer.built
-            and layer.interaction_rank == 0 and not layer.lora_enabled
-            and len(layer.bases) > 1)
+    return (isinstance(layer, TaskNeuronDense) and layer.built and not layer.lora_enabled
+            and (len(layer.bases) > 1 or layer.interaction_rank > 0))
+
+
+RANK = "interaction rank "
+"""How :func:`prune` names an interaction rank among the removed parts."""
+
+
+def _rank_of(part):
+    return int(part[len(RANK):]) if part.startswith(RANK) else None
 
 
 def _blocks(layer):
@@ -46,7 +55,19 @@ def _blocks(layer):
 
 
 def _zeroed(layer, basis):
-    """Set the weights of ``basis`` to zero in place; return an undo."""
+    """Set the weights of ``basis`` (or of an interaction rank: its ``U_k``
+    and ``a_k``, so the product is zero) to zero in place; return an undo."""
+    rank = _rank_of(basis)
+    if rank is not None:
+        kernel, bias = layer.interaction_kernel, layer.interaction_bias
+        saved = (keras.ops.convert_to_numpy(kernel), keras.ops.convert_to_numpy(bias))
+        columns = slice(rank * layer.units, (rank + 1) * layer.units)
+        changed = [saved[0].copy(), saved[1].copy()]
+        changed[0][:, columns] = 0.0
+        changed[1][columns] = 0.0
+        kernel.assign(changed[0])
+        bias.assign(changed[1])
+        return lambda: (kernel.assign(saved[0]), bias.assign(saved[1]))
     kind, index, d, _ = _blocks(layer)[str(basis)]
     if kind == "kernel":
         saved = np.array(keras.ops.convert_to_numpy(layer.kernel))
@@ -83,19 +104,21 @@ def layer_inputs(model, layers, X, batch_size=256):
     return values if len(layers) > 1 else [values]
 
 
-def _smaller_config(layer, kept):
+def _smaller_config(layer, kept, ranks):
     config = layer.get_config()
     for key in ("bases", "format_version"):
         config.pop(key, None)
     others = [b for b in kept if b != LINEAR]
     config["linear_basis"] = LINEAR in kept
     config["formula"] = " + ".join(str(b) for b in others) if others else "x"
+    config["interaction_rank"] = len(ranks)
     return config
 
 
-def _copy_kept(old, new):
+def _copy_kept(old, new, ranks):
     """The kept blocks' weights (rescaled to the new layer's factors), the
-    bias and the running statistics, from ``old`` into ``new``."""
+    kept interaction ranks, the bias and the running statistics, from
+    ``old`` into ``new``."""
     old_blocks, new_blocks = _blocks(old), _blocks(new)
     old_factor = dict(zip(map(str, old.bases), old.multipliers))
     new_factor = dict(zip(map(str, new.bases), new.multipliers))
@@ -113,6 +136,14 @@ def _copy_kept(old, new):
             target.assign(keras.ops.convert_to_numpy(source))
     if kernel is not None:
         new.kernel.assign(kernel)
+    if ranks:
+        units, rank = old.units, old.interaction_rank
+        columns = [slice(k * units, (k + 1) * units) for k in ranks]
+        columns += [slice((rank + k) * units, (rank + k + 1) * units) for k in ranks]
+        kernel = keras.ops.convert_to_numpy(old.interaction_kernel)
+        bias = keras.ops.convert_to_numpy(old.interaction_bias)
+        new.interaction_kernel.assign(np.concatenate([kernel[:, c] for c in columns], axis=1))
+        new.interaction_bias.assign(np.concatenate([bias[c] for c in columns]))
     for name in ("bias", "range_mean", "range_variance", "range_count"):
         target, source = getattr(new, name, None), getattr(old, name, None)
         if target is not None and source is not None:
@@ -130,11 +161,12 @@ def prune(model, X, tolerance=0.01, batch_size=256, verbose=False):
             ``X``, relative to their standard deviation (0.01: one percent
             of their spread). Fine-tune the pruned model to win back more.
         batch_size: For the predictions.
-        verbose: Print each removed basis.
+        verbose: Print each removed part.
 
     Returns:
         ``(pruned_model, removed)``: the new model (the given one is left as
-        it was) and a dict ``{layer name: [removed basis strings]}``.
+        it was) and a dict ``{layer name: [removed parts]}`` (basis strings,
+        ``"interaction rank k"``).
 
     Raises:
         TypeError: for a model that is not ``Sequential`` or functional.
@@ -159,7 +191,7 @@ def prune(model, X, tolerance=0.01, batch_size=256, verbose=False):
     removed = {layer.name: [] for layer in layers}
     undo_all = []
     if layers:
-        shares = [basis_contributions(layer, np.reshape(values, (-1, layer.input_dim)))
+        shares = [output_shares(layer, np.reshape(values, (-1, layer.input_dim)))
                   for layer, values in zip(layers, layer_inputs(model, layers, X, batch_size))]
         order = sorted(
             ((share, position, basis) for position, layer_shares in enumerate(shares)
@@ -167,8 +199,9 @@ def prune(model, X, tolerance=0.01, batch_size=256, verbose=False):
             key=lambda item: (item[0], item[1]))
         for _, position, basis in order:
             layer = layers[position]
-            if len(layer.bases) - len(removed[layer.name]) <= 1:
-                continue
+            gone = [part for part in removed[layer.name] if _rank_of(part) is None]
+            if _rank_of(basis) is None and len(layer.bases) - len(gone) <= 1:
+                continue  # every layer keeps a basis
             undo = _zeroed(layer, basis)
             if _deviation(reference, _predict(model, X, batch_size)) <= tolerance:
                 removed[layer.name].append(basis)
@@ -189,16 +222,20 @@ def _rebuild(model, layers, removed):
     """The model with the pruned layers rebuilt smaller, every weight copied."""
     changed = {layer.name: layer for layer in layers if removed[layer.name]}
 
+    def _kept_ranks(layer):
+        gone = {_rank_of(part) for part in removed[layer.name]}
+        return [k for k in range(layer.interaction_rank) if k not in gone]
+
     def clone(layer):
         if layer.name in changed:
             kept = [b for b in layer.bases if str(b) not in removed[layer.name]]
-            return type(layer).from_config(_smaller_config(layer, kept))
+            return type(layer).from_config(_smaller_config(layer, kept, _kept_ranks(layer)))
         return layer.__class__.from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone)
     for old, new in zip(model.layers, copy.layers):
         if old.name in changed:
-            _copy_kept(old, new)
+            _copy_kept(old, new, _kept_ranks(old))
         elif old.weights:
             new.set_weights(old.get_weights())
     return copy

@@ -208,3 +208,24 @@ def test_prune_rebuilds_a_functional_model_and_leaves_lora_layers_whole():
     assert isinstance(pruned, keras.Model) and len(pruned.layers) == len(model.layers)
     np.testing.assert_allclose(pruned.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_prune_removes_a_dead_interaction_rank():
+    keras.utils.set_random_seed(0)
+    layer = TaskNeuronDense(4, formula="x**2", interaction_rank=2,
+                            basis_initializer="glorot_uniform")
+    model = keras.Sequential([keras.Input((3,)), layer, keras.layers.Dense(1)])
+    kernel = to_numpy(layer.interaction_kernel).copy()
+    kernel[:, 4:] = np.random.default_rng(0).normal(size=(3, 12))  # rank 1 (U_1, V_0, V_1)
+    kernel[:, :4] = 0.0  # U_0 = 0 and a_0 = 0: rank 0 contributes nothing
+    layer.interaction_kernel.assign(kernel)
+    x = RNG.uniform(-1, 1, (64, 3)).astype("float32")
+    shares = layer.basis_contributions(x)
+    assert list(shares) == ["x", "x**2", "interaction rank 0", "interaction rank 1"]
+    assert shares["interaction rank 0"] == 0.0 and shares["interaction rank 1"] > 0.01
+    pruned, removed = keras_taskneurons.prune(model, x, tolerance=0.0)
+    assert removed == {layer.name: ["interaction rank 0"]}
+    assert pruned.layers[0].interaction_rank == 1
+    assert pruned.count_params() == model.count_params() - 2 * (3 * 4 + 4)
+    np.testing.assert_allclose(pruned.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)

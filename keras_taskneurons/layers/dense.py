@@ -413,11 +413,11 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
         return readout.learned_functions(self)
 
     def basis_contributions(self, x):
-        """``{basis: share}``: how much of the layer's output variation on
-        ``x`` (what the layer receives, ``(n, input_dim)``) each basis
-        carries, summing to 1 (what :func:`~keras_taskneurons.prune`
-        removes first)."""
-        return readout.basis_contributions(self, x)
+        """``{part: share}``: how much of the layer's output variation on
+        ``x`` (what the layer receives, ``(n, input_dim)``) each basis (and
+        each interaction rank, ``"interaction rank k"``) carries, summing to
+        1 (what :func:`~keras_taskneurons.prune` removes first)."""
+        return readout.output_shares(self, x)
 
     def get_config(self):
         config = super().get_config()

@@ -181,7 +181,38 @@ def basis_contributions(layer, x):
     """``{basis: share}``: the share of the layer's output variation on ``x``
     that each basis carries (the root mean square of its centred term over
     the sum of all bases'; the bias carries none), in kernel order."""
-    terms = contributions(layer, x)
-    sizes = [float(np.sqrt(np.mean((t - t.mean(axis=0)) ** 2))) for t in terms]
+    sizes = [_rms_of_centred(t) for t in contributions(layer, x)]
     total = sum(sizes) or 1.0
     return {str(b): s / total for b, s in zip(layer.bases, sizes)}
+
+
+def interaction_contributions(layer, x):
+    """Per rank ``k`` of the interaction term, its part
+    ``m (U_k z + a_k) ⊙ (V_k z + b_k)`` of the layer's pre-activation output
+    on ``x`` (``(n, units)`` arrays, float64; none without interactions)."""
+    rank = layer.interaction_rank
+    if not rank:
+        return []
+    x = _check_data(layer, x)
+    linear_maps, _ = input_maps(layer)
+    z = x * linear_maps[:, 0] + linear_maps[:, 1]
+    kernel = ops.convert_to_numpy(layer.interaction_kernel).astype(np.float64)
+    bias = ops.convert_to_numpy(layer.interaction_bias).astype(np.float64)
+    both = z @ kernel + bias
+    pieces = np.split(both, 2 * rank, axis=1)
+    return [layer.interaction_scale * pieces[k] * pieces[rank + k] for k in range(rank)]
+
+
+def _rms_of_centred(term):
+    return float(np.sqrt(np.mean((term - term.mean(axis=0)) ** 2)))
+
+
+def output_shares(layer, x):
+    """``{part: share}`` over the bases (named by their strings) and the
+    interaction ranks (``"interaction rank k"``), summing to 1."""
+    x = _check_data(layer, x)
+    parts = dict(zip(map(str, layer.bases), map(_rms_of_centred, contributions(layer, x))))
+    for k, term in enumerate(interaction_contributions(layer, x)):
+        parts[f"interaction rank {k}"] = _rms_of_centred(term)
+    total = sum(parts.values()) or 1.0
+    return {name: size / total for name, size in parts.items()}
