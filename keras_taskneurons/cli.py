@@ -327,7 +327,8 @@ def command_fit(args):
 
     # The model and its report appear together or not at all: predict needs both.
     write_together([(args.output, saved.save, ".keras"), (report_json, write_report, ".json")])
-    plotted = plot_report(report_png, formula, search.input_map_.transform(table.X[train_idx]), histories, search.equations_)
+    plotted = plot_report(report_png, formula, search.input_map_.transform(table.X[train_idx]), histories, search.equations_,
+                          results["task_network"]["basis_shares"])
     print(f"\nsaved {args.output}")
     print(f"report {report_json}" + (f" and {report_png}" if plotted else ""))
     return 0

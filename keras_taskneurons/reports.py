@@ -74,9 +74,10 @@ def write_together(files):
 # --- the report's plot -----------------------------------------------------------------
 
 
-def plot_report(path, formula, x_train, histories, equations):
-    """f(x) over the data range, the search's Pareto front and the learning
-    curves, as one PNG."""
+def plot_report(path, formula, x_train, histories, equations, shares=None):
+    """f(x) over the data range, the search's Pareto front, the learning
+    curves and (``shares``: ``{layer: {part: share}}``) each basis's share
+    of each task-neuron layer's output, as one PNG."""
     try:
         import matplotlib
 
@@ -87,7 +88,9 @@ def plot_report(path, formula, x_train, histories, equations):
         return False
     low, high = np.percentile(x_train, [0.5, 99.5])
     grid = np.linspace(low, high, 200)
-    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4))
+    panels = 4 if shares else 3
+    figure, axes = plt.subplots(1, panels, figsize=(14 + 4 * (panels - 3), 4))
+    left, middle, right = axes[:3]
     left.plot(grid, formula.evaluate(grid))
     left.set_title(f"f(x) = {formula.format(3)}"[:60], fontsize=9)
     left.set_xlabel("x (each input mapped by the search's input map)")
@@ -111,6 +114,23 @@ def plot_report(path, formula, x_train, histories, equations):
     right.set_yscale("log")
     right.legend(fontsize=8)
     right.set_title("learning curves", fontsize=9)
+    if shares:
+        bars = axes[3]
+        parts = list(dict.fromkeys(part for layer in shares.values() for part in layer))
+        width = 0.8 / len(shares)
+        for position, (name, layer) in enumerate(shares.items()):
+            bars.bar(np.arange(len(parts)) + position * width,
+                     [layer.get(part, 0.0) for part in parts], width, label=name)
+        bars.set_xticks(np.arange(len(parts)) + 0.4 - width / 2)
+        from keras_taskneurons.formula import Formula
+
+        labels = [part if part.startswith("interaction") else Formula(part).format(3)
+                  for part in parts]
+        bars.set_xticklabels([label[:24] for label in labels], rotation=20, ha="right",
+                             fontsize=7)
+        bars.set_ylabel("share of the layer's output")
+        bars.set_title("trained layers: each basis's share (training rows)", fontsize=9)
+        bars.legend(fontsize=8)
     figure.tight_layout()
     write_atomically(path, lambda p: figure.savefig(p, format="png", dpi=100), suffix=".png")
     plt.close(figure)
