@@ -76,26 +76,26 @@ def input_maps(layer):
 
 def _block_weights(layer):
     """Per basis, in kernel order: ``(basis, multiplier, weights (input_dim,
-    units), constants)``, with ``constants`` a function of ``(i, j)`` giving
-    the basis's trained constants (``None``: the formula's own)."""
+    units), constants)``; ``constants`` is ``None`` (the formula's own), or
+    the trained constants as arrays of shape ``(input_dim,)``
+    (``"input_constants"``) or ``(input_dim, units)`` (``"constants"``)."""
     d, units = layer.input_dim, layer.units
+
+    def arrays(variables):
+        return [ops.convert_to_numpy(v).astype(np.float64) for v in variables]
+
     blocks = []
     if layer.kernel is not None:
         kernel = ops.convert_to_numpy(layer._kernel_value("float32")).astype(np.float64)
         for k, basis in enumerate(layer._matmul_bases):
             values = layer.input_constants[k]
-            arrays = None if values is None else [
-                ops.convert_to_numpy(c).astype(np.float64) for c in values]
-            constants = (None if arrays is None
-                         else (lambda i, j, arrays=arrays: [a[i] for a in arrays]))
-            blocks.append((basis, layer.multipliers[k], kernel[k * d:(k + 1) * d], constants))
+            blocks.append((basis, layer.multipliers[k], kernel[k * d:(k + 1) * d],
+                           None if values is None else arrays(values)))
     offset = len(layer._matmul_bases)
     for index, basis in enumerate(layer._parametric_bases):
         weights = ops.convert_to_numpy(layer.term_kernels[index]).astype(np.float64)
-        arrays = [ops.convert_to_numpy(c).astype(np.float64)
-                  for c in layer.term_constants[index]]
         blocks.append((basis, layer.multipliers[offset + index], weights.reshape(d, units),
-                       lambda i, j, arrays=arrays: [a[i, j] for a in arrays]))
+                       arrays(layer.term_constants[index])))
     return blocks
 
 
@@ -119,7 +119,8 @@ def learned_functions(layer):
                 weight = float(weights[i, j]) * float(multiplier)
                 if weight == 0.0:
                     continue
-                shaped = basis if constants is None else basis.with_constants(constants(i, j))
+                shaped = basis if constants is None else basis.with_constants(
+                    [c[i] if c.ndim == 1 else c[i, j] for c in constants])
                 scale, shift = (linear_maps if basis == LINEAR else other_maps)[i]
                 term = trees.apply_primitive(
                     "mul", trees.constant(weight),
@@ -161,29 +162,15 @@ def contributions(layer, x, rows=4096):
             if basis != LINEAR and layer.basis_range is not None:
                 v = np.clip(v, low, high)
             if constants is None:
-                values = multiplier * basis.evaluate(v)
-                total[start:start + rows] = values @ weights
-            elif basis in layer._matmul_bases:  # one constant vector over the inputs
-                values = multiplier * basis.evaluate_with_constants(
-                    v, [np.array(c) for c in zip(*(constants(i, 0) for i in range(layer.input_dim)))])
+                total[start:start + rows] = multiplier * basis.evaluate(v) @ weights
+            elif constants[0].ndim == 1:  # one constant vector over the inputs
+                values = multiplier * basis.evaluate_with_constants(v, constants)
                 total[start:start + rows] = values @ weights
             else:  # constants per input and unit
-                arrays = [np.array([[constants(i, j)[p] for j in range(layer.units)]
-                                    for i in range(layer.input_dim)])
-                          for p in range(len(basis.constants))]
-                values = multiplier * basis.evaluate_with_constants(v[:, :, None], arrays)
+                values = multiplier * basis.evaluate_with_constants(v[:, :, None], constants)
                 total[start:start + rows] = np.einsum("nij,ij->nj", values, weights)
         terms.append(total)
     return terms
-
-
-def basis_contributions(layer, x):
-    """``{basis: share}``: the share of the layer's output variation on ``x``
-    that each basis carries (the root mean square of its centred term over
-    the sum of all bases'; the bias carries none), in kernel order."""
-    sizes = [_rms_of_centred(t) for t in contributions(layer, x)]
-    total = sum(sizes) or 1.0
-    return {str(b): s / total for b, s in zip(layer.bases, sizes)}
 
 
 def interaction_contributions(layer, x):
