@@ -90,6 +90,8 @@ def test_learned_functions_of_a_zero_pair_are_none_and_unbuilt_layers_are_refuse
     layer = TaskNeuronDense(2, formula="x**2", kernel_initializer="zeros")
     with pytest.raises(ValueError, match="is not built"):
         layer.learned_functions()
+    with pytest.raises(ValueError, match="is not built"):
+        layer.basis_contributions(np.zeros((2, 3)))
     layer(np.zeros((1, 3)))
     assert layer.learned_functions() == [[None] * 3, [None] * 3]
 

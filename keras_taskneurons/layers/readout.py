@@ -104,10 +104,7 @@ def learned_functions(layer):
     ``i``'s value, as a :class:`~keras_taskneurons.Formula` of the value the
     layer receives (module docstring); ``None`` where every weight of the
     pair is zero."""
-    if not layer.built:
-        raise ValueError(
-            f"Layer {layer.name!r} is not built: call it on data (or build it) "
-            "before reading its learned functions.")
+    _check_built(layer)
     linear_maps, other_maps = input_maps(layer)
     blocks = _block_weights(layer)
     functions = []
@@ -131,7 +128,15 @@ def learned_functions(layer):
     return functions
 
 
+def _check_built(layer):
+    if not layer.built:
+        raise ValueError(
+            f"Layer {layer.name!r} is not built: call it on data (or build it) "
+            "before reading what it learned.")
+
+
 def _check_data(layer, x):
+    _check_built(layer)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != layer.input_dim:
         raise ValueError(
@@ -148,8 +153,6 @@ def contributions(layer, x, rows=4096):
     any interaction term add up to what the layer computes before its
     activation (inside ``basis_domain``; clipping applied as the layer
     does)."""
-    if not layer.built:
-        layer.build((None, np.shape(x)[-1]))
     x = _check_data(layer, x)
     linear_maps, other_maps = input_maps(layer)
     low, high = layer.basis_domain
