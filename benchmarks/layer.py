@@ -152,7 +152,8 @@ def main():
         ),
         "",
     ])
-    stem = "layer" + (f"_{args.configs.replace(' ', '_')}" if args.configs else "")
+    slug = "".join(c if c.isalnum() else "_" for c in (args.configs or "")).strip("_")
+    stem = "layer" + (f"_{slug}" if slug else "")
     common.write(f"{stem}_quick.md" if args.quick else f"{stem}.md", text)
     if not args.quick and not args.configs:
         plot_ratios(plot)
