@@ -431,6 +431,10 @@ def command_predict(args):
     return 0
 
 
+INSPECT_INPUTS = 12
+"""``inspect`` prints the first layer's average function of this many inputs."""
+
+
 def basis_shares(model, X):
     """``{layer name: {basis: share}}`` of the model's TaskNeuronDense
     layers on the rows ``X`` (what :func:`~keras_taskneurons.prune` reads)."""
@@ -468,6 +472,13 @@ def command_inspect(args):
         if layer.name in shares:
             print(f"    share of the output on {args.data}: "
                   + ", ".join(f"{basis} {share:.3f}" for basis, share in shares[layer.name].items()))
+        if layer is layers[0] and not layer._parametric_bases:
+            print("    on average over its units, input i goes through (x: its value):")
+            for i, function in enumerate(layer.average_functions()[:INSPECT_INPUTS]):
+                text = "0" if function is None else function.format(3)
+                print(f"      {i}: {text[:120]}")
+            if layer.input_dim > INSPECT_INPUTS:
+                print(f"      ... ({layer.input_dim - INSPECT_INPUTS} more inputs)")
     return 0
 
 

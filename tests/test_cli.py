@@ -94,12 +94,18 @@ def test_fit_on_the_bundled_dataset_writes_model_and_report(fitted_default):
 
 @pytest.mark.once
 def test_inspect_shows_the_formula(fitted_default, capsys):
+    from keras_taskneurons import Formula
+
     folder, model = fitted_default
     report = json.loads((folder / "model.report.json").read_text())
     code, out, _ = run(["inspect", model], capsys)
     assert code == 0
     assert f"formula: {report['formula']}" in out
     assert "parameterization=terms" in out
+    averages = out.split("on average over its units, input i goes through (x: its value):\n")[1]
+    lines = averages.splitlines()[:10]  # diabetes: 10 inputs
+    assert [line.split(":")[0].strip() for line in lines] == [str(i) for i in range(10)]
+    Formula(lines[0].split(": ", 1)[1])  # a formula that parses
 
 
 def diabetes_csv(path, rows=80):

@@ -57,6 +57,16 @@ def test_learned_functions_add_up_to_the_layer(case):
     assert len(functions) == 4 and all(len(row) == 3 for row in functions)
     expected = to_numpy(layer(x)).astype(np.float64)
     np.testing.assert_allclose(summed(functions, x), expected, rtol=2e-5, atol=2e-5)
+    # the average function of each input is the mean over the units
+    if case != "constants":
+        averages = layer.average_functions()
+        for i, average in enumerate(averages):
+            mean = np.mean([np.zeros(len(x)) if row[i] is None else row[i].evaluate(x[:, i])
+                            for row in functions], axis=0)
+            np.testing.assert_allclose(average.evaluate(x[:, i]), mean, rtol=1e-9, atol=1e-9)
+    else:
+        with pytest.raises(ValueError, match="constants per unit"):
+            layer.average_functions()
     # contributions: the bases' terms add up to the layer too, shares to 1
     shares = layer.basis_contributions(x)
     assert list(shares) == [str(b) for b in layer.bases]

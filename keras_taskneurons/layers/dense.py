@@ -412,6 +412,13 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
         """
         return readout.learned_functions(self)
 
+    def average_functions(self):
+        """Per input, the function the units apply to it on average
+        (``mean_j learned_functions()[j][i]``, one :class:`~keras_taskneurons.Formula`
+        of the value the layer receives; ``None`` where it is zero). Not
+        defined for ``parameterization="constants"`` (a ``ValueError``)."""
+        return readout.average_functions(self)
+
     def basis_contributions(self, x):
         """``{part: share}``: how much of the layer's output variation on
         ``x`` (what the layer receives, ``(n, input_dim)``) each basis (and

@@ -99,33 +99,57 @@ def _block_weights(layer):
     return blocks
 
 
+def _function(blocks, linear_maps, other_maps, i, weight_of, constants_of):
+    """The formula ``Σ_k weight_of(k)·m_k·g_k(v_k,i(x))`` of input ``i``
+    (``None`` when every weight is zero)."""
+    total = None
+    for k, (basis, multiplier, _, constants) in enumerate(blocks):
+        weight = float(weight_of(k)) * float(multiplier)
+        if weight == 0.0:
+            continue
+        shaped = basis if constants is None else basis.with_constants(constants_of(k))
+        scale, shift = (linear_maps if basis == LINEAR else other_maps)[i]
+        term = trees.apply_primitive(
+            "mul", trees.constant(weight),
+            _substitute(shaped.tree, _affine_tree(float(scale), float(shift))))
+        total = term if total is None else trees.apply_primitive("add", total, term)
+    return None if total is None else Formula._from_tree(total)
+
+
 def learned_functions(layer):
     """``[unit][input]``: the univariate function unit ``j`` applies to input
     ``i``'s value, as a :class:`~keras_taskneurons.Formula` of the value the
     layer receives (module docstring); ``None`` where every weight of the
     pair is zero."""
     _check_built(layer)
-    linear_maps, other_maps = input_maps(layer)
+    maps = input_maps(layer)
     blocks = _block_weights(layer)
-    functions = []
-    for j in range(layer.units):
-        row = []
-        for i in range(layer.input_dim):
-            total = None
-            for basis, multiplier, weights, constants in blocks:
-                weight = float(weights[i, j]) * float(multiplier)
-                if weight == 0.0:
-                    continue
-                shaped = basis if constants is None else basis.with_constants(
-                    [c[i] if c.ndim == 1 else c[i, j] for c in constants])
-                scale, shift = (linear_maps if basis == LINEAR else other_maps)[i]
-                term = trees.apply_primitive(
-                    "mul", trees.constant(weight),
-                    _substitute(shaped.tree, _affine_tree(float(scale), float(shift))))
-                total = term if total is None else trees.apply_primitive("add", total, term)
-            row.append(None if total is None else Formula._from_tree(total))
-        functions.append(row)
-    return functions
+    return [
+        [_function(blocks, *maps, i, lambda k: blocks[k][2][i, j],
+                   lambda k: [c[i] if c.ndim == 1 else c[i, j] for c in blocks[k][3]])
+         for i in range(layer.input_dim)]
+        for j in range(layer.units)
+    ]
+
+
+def average_functions(layer):
+    """Per input, the function the layer's units apply to it on average
+    (``mean_j f[j][i]``, one formula of the same form: the weights averaged
+    over the units); ``None`` where that average is zero. Not defined for
+    ``parameterization="constants"``, whose constants differ per unit."""
+    _check_built(layer)
+    if layer._parametric_bases:
+        raise ValueError(
+            f"Layer {layer.name!r} (parameterization='constants') has constants per "
+            "unit: the average of its functions is not one formula of their form. "
+            "Read learned_functions() instead.")
+    maps = input_maps(layer)
+    blocks = _block_weights(layer)
+    return [
+        _function(blocks, *maps, i, lambda k: blocks[k][2][i].mean(),
+                  lambda k: [c[i] for c in blocks[k][3]])
+        for i in range(layer.input_dim)
+    ]
 
 
 def _check_built(layer):
