@@ -16,7 +16,6 @@ resumes.
     python benchmarks/pruning.py --quick        # CI: tiny sizes
 """
 
-import json
 import os
 import sys
 
@@ -62,14 +61,12 @@ def run(name, seed, max_rows, epochs, quick):
     return result
 
 
+def _path(name, seed):
+    return os.path.join(FOLDER, f"{tabular_recipe._slug(name)}_seed{seed}.json")
+
+
 def run_to_file(name, seed, max_rows, epochs):
-    path = os.path.join(FOLDER, f"{tabular_recipe._slug(name)}_seed{seed}.json")
-    if not os.path.exists(path):
-        result = run(name, seed, max_rows, epochs, False)
-        with open(path + ".tmp", "w") as handle:
-            json.dump(result, handle, indent=1)
-        os.replace(path + ".tmp", path)
-    return path
+    common.result_file(_path(name, seed), lambda: run(name, seed, max_rows, epochs, False))
 
 
 def report(results, quick, argv):
@@ -118,16 +115,7 @@ def report(results, quick, argv):
 
 
 def main():
-    parser = common.argument_parser(__doc__, "pruning")
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--max-rows", type=int, default=4000)
-    parser.add_argument("--datasets", default=None, help="comma-separated name parts")
-    args = parser.parse_args()
-    names = list(tabular_recipe.ALL)
-    if args.datasets:
-        names = [n for n in names if any(p.strip() in n for p in args.datasets.split(","))]
+    args, names = tabular_recipe.arguments(__doc__, "pruning")
     if args.quick:
         results = [run(name, 0, 300, 2, True) for name in ("yacht hydrodynamics", "pima")]
         report(results, True, sys.argv)
@@ -137,13 +125,9 @@ def main():
              for name in names]
     if not args.report_only:
         common.parallel_map(run_to_file, tasks, args.jobs)
-    results = []
-    for name, seed, _, _ in tasks:
-        path = os.path.join(FOLDER, f"{tabular_recipe._slug(name)}_seed{seed}.json")
-        if os.path.exists(path):
-            with open(path) as handle:
-                results.append(json.load(handle))
-    report(results, False, sys.argv)
+    stored = (common.result_file(_path(name, seed), None, report_only=True)
+              for name, seed, _, _ in tasks)
+    report([r for r in stored if r is not None], False, sys.argv)
 
 
 if __name__ == "__main__":

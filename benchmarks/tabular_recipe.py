@@ -122,8 +122,10 @@ def report(results, quick, argv):
     common.write_results("tabular_recipe", text, results, quick, lambda raw: None)
 
 
-def main():
-    parser = common.argument_parser(__doc__, "tabular_recipe")
+def arguments(doc, name):
+    """The options of a benchmark over these datasets (also ``pruning.py``)
+    and the dataset names chosen."""
+    parser = common.argument_parser(doc, name)
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=200)
@@ -133,6 +135,11 @@ def main():
     names = list(ALL)
     if args.datasets:
         names = [n for n in names if any(p.strip() in n for p in args.datasets.split(","))]
+    return args, names
+
+
+def main():
+    args, names = arguments(__doc__, "tabular_recipe")
     if args.quick:
         results = [run(name, 0, 300, 2, True) for name in ("yacht hydrodynamics", "pima")]
         report(results, True, sys.argv)
