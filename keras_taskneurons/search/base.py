@@ -528,19 +528,19 @@ class _VectorizedSymbolicBase(BaseEstimator):
         check_is_fitted(self, "formula_")
         return self.equations_.index(index)
 
-    def _sums(self, X, index=None):
-        position = self._equation_index(index)
+    def _sums(self, X, position):
+        """``Σ_i f(u_i)`` of the front's equation at ``position`` (resolved
+        by :meth:`_equation_index`) for new rows ``X``."""
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self._standardized_sums(X, self.equations_[position].formula)
 
-    def _standardized_sums(self, X, formula=None):
-        return feature_sum(self.formula_ if formula is None else formula,
-                           self.input_map_.transform(X))
+    def _standardized_sums(self, X, formula):
+        return feature_sum(formula, self.input_map_.transform(X))
 
     def _scores(self, X, index=None):
         position = self._equation_index(index)  # checks that the estimator is fitted
         coef, intercept = self._equation_scalings[position]
-        return self._sums(X, index)[:, None] * coef + intercept
+        return self._sums(X, position)[:, None] * coef + intercept
 
     def layer_factory(self, interactions=False, index=None, **defaults):
         """A :func:`~keras_taskneurons.layer_factory` for ``formula_`` (or the

@@ -315,7 +315,7 @@ class VectorizedSymbolicClassifier(ClassifierMixin, _VectorizedSymbolicBase):
         """The logistic map of equation ``index`` and its features of ``X``."""
         position = self._equation_index(index)  # checks that the estimator is fitted
         scale, logistic = self._logistic_maps[position]
-        return logistic, self._sums(X, index)[:, None] / scale
+        return logistic, self._sums(X, position)[:, None] / scale
 
     def decision_function(self, X, index=None):
         """Per-class scores ``coef_ · Σ_i f(x_i) + intercept_``.
