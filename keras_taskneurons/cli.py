@@ -10,7 +10,6 @@ a new CSV file (those commands on a saved model:
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -21,6 +20,7 @@ import numpy as np
 from keras_taskneurons import startup
 from keras_taskneurons.reports import (
     check_writable,
+    json_writer,
     plot_report,
     report_paths,
     write_together,
@@ -324,12 +324,8 @@ def command_fit(args):
         "keras_backend": keras.backend.backend(),
     }
 
-    def write_report(path):
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(report, indent=2))
-
     # The model and its report appear together or not at all: predict needs both.
-    write_together([(args.output, saved.save, ".keras"), (report_json, write_report, ".json")])
+    write_together([(args.output, saved.save, ".keras"), (report_json, json_writer(report), ".json")])
     plotted = plot_report(report_png, formula, search.input_map_.transform(table.X[train_idx]), histories, search.equations_,
                           results["task_network"]["basis_shares"])
     print(f"\nsaved {args.output}")

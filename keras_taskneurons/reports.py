@@ -5,6 +5,7 @@ place, so a failed run never leaves a half-written file, and a model never
 stands without its report.
 """
 
+import json
 import os
 import tempfile
 
@@ -37,6 +38,15 @@ def write_atomically(path, write, suffix=""):
     """Write through a temporary file in the same folder, then rename, so a
     failed run leaves any existing file intact."""
     write_together([(path, write, suffix)])
+
+
+def json_writer(data):
+    """A ``write(path)`` for :func:`write_together`: ``data`` as indented JSON."""
+    def write(path):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data, indent=2))
+
+    return write
 
 
 def write_together(files):

@@ -15,6 +15,7 @@ import numpy as np
 
 from keras_taskneurons.reports import (
     check_writable,
+    json_writer,
     report_paths,
     write_atomically,
     write_together,
@@ -177,11 +178,7 @@ def command_prune(args):
                           "tolerance": args.tolerance, "removed": removed,
                           "parameters": [before, after]})
 
-    def write_report(path):
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(report, indent=2))
-
-    write_together([(args.output, pruned.save, ".keras"), (report_json, write_report, ".json")])
+    write_together([(args.output, pruned.save, ".keras"), (report_json, json_writer(report), ".json")])
     print(f"saved {args.output}\nreport {report_json}")
     return 0
 

@@ -307,7 +307,7 @@ def test_a_failed_report_write_leaves_no_model(tmp_path, capsys, monkeypatch):
             raise OSError("no space left on device")
         return real_dumps(value, *args, **kwargs)
 
-    monkeypatch.setattr(cli.json, "dumps", failing_dumps)
+    monkeypatch.setattr(json, "dumps", failing_dumps)  # the report writer's
     code, _, err = run(["fit", source, "--output", str(model), *FAST], capsys)
     assert code == 1 and "no space left" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
