@@ -21,6 +21,13 @@ reference.
     python benchmarks/tabular.py --jobs 2              # full: 10 seeds
     python benchmarks/tabular.py --seeds 3 --epochs 100
     python benchmarks/tabular.py --quick               # CI: tiny sizes
+    python benchmarks/tabular.py --more --seeds 3 --ablation-seeds 0 --jobs 2
+
+``--more``: the 13 further datasets of ``tabular_recipe.py``
+(``datasets.MORE_DATASETS``), reported in ``results/tabular_more.md``. Full
+runs keep one result file per dataset's tuning and per dataset and seed
+(``results/tabular/`` or ``results/tabular_more/``), so an interrupted run
+resumes.
 """
 
 import os
@@ -32,6 +39,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import datasets  # noqa: E402
+
+ALL = {**datasets.DATASETS, **datasets.MORE_DATASETS}
 
 STRUCTURES = {"S1": [16], "S2": [32, 16], "S3": [64, 32, 16]}
 TUNING_STRUCTURE = "S2"
@@ -135,7 +144,7 @@ def search_formula(data, task, seed, quick):
 
 
 def _load(name, seed, quick):
-    loader, task, _ = datasets.DATASETS[name]
+    loader, task, _ = ALL[name]
     X, y = loader()
     n_outputs = len(np.unique(y)) if task == "classification" else 1
     return task, X.shape, n_outputs, prepare(X, y, task, seed, quick)
@@ -183,6 +192,28 @@ def run_seed(name, seed, recipes, structures, epochs, quick, ablate):
     return name, seed, result
 
 
+def _stored(folder, stem, compute):
+    """``compute()``'s result, kept in ``folder/stem.json`` (none: not kept)."""
+    if folder is None:
+        return compute()
+    slug = "".join(c if c.isalnum() else "_" for c in stem.lower()).strip("_")
+    return common.result_file(os.path.join(folder, slug + ".json"), compute)
+
+
+def tune_stored(name, epochs, quick, folder):
+    """``tune``, kept as ``[kind, activation, rate, loss]`` rows."""
+    rows = _stored(folder, "tune " + name, lambda: [
+        [kind, *recipe, loss] for (kind, recipe), loss in tune(name, epochs, quick)[1].items()])
+    return name, {(kind, (activation, rate)): loss for kind, activation, rate, loss in rows}
+
+
+def run_seed_stored(name, seed, recipes, structures, epochs, quick, ablate, folder):
+    """``run_seed``, kept per dataset and seed."""
+    return name, seed, _stored(folder, f"{name} seed{seed}",
+                               lambda: run_seed(name, seed, recipes, structures, epochs, quick,
+                                                ablate)[2])
+
+
 def recipe_text(recipe):
     return f"{recipe[0]}, {recipe[1]:g}"
 
@@ -194,15 +225,18 @@ def main():
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--ablation-seeds", type=int, default=3,
                         help="seeds on which each ablation trains (structure S2)")
+    parser.add_argument("--more", action="store_true",
+                        help="the further datasets (results/tabular_more.md)")
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    stem = "tabular_more" if args.more else "tabular"
     if args.plot_only:
-        plot(common.read_results("tabular"))
+        plot(common.read_results(stem))
         return
     import keras
 
-    names = list(datasets.DATASETS)
+    names = list(datasets.MORE_DATASETS if args.more else datasets.DATASETS)
     if args.datasets:
         names = [n for n in names if any(part.strip() in n for part in args.datasets.split(","))]
     if args.quick:
@@ -210,15 +244,20 @@ def main():
     seeds = 1 if args.quick else args.seeds
     epochs = 2 if args.quick else args.epochs
     structures = {"S1": STRUCTURES["S1"]} if args.quick else STRUCTURES
+    folder = None if args.quick else os.path.join(common.RESULTS, stem)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
 
-    tuning = dict(common.parallel_map(tune, [(name, epochs, args.quick) for name in names], args.jobs))
+    tuning = dict(common.parallel_map(tune_stored, [(name, epochs, args.quick, folder)
+                                                    for name in names], args.jobs))
     recipes = {name: {kind: min((r for k, r in losses if k == kind), key=lambda r: losses[kind, r])
                       for kind in ("TN", "LN")} for name, losses in tuning.items()}
     # Largest datasets first so that the last tasks to finish are short ones.
-    order = sorted(names, key=lambda n: -datasets.DATASETS[n][0]()[0].size)
-    runs = common.parallel_map(run_seed, [(name, seed, recipes[name], structures, epochs, args.quick,
-                                           seed < args.ablation_seeds)
-                                          for name in order for seed in range(seeds)], args.jobs)
+    order = sorted(names, key=lambda n: -ALL[n][0]()[0].size)
+    runs = common.parallel_map(run_seed_stored,
+                               [(name, seed, recipes[name], structures, epochs, args.quick,
+                                 seed < args.ablation_seeds, folder)
+                                for name in order for seed in range(seeds)], args.jobs)
     by_dataset = {}
     for name, seed, result in runs:
         by_dataset.setdefault(name, {})[seed] = result
@@ -226,7 +265,7 @@ def main():
     rows, formulas, tuned, raw, ablation_rows = [], [], [], [], []
     wins = total = within = worse = diverged = 0
     for name in names:
-        _, task, paper = datasets.DATASETS[name]
+        _, task, paper = ALL[name]
         classification = task == "classification"
         per_seed = [by_dataset[name][seed] for seed in range(seeds)]
         trees = [result["tree"] for result in per_seed]
@@ -300,7 +339,7 @@ def main():
         common.table(["dataset", "N × d", "formula (inputs scaled to [-1, 1])", "search s"], formulas),
         "",
     ])
-    common.write_results("tabular", text, raw, args.quick, plot)
+    common.write_results(stem, text, raw, args.quick, plot)
 
 
 def plot(raw):
@@ -314,7 +353,7 @@ def plot(raw):
     figure, axes = plt.subplots(1, 2, figsize=(10, 4.5))
     for axis, task in zip(axes, ("regression", "classification")):
         for (dataset, structure), scores in cells.items():
-            if datasets.DATASETS[dataset][1] != task:
+            if ALL[dataset][1] != task:
                 continue
             axis.scatter(np.mean(scores["LN"]), np.mean(scores["TN"]), s=25)
             axis.annotate(f"{dataset.split(' ')[0]} {structure}",
