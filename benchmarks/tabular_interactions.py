@@ -1,0 +1,146 @@
+"""Do interaction terms help the README recipe on real tabular data?
+
+Per dataset and seed: the split, search and networks of
+``tabular_recipe.py`` (raw features, the README recipe, hidden 32 and 16,
+trained alike). The search's check suggests an interaction rank
+(``interaction_rank_``); where it suggests one, the task network is trained
+again with ``layer_factory(interactions=True)`` (its first layer takes that
+rank), and compared with the same network without it and with the Dense
+network, both read from ``tabular_recipe.py``'s result file for the same
+dataset and seed (computed first when missing; same split, same search:
+the formulas are checked to agree). Where the check suggests rank 0,
+``interactions=True`` builds the very network without them, so nothing is
+trained again. One result file per dataset and seed
+(``results/tabular_interactions/``), merged by the report step, so an
+interrupted run resumes.
+
+    python benchmarks/tabular_interactions.py --seeds 3 --jobs 2
+    python benchmarks/tabular_interactions.py --report-only
+    python benchmarks/tabular_interactions.py --quick        # CI: tiny sizes
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+import recipe  # noqa: E402
+import tabular_recipe  # noqa: E402
+
+FOLDER = os.path.join(common.RESULTS, "tabular_interactions")
+
+
+def run(name, seed, max_rows, epochs, quick, without):
+    """``without``: ``tabular_recipe.run``'s result for this dataset and seed."""
+    task, _, X, y, X_test, y_test = tabular_recipe.split(name, seed, max_rows)
+    found, _ = recipe.search(X, y, task, seed, quick)
+    result = {"dataset": name, "seed": seed, "task": task,
+              "formula": found.formula_.format(3), "suggested rank": found.interaction_rank_,
+              "gain": found.interaction_gain_,
+              "check losses": {str(k): v for k, v in found.interaction_losses_.items()},
+              "TN without": without["TN"], "LN": without["LN"],
+              "same search": found.formula_.format(3) == without["formula"]}
+    result["TN with"] = without["TN"]
+    result["TN with params"] = without["TN params"]
+    if found.interaction_rank_:
+        n_outputs = len(np.unique(y)) if task == "classification" else 1
+        model = recipe.readme_networks(found, X, n_outputs, task, seed, interactions=True)[0]["TN"]
+        result["TN with"] = recipe.fit_and_score(model, X, y, X_test, y_test, task, epochs, seed)
+        result["TN with params"] = model.count_params()
+    print(f"{name} seed {seed}: rank {result['suggested rank']}  with {result['TN with']:.4f}  "
+          f"without {result['TN without']:.4f}  LN {result['LN']:.4f}", flush=True)
+    return result
+
+
+def _path(name, seed):
+    return os.path.join(FOLDER, f"{tabular_recipe._slug(name)}_seed{seed}.json")
+
+
+def run_to_file(name, seed, max_rows, epochs):
+    def compute():
+        with open(tabular_recipe.run_to_file(name, seed, max_rows, epochs)) as handle:
+            without = json.load(handle)
+        return run(name, seed, max_rows, epochs, False, without)
+
+    common.result_file(_path(name, seed), compute)
+
+
+def report(results, quick, argv):
+    import keras
+
+    rows, counts = [], {"helped": 0, "hurt": 0, "same": 0, "suggested": 0}
+    for name in tabular_recipe.ALL:
+        runs = sorted((r for r in results if r["dataset"] == name), key=lambda r: r["seed"])
+        if not runs:
+            continue
+        classification = runs[0]["task"] == "classification"
+        sign = -1 if classification else 1  # lower is better after the sign
+        with_, without, ln = (np.array([r[k] for r in runs]) for k in ("TN with", "TN without",
+                                                                         "LN"))
+        ranks = [r["suggested rank"] for r in runs]
+        suggested = [r for r in runs if r["suggested rank"]]
+        wins = sum(sign * r["TN with"] < sign * r["TN without"] for r in suggested)
+        if not suggested:
+            verdict = "no rank suggested"
+            counts["same"] += 1
+        else:
+            counts["suggested"] += 1
+            spread = without.std()
+            delta = sign * (with_.mean() - without.mean())
+            verdict = ("helps" if delta < 0 else
+                       "within 1 std" if delta <= spread else "hurts")
+            counts["helped"] += verdict == "helps"
+            counts["hurt"] += verdict == "hurts"
+        rows.append([name, "accuracy ↑" if classification else "MSE ↓",
+                     ", ".join(map(str, ranks)),
+                     f"{np.mean([r['gain'] for r in runs]):.2f}",
+                     common.summary(ln), common.summary(without), common.summary(with_),
+                     verdict, f"{wins}/{len(suggested)}",
+                     str(runs[0]["TN with params"])])
+    disagree = sum(not r["same search"] for r in results)
+    seeds = max((len([r for r in results if r["dataset"] == n]) for n in tabular_recipe.ALL),
+                default=0)
+    text = common.header("Interaction terms in the README recipe on tabular data", argv) + "\n".join([
+        (__doc__.split("\n\n")[1]).replace("\n", " "),
+        "",
+        f"Backend: {keras.backend.backend()}. Seeds per dataset: up to {seeds}. Runs whose "
+        f"search disagreed with tabular_recipe's: {disagree}.",
+        "",
+        f"**The check suggested a rank in at least one seed on {counts['suggested']} of "
+        f"{len(rows)} datasets; there, `interactions=True` helped (mean over seeds) on "
+        f"{counts['helped']}, was within one std of the network without on "
+        f"{counts['suggested'] - counts['helped'] - counts['hurt']} and hurt on "
+        f"{counts['hurt']}.**",
+        "",
+        common.table(["dataset", "metric", "suggested ranks", "mean gain (check)",
+                      "LN + Normalization", "TN without", "TN, interactions=True", "verdict",
+                      "seeds better (where suggested)", "params TN with (seed 0)"], rows),
+        "",
+    ])
+    common.write_results("tabular_interactions", text, results, quick, lambda raw: None)
+
+
+def main():
+    args, names = tabular_recipe.arguments(__doc__, "tabular_interactions")
+    if args.quick:
+        results = []
+        for name in ("airfoil self noise", "breast cancer (scikit-learn)"):
+            without = tabular_recipe.run(name, 0, 300, 2, True)
+            results.append(run(name, 0, 300, 2, True, without))
+        report(results, True, sys.argv)
+        return
+    os.makedirs(FOLDER, exist_ok=True)
+    tasks = [(name, seed, args.max_rows, args.epochs) for seed in range(args.seeds)
+             for name in names]
+    if not args.report_only:
+        common.parallel_map(run_to_file, tasks, args.jobs)
+    stored = (common.result_file(_path(name, seed), None, report_only=True)
+              for name, seed, _, _ in tasks)
+    report([r for r in stored if r is not None], False, sys.argv)
+
+
+if __name__ == "__main__":
+    main()
