@@ -11,14 +11,19 @@ task network whose first layer takes the search's suggested
 without (the default), and the narrowest Dense network with at least the
 first one's parameters (given an adapted ``Normalization``); and ONE
 task-neuron unit (``make(1)``, a linear model of the bases) with and
-without the suggested rank, which shows the term itself. One result file per seed
-(``results/interactions/``), merged by the report step.
+without the suggested rank, which shows the term itself. The recipe's
+training (Adam 1e-3, 300 epochs) leaves that unit far from converged, so it
+is also trained with Adam 1e-2 (``CONVERGED_RATE``), with and without the
+term, beside the narrowest one-hidden-layer Dense network with at least its
+parameters (ReLU, adapted ``Normalization``), trained the same. One result
+file per seed (``results/interactions/``), merged by the report step.
 
     python benchmarks/interactions.py --seeds 5
     python benchmarks/interactions.py --report-only
     python benchmarks/interactions.py --quick      # CI: tiny sizes
 """
 
+import json
 import os
 import sys
 
@@ -30,6 +35,7 @@ import recipe  # noqa: E402
 
 N, D, TRAIN, NOISE = 2000, 8, 1500, 0.05
 FOLDER = os.path.join(common.RESULTS, "interactions")
+CONVERGED_RATE = 1e-2
 
 
 def data(seed, n=N):
@@ -67,6 +73,7 @@ def run(seed, quick):
         result[name] = recipe.fit_and_score(model, X, y, X_test, y_test, "regression", epochs,
                                             seed)
         result[name + " params"] = model.count_params()
+    result["converged"] = converged_units(found, X, y, X_test, y_test, seed, epochs)
     print(f"seed {seed}: {result['formula']} rank {result['suggested rank']}  TN "
           f"{result['TN']:.4f}  without {result['TN without']:.4f}  LN {result['LN']:.4f}  "
           f"one unit {result['unit']:.4f} / without {result['unit without']:.4f}",
@@ -74,10 +81,45 @@ def run(seed, quick):
     return result
 
 
+def converged_units(found, X, y, X_test, y_test, seed, epochs):
+    """One unit with and without the suggested rank and the narrowest
+    one-hidden-layer Dense network with at least as many parameters, each
+    trained with Adam ``CONVERGED_RATE``: ``{name: score, name + " params":
+    count}``."""
+    import keras
+
+    from keras_taskneurons import networks
+
+    models = {}
+    for name, rank in (("unit", found.interaction_rank_), ("unit without", 0)):
+        keras.utils.set_random_seed(seed)
+        models[name] = keras.Sequential(
+            [keras.Input((X.shape[1],)), found.layer_factory(interaction_rank=rank)(1)])
+    (width,) = networks.matching_linear_widths([1], X.shape[1], 1, models["unit"].count_params())
+    keras.utils.set_random_seed(seed)
+    normalization = keras.layers.Normalization()
+    normalization.adapt(X)
+    models["Dense"] = keras.Sequential([keras.Input((X.shape[1],)), normalization,
+                                        keras.layers.Dense(width, activation="relu"),
+                                        keras.layers.Dense(1)])
+    scores = {}
+    for name, model in models.items():
+        scores[name] = recipe.fit_and_score(model, X, y, X_test, y_test, "regression", epochs,
+                                            seed, learning_rate=CONVERGED_RATE)
+        scores[name + " params"] = model.count_params()
+    return scores
+
+
+def _converged_for(seed):
+    X, y, X_test, y_test = data(seed)
+    found, _ = recipe.search(X, y, "regression", seed)
+    return converged_units(found, X, y, X_test, y_test, seed, 300)
+
+
 def report(results, quick, argv):
     import keras
 
-    rows = []
+    rows, converged = [], []
     if results:
         tn, without, ln = (np.array([r[k] for r in results]) for k in ("TN", "TN without", "LN"))
         goal = [t <= 0.5 * min(w, l) for t, w, l in zip(tn, without, ln)]
@@ -93,6 +135,17 @@ def report(results, quick, argv):
         unit_rows = [[len(results), common.summary(unit_without), common.summary(unit),
                       f"{int(np.sum(unit < unit_without))}/{len(results)}",
                       f"{results[0]['unit without params']} / {results[0]['unit params']}"]]
+        converged = [r["converged"] for r in results if "converged" in r]
+    if converged:
+        c_unit, c_without, c_dense = (np.array([c[k] for c in converged])
+                                      for k in ("unit", "unit without", "Dense"))
+        converged_rows = [[
+            len(converged), common.summary(c_dense), common.summary(c_without),
+            common.summary(c_unit),
+            f"{sum(u <= 0.5 * min(w, d) for u, w, d in zip(c_unit, c_without, c_dense))}"
+            f"/{len(converged)}",
+            f"{converged[0]['unit params']} / {converged[0]['unit without params']} / "
+            f"{converged[0]['Dense params']}"]]
     text = common.header("Interaction terms: a product of two projections", argv) + "\n".join([
         (__doc__.split("\n\n")[1]).replace("\n", " "),
         "",
@@ -110,6 +163,13 @@ def report(results, quick, argv):
         "",
         common.table(["seeds", "without", "with the suggested rank", "seeds better",
                       "params without / with"], unit_rows if results else []),
+        "",
+        f"The same unit trained with Adam {CONVERGED_RATE:g} (converged), against the "
+        "narrowest one-hidden-layer Dense network with at least its parameters:",
+        "",
+        common.table(["seeds", "Dense + Normalization", "unit without", "unit with the "
+                      "suggested rank", "≤ half of both", "params with / without / Dense"],
+                     converged_rows if converged else []),
         "",
         "Formulas: " + "; ".join(f"seed {r['seed']}: `{r['formula']}`" for r in results),
         "",
@@ -129,6 +189,13 @@ def main():
     results = [common.result_file(os.path.join(FOLDER, f"seed{seed}.json"),
                                   lambda seed=seed: run(seed, False), args.report_only)
                for seed in range(args.seeds)]
+    for seed, result in enumerate(results):  # files written before the converged units
+        if result is not None and "converged" not in result and not args.report_only:
+            result["converged"] = _converged_for(seed)
+            path = os.path.join(FOLDER, f"seed{seed}.json")
+            with open(path + ".tmp", "w", encoding="utf-8") as handle:
+                json.dump(result, handle, indent=1)
+            os.replace(path + ".tmp", path)
     report([r for r in results if r is not None], False, sys.argv)
 
 

@@ -57,14 +57,15 @@ def readme_networks(found, X, n_outputs, task, seed, hidden=HIDDEN, interactions
 
 
 def fit_and_score(model, X, y, X_test, y_test, task, epochs, seed, batch_size=32,
-                  patience=PATIENCE):
-    """Train (module docstring; ``batch_size`` and early stopping's
-    ``patience`` may differ); test MSE (regression) or accuracy."""
+                  patience=PATIENCE, learning_rate=1e-3):
+    """Train (module docstring; ``batch_size``, early stopping's ``patience``
+    and Adam's ``learning_rate`` may differ); test MSE (regression) or
+    accuracy."""
     import keras
 
     keras.utils.set_random_seed(seed)
     loss = "sparse_categorical_crossentropy" if task == "classification" else "mse"
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     model.fit(X, y, validation_split=0.1, epochs=epochs, batch_size=batch_size, verbose=0,
               callbacks=[keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True),
                          keras.callbacks.TerminateOnNaN()])
