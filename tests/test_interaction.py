@@ -77,7 +77,8 @@ def test_the_fused_term_equals_a_loop_over_units_and_ranks():
 def test_the_convolution_term_equals_a_loop_over_filters():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, 6, 6, 3)).astype("float32")
-    layer = tn.TaskNeuronConv2D(3, 2, formula="x", interaction_rank=1, padding="same")
+    layer = tn.TaskNeuronConv2D(3, 2, formula="x", interaction_rank=1, padding="same",
+                                basis_range=None)
     layer(x)
     for variable in layer.weights:
         variable.assign(rng.normal(size=variable.shape).astype("float32"))
@@ -89,6 +90,77 @@ def test_the_convolution_term_equals_a_loop_over_filters():
         v = to_numpy(keras.ops.conv(x, kernel[..., 3 + j:4 + j], padding="same"))[..., 0]
         expected[..., j] += 0.1 * (u + offsets[j]) * (v + offsets[3 + j])
     np.testing.assert_allclose(to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-5)
+
+
+def _dense_term(layer, z):
+    """The interaction term of a ``TaskNeuronDense`` computed in numpy on ``z``."""
+    kernel, offsets = to_numpy(layer.interaction_kernel), to_numpy(layer.interaction_bias)
+    both = z @ kernel + offsets
+    rank, units = layer.interaction_rank, layer.units
+    return layer.interaction_scale * sum(
+        both[:, k * units:(k + 1) * units] * both[:, (rank + k) * units:(rank + k + 1) * units]
+        for k in range(rank))
+
+
+def _with_random_weights(layer, rng):
+    for variable in layer.weights:
+        if variable.trainable:
+            variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    return layer
+
+
+def test_the_term_sees_the_input_bounded_to_the_searched_range():
+    from keras_taskneurons.input_map import InputMap
+
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(200, 3)) * [1.0, 10.0, 100.0] + [0.0, 5.0, -50.0]).astype("float32")
+    input_map = InputMap.fit(X, "standard")
+    layer = tn.TaskNeuronDense(4, "x", interaction_rank=2, input_map=input_map)
+    layer(X[:2])
+    _with_random_weights(layer, rng)
+    # Without the term the layer is linear in the standardized input.
+    without = tn.TaskNeuronDense(4, "x", input_map=input_map)
+    without(X[:2])
+    _copy_shared_weights(layer, without)
+    z = input_map.standardized(X)
+    inside = to_numpy(layer(X)) - to_numpy(without(X))
+    np.testing.assert_allclose(inside, _dense_term(layer, z), rtol=1e-4, atol=1e-4)
+    # A row far outside the training range: the product sees it clipped there.
+    far = X[:3] * 1000.0
+    u = np.clip(input_map.transform(far), *input_map.domain)
+    clipped = (u - np.asarray(input_map.u_mean)) / np.asarray(input_map.u_std)
+    term = to_numpy(layer(far)) - to_numpy(without(far))
+    np.testing.assert_allclose(term, _dense_term(layer, clipped), rtol=1e-4, atol=1e-3)
+    assert np.max(np.abs(term)) < 1e3 * max(1.0, np.max(np.abs(inside)))
+    # basis_range=None: the term extrapolates with z itself.
+    free = tn.TaskNeuronDense(4, "x", interaction_rank=2, input_map=input_map,
+                              basis_range=None)
+    free(X[:2])
+    _copy_shared_weights(layer, free)
+    np.testing.assert_allclose(to_numpy(free(far)) - to_numpy(without(far)),
+                               _dense_term(layer, input_map.standardized(far)), rtol=1e-4)
+
+
+def test_a_hidden_layer_term_sees_the_bases_normalized_input():
+    rng = np.random.default_rng(6)
+    x = (rng.normal(size=(64, 3)) * 20.0 + 50.0).astype("float32")
+    layer = tn.TaskNeuronDense(4, "x", interaction_rank=1)  # no map: running statistics
+    layer(x)
+    _with_random_weights(layer, rng)
+    layer.range_mean.assign(x.mean(axis=0))
+    layer.range_variance.assign(x.var(axis=0))
+    layer.range_count.assign(1e6)
+    without = tn.TaskNeuronDense(4, "x")
+    without(x)
+    _copy_shared_weights(layer, without)
+    from keras_taskneurons.layers import basis
+
+    low, high = layer.basis_domain
+    half = (high - low) / (2 * basis.RUNNING_SPREAD)
+    bounded = np.clip((x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-6) * half
+                      + (low + high) / 2, low, high)
+    np.testing.assert_allclose(to_numpy(layer(x)) - to_numpy(without(x)),
+                               _dense_term(layer, bounded), rtol=1e-3, atol=1e-3)
 
 
 def test_a_rank_one_term_learns_a_product_of_two_inputs():

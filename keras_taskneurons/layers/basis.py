@@ -338,10 +338,10 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
 
     def _build_range(self, channels):
         """The ``"running"`` statistics of the ``channels`` inputs (when some
-        basis but ``x`` uses them): non-trainable float32 weights, saved
-        and exported like any weight."""
+        basis but ``x``, or the interaction term, uses them): non-trainable
+        float32 weights, saved and exported like any weight."""
         self.range_mean = self.range_variance = self.range_count = None
-        if self.basis_range != "running" or all(b == LINEAR for b in self.bases):
+        if self.basis_range != "running" or not self._uses_bounded_input():
             return
         for name, shape in (("range_mean", (channels,)), ("range_variance", (channels,)),
                             ("range_count", ())):
@@ -349,6 +349,11 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
                 name=name, shape=shape, initializer="zeros", trainable=False,
                 autocast=False,
             ))
+
+    def _uses_bounded_input(self):
+        """Whether some basis but ``x`` or the interaction term sees the
+        bounded input."""
+        return bool(getattr(self, "interaction_rank", 0)) or any(b != LINEAR for b in self.bases)
 
     def _running_statistics(self, u, axis, training):
         """The debiased running mean and variance of each input, updated
@@ -388,8 +393,8 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
             half = (high - low) / (2 * RUNNING_SPREAD)
             standardized = ops.divide(ops.subtract(u, mean), ops.sqrt(ops.add(variance, 1e-6)))
             u = ops.add(ops.multiply(standardized, half), (low + high) / 2)
-        if (self._range_probe is not None or (training and not self._range_checked)) and any(
-                b != LINEAR for b in self.bases):
+        if (self._range_probe is not None or (training and not self._range_checked)) and (
+                self._uses_bounded_input()):
             self._note_range(u)
         return ops.clip(u, low, high)
 
@@ -442,6 +447,23 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
         updates the running statistics."""
         z, u = self._map_input(x, axis)
         return z, self._basis_input(u, axis, training)
+
+    def _interaction_input(self, z, bounded, axis=-1):
+        """What the interaction term's projections see
+        (:mod:`~keras_taskneurons.layers.interaction`): ``z`` bounded like
+        ``bounded`` (the other bases' input), in ``z``'s units when the input
+        map standardizes (then exactly ``z`` inside the search's domain);
+        ``z`` itself with ``basis_range=None``."""
+        if self.basis_range is None:
+            return z
+        m = self.input_map
+        if m is None or m.u_mean is None:
+            return bounded
+        shape = [1] * len(z.shape)
+        shape[axis] = -1
+        dtype = keras.backend.standardize_dtype(z.dtype)
+        mean, std = (ops.reshape(ops.convert_to_tensor(v, dtype), shape) for v in (m.u_mean, m.u_std))
+        return ops.divide(ops.subtract(bounded, mean), std)
 
     def _matmul_features(self, u, bounded, axis=-1, groups=1, constants=None):
         """The features ``m_k g_k`` of the kernel's bases, concatenated along

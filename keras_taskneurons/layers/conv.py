@@ -207,7 +207,7 @@ class TaskNeuronConv(BasisLayer):
         features = self._matmul_features(
             u, bounded, axis=self._channel_axis, groups=self.groups)
         outputs = self._convolve(features, ops.cast(self.kernel, dtype))
-        interaction = self._interaction(u, self._convolve, dtype)
+        interaction = self._interaction(u, bounded, self._convolve, dtype, self._channel_axis)
         if interaction is not None:
             outputs = ops.add(outputs, interaction)
         shape = (1,) * (self.rank + 1) + (self.filters,)

@@ -325,7 +325,7 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
         if self._parametric_bases:
             term = self._constants_sum(bounded, dtype, training)
             outputs = term if outputs is None else ops.add(outputs, term)
-        interaction = self._interaction(u, ops.matmul, dtype)
+        interaction = self._interaction(u, bounded, ops.matmul, dtype)
         if interaction is not None:
             outputs = ops.add(outputs, interaction)
         return self._finish(outputs, dtype, (self.units,))

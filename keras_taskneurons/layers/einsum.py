@@ -253,7 +253,8 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
         features = self._matmul_features(z, bounded, axis=self._feature_axis)
         outputs = ops.einsum(self.equation, features, self._kernel_value(dtype))
         interaction = self._interaction(
-            z, lambda values, kernel: ops.einsum(self.equation, values, kernel), dtype)
+            z, bounded, lambda values, kernel: ops.einsum(self.equation, values, kernel), dtype,
+            self._feature_axis)
         if interaction is not None:
             outputs = ops.add(outputs, interaction)
         if self.bias is not None:

@@ -86,13 +86,16 @@ class InteractionMixin:
             return DEFAULT_INTERACTION_SCALE
         return self.basis_scale
 
-    def _interaction(self, z, operation, dtype):
+    def _interaction(self, z, bounded, operation, dtype, axis=-1):
         """``m * sum_k (U_k z + a_k) * (V_k z + b_k)``, with ``operation(z,
         kernel)`` the layer's linear operation (one call for all ``2r``
-        projections); ``None`` without interactions."""
+        projections) and ``z`` bounded as the module docstring says
+        (``bounded``: the other bases' input, channels along ``axis``);
+        ``None`` without interactions."""
         if not self.interaction_rank:
             return None
         rank = self.interaction_rank
+        z = self._interaction_input(z, bounded, axis)
         both = operation(z, ops.cast(self.interaction_kernel, dtype))
         shape = [1] * len(both.shape)
         shape[self._interaction_axis] = -1

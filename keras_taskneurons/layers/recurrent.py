@@ -118,7 +118,7 @@ class TaskNeuronRNNCellBase(BasisLayer):
         features, plus the interaction term of the input (if any)."""
         z, bounded = self._inputs(inputs, -1, training)
         projection = ops.matmul(self._matmul_features(z, bounded), ops.cast(self.kernel, dtype))
-        interaction = self._interaction(z, ops.matmul, dtype)
+        interaction = self._interaction(z, bounded, ops.matmul, dtype)
         return projection if interaction is None else ops.add(projection, interaction)
 
     def _recurrent_features(self, h):
