@@ -8,7 +8,9 @@ again with ``layer_factory(interactions=True)`` (its first layer takes that
 rank), and compared with the same network without it and with the Dense
 network, both read from ``tabular_recipe.py``'s result file for the same
 dataset and seed (computed first when missing; same split, same search:
-the formulas are checked to agree). Where the check suggests rank 0,
+the formulas are checked to agree; that Dense network is matched to the
+task network WITHOUT the term, so it may have fewer parameters than the one
+with it). Where the check suggests rank 0,
 ``interactions=True`` builds the very network without them, so nothing is
 trained again. One result file per dataset and seed
 (``results/tabular_interactions/``), merged by the report step, so an
