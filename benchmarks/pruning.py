@@ -61,12 +61,9 @@ def run(name, seed, max_rows, epochs, quick):
     return result
 
 
-def _path(name, seed):
-    return os.path.join(FOLDER, f"{tabular_recipe._slug(name)}_seed{seed}.json")
-
-
 def run_to_file(name, seed, max_rows, epochs):
-    common.result_file(_path(name, seed), lambda: run(name, seed, max_rows, epochs, False))
+    common.result_file(tabular_recipe.result_path(FOLDER, name, seed),
+                       lambda: run(name, seed, max_rows, epochs, False))
 
 
 def report(results, quick, argv):
@@ -120,14 +117,7 @@ def main():
         results = [run(name, 0, 300, 2, True) for name in ("yacht hydrodynamics", "pima")]
         report(results, True, sys.argv)
         return
-    os.makedirs(FOLDER, exist_ok=True)
-    tasks = [(name, seed, args.max_rows, args.epochs) for seed in range(args.seeds)
-             for name in names]
-    if not args.report_only:
-        common.parallel_map(run_to_file, tasks, args.jobs)
-    stored = (common.result_file(_path(name, seed), None, report_only=True)
-              for name, seed, _, _ in tasks)
-    report([r for r in stored if r is not None], False, sys.argv)
+    report(tabular_recipe.stored_results(args, names, FOLDER, run_to_file), False, sys.argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ interrupted run resumes.
     python benchmarks/tabular_interactions.py --quick        # CI: tiny sizes
 """
 
-import json
 import os
 import sys
 
@@ -57,17 +56,12 @@ def run(name, seed, max_rows, epochs, quick, without):
     return result
 
 
-def _path(name, seed):
-    return os.path.join(FOLDER, f"{tabular_recipe._slug(name)}_seed{seed}.json")
-
-
 def run_to_file(name, seed, max_rows, epochs):
     def compute():
-        with open(tabular_recipe.run_to_file(name, seed, max_rows, epochs)) as handle:
-            without = json.load(handle)
+        without = tabular_recipe.run_to_file(name, seed, max_rows, epochs)
         return run(name, seed, max_rows, epochs, False, without)
 
-    common.result_file(_path(name, seed), compute)
+    common.result_file(tabular_recipe.result_path(FOLDER, name, seed), compute)
 
 
 def report(results, quick, argv):
@@ -134,14 +128,7 @@ def main():
             results.append(run(name, 0, 300, 2, True, without))
         report(results, True, sys.argv)
         return
-    os.makedirs(FOLDER, exist_ok=True)
-    tasks = [(name, seed, args.max_rows, args.epochs) for seed in range(args.seeds)
-             for name in names]
-    if not args.report_only:
-        common.parallel_map(run_to_file, tasks, args.jobs)
-    stored = (common.result_file(_path(name, seed), None, report_only=True)
-              for name, seed, _, _ in tasks)
-    report([r for r in stored if r is not None], False, sys.argv)
+    report(tabular_recipe.stored_results(args, names, FOLDER, run_to_file), False, sys.argv)
 
 
 if __name__ == "__main__":

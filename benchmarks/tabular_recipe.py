@@ -17,7 +17,6 @@ step, so an interrupted run resumes.
     python benchmarks/tabular_recipe.py --quick        # CI: tiny sizes
 """
 
-import json
 import os
 import sys
 
@@ -66,14 +65,30 @@ def run(name, seed, max_rows, epochs, quick):
     return result
 
 
+def result_path(folder, name, seed):
+    """The result file of ``name`` and ``seed`` in ``folder``."""
+    return os.path.join(folder, f"{_slug(name)}_seed{seed}.json")
+
+
+def stored_results(args, names, folder, run_to_file):
+    """Every dataset's and seed's stored result in ``folder``, computed first
+    (``run_to_file(name, seed, max_rows, epochs)``, in ``args.jobs``
+    processes) unless ``--report-only``: what a benchmark over these datasets
+    reports."""
+    os.makedirs(folder, exist_ok=True)
+    tasks = [(name, seed, args.max_rows, args.epochs) for seed in range(args.seeds)
+             for name in names]
+    if not args.report_only:
+        common.parallel_map(run_to_file, tasks, args.jobs)
+    stored = (common.result_file(result_path(folder, name, seed), None, report_only=True)
+              for name, seed, _, _ in tasks)
+    return [r for r in stored if r is not None]
+
+
 def run_to_file(name, seed, max_rows, epochs):
-    path = os.path.join(FOLDER, f"{_slug(name)}_seed{seed}.json")
-    if not os.path.exists(path):
-        result = run(name, seed, max_rows, epochs, False)
-        with open(path + ".tmp", "w") as handle:
-            json.dump(result, handle, indent=1)
-        os.replace(path + ".tmp", path)
-    return path
+    """The stored result of ``name`` and ``seed``, computed first when missing."""
+    return common.result_file(result_path(FOLDER, name, seed),
+                              lambda: run(name, seed, max_rows, epochs, False))
 
 
 def _slug(name):
@@ -144,17 +159,7 @@ def main():
         results = [run(name, 0, 300, 2, True) for name in ("yacht hydrodynamics", "pima")]
         report(results, True, sys.argv)
         return
-    os.makedirs(FOLDER, exist_ok=True)
-    tasks = [(name, seed, args.max_rows, args.epochs) for seed in range(args.seeds) for name in names]
-    if not args.report_only:
-        common.parallel_map(run_to_file, tasks, args.jobs)
-    results = []
-    for name, seed, _, _ in tasks:
-        path = os.path.join(FOLDER, f"{_slug(name)}_seed{seed}.json")
-        if os.path.exists(path):
-            with open(path) as handle:
-                results.append(json.load(handle))
-    report(results, False, sys.argv)
+    report(stored_results(args, names, FOLDER, run_to_file), False, sys.argv)
 
 
 if __name__ == "__main__":
