@@ -94,11 +94,17 @@ def result_file(path, compute, report_only=False):
     if not os.path.exists(path):
         if report_only:
             return None
-        with open(path + ".tmp", "w", encoding="utf-8") as handle:
-            json.dump(compute(), handle, indent=1)
-        os.replace(path + ".tmp", path)
+        store(path, compute())
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def store(path, result):
+    """Write ``result`` to ``path`` as JSON, atomically (a result file
+    extended in place, too)."""
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 def write(name, text):

@@ -23,7 +23,6 @@ file per seed (``results/interactions/``), merged by the report step.
     python benchmarks/interactions.py --quick      # CI: tiny sizes
 """
 
-import json
 import os
 import sys
 
@@ -192,10 +191,7 @@ def main():
     for seed, result in enumerate(results):  # files written before the converged units
         if result is not None and "converged" not in result and not args.report_only:
             result["converged"] = _converged_for(seed)
-            path = os.path.join(FOLDER, f"seed{seed}.json")
-            with open(path + ".tmp", "w", encoding="utf-8") as handle:
-                json.dump(result, handle, indent=1)
-            os.replace(path + ".tmp", path)
+            common.store(os.path.join(FOLDER, f"seed{seed}.json"), result)
     report([r for r in results if r is not None], False, sys.argv)
 
 

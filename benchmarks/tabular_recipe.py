@@ -95,6 +95,18 @@ def _slug(name):
     return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
+def compare(tn, ln, classification):
+    """``(verdict, paired wins, better on the mean)`` of TN's scores against
+    LN's on the same seeds: ``"TN"`` (better mean), ``"within 1 std"`` (worse
+    by at most LN's standard deviation over the seeds) or ``"LN"``."""
+    tn, ln = np.asarray(tn), np.asarray(ln)
+    wins = int(np.sum(tn > ln if classification else tn < ln))
+    is_better = bool(tn.mean() > ln.mean() if classification else tn.mean() < ln.mean())
+    verdict = "TN" if is_better else (
+        "within 1 std" if abs(tn.mean() - ln.mean()) <= ln.std() else "LN")
+    return verdict, wins, is_better
+
+
 def report(results, quick, argv):
     import keras
 
@@ -106,10 +118,7 @@ def report(results, quick, argv):
             continue
         classification = runs[0]["task"] == "classification"
         tn, ln = np.array([r["TN"] for r in runs]), np.array([r["LN"] for r in runs])
-        wins = int(np.sum(tn > ln if classification else tn < ln))
-        is_better = tn.mean() > ln.mean() if classification else tn.mean() < ln.mean()
-        verdict = "TN" if is_better else (
-            "within 1 std" if abs(tn.mean() - ln.mean()) <= ln.std() else "LN")
+        verdict, wins, is_better = compare(tn, ln, classification)
         better += verdict == "TN"
         within += verdict == "within 1 std"
         worse += verdict == "LN"
