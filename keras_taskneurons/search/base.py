@@ -561,6 +561,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         Off by default: on 20 tabular datasets (``benchmarks/
         tabular_interactions.py``) the suggested term helped the README's
         network on 6 of the 9 where a rank was suggested and hurt on none,
+        but a Dense network re-matched to the larger layer gained as much,
         and in ``benchmarks/interactions.py`` (a product of two projections
         plus a separable part) it took one converged unit's test MSE from
         0.53 to 0.004, but it made the README's ReLU network there worse
