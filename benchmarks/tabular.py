@@ -232,7 +232,7 @@ def main():
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     stem = "tabular_more" if args.more else "tabular"
     if args.plot_only:
-        plot(common.read_results(stem))
+        plot(common.read_results(stem), stem)
         return
     import keras
 
@@ -339,10 +339,10 @@ def main():
         common.table(["dataset", "N × d", "formula (inputs scaled to [-1, 1])", "search s"], formulas),
         "",
     ])
-    common.write_results(stem, text, raw, args.quick, plot)
+    common.write_results(stem, text, raw, args.quick, lambda raw: plot(raw, stem))
 
 
-def plot(raw):
+def plot(raw, stem="tabular"):
     """LN against TN per dataset × structure: below the diagonal, TN wins."""
     plt = common.pyplot()
 
@@ -369,8 +369,8 @@ def plot(raw):
             axis.set_xscale("log")
             axis.set_yscale("log")
     figure.tight_layout()
-    figure.savefig(os.path.join(common.RESULTS, "tabular.png"), dpi=100)
-    print("wrote benchmarks/results/tabular.png")
+    figure.savefig(os.path.join(common.RESULTS, stem + ".png"), dpi=100)
+    print(f"wrote benchmarks/results/{stem}.png")
 
 
 if __name__ == "__main__":
