@@ -99,6 +99,11 @@ def result_file(path, compute, report_only=False):
         return json.load(handle)
 
 
+def slug(name):
+    """``name`` as a file name: lower case, every other character ``_``."""
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+
+
 def store(path, result):
     """Write ``result`` to ``path`` as JSON, atomically (a result file
     extended in place, too)."""

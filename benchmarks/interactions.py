@@ -54,13 +54,7 @@ def run(seed, quick):
     found, seconds = recipe.search(X, y, "regression", seed, quick)
     built, widths = recipe.readme_networks(found, X, 1, "regression", seed, interactions=True)
     without, _ = recipe.readme_networks(found, X, 1, "regression", seed)
-    import keras
-
-    units = {}
-    for name, rank in (("unit", found.interaction_rank_), ("unit without", 0)):
-        keras.utils.set_random_seed(seed)
-        units[name] = keras.Sequential(
-            [keras.Input((X.shape[1],)), found.layer_factory(interaction_rank=rank)(1)])
+    units = one_units(found, X, seed)
     result = {
         "seed": seed, "formula": found.formula_.format(3), "search_seconds": seconds,
         "suggested rank": found.interaction_rank_, "gain": found.interaction_gain_,
@@ -80,6 +74,19 @@ def run(seed, quick):
     return result
 
 
+def one_units(found, X, seed):
+    """``{"unit": ..., "unit without": ...}``: ONE task-neuron unit
+    (``make(1)``) with and without the suggested interaction rank."""
+    import keras
+
+    units = {}
+    for name, rank in (("unit", found.interaction_rank_), ("unit without", 0)):
+        keras.utils.set_random_seed(seed)
+        units[name] = keras.Sequential(
+            [keras.Input((X.shape[1],)), found.layer_factory(interaction_rank=rank)(1)])
+    return units
+
+
 def converged_units(found, X, y, X_test, y_test, seed, epochs):
     """One unit with and without the suggested rank and the narrowest
     one-hidden-layer Dense network with at least as many parameters, each
@@ -89,11 +96,7 @@ def converged_units(found, X, y, X_test, y_test, seed, epochs):
 
     from keras_taskneurons import networks
 
-    models = {}
-    for name, rank in (("unit", found.interaction_rank_), ("unit without", 0)):
-        keras.utils.set_random_seed(seed)
-        models[name] = keras.Sequential(
-            [keras.Input((X.shape[1],)), found.layer_factory(interaction_rank=rank)(1)])
+    models = one_units(found, X, seed)
     (width,) = networks.matching_linear_widths([1], X.shape[1], 1, models["unit"].count_params())
     keras.utils.set_random_seed(seed)
     normalization = keras.layers.Normalization()

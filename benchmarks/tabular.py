@@ -196,8 +196,7 @@ def _stored(folder, stem, compute):
     """``compute()``'s result, kept in ``folder/stem.json`` (none: not kept)."""
     if folder is None:
         return compute()
-    slug = "".join(c if c.isalnum() else "_" for c in stem.lower()).strip("_")
-    return common.result_file(os.path.join(folder, slug + ".json"), compute)
+    return common.result_file(os.path.join(folder, common.slug(stem) + ".json"), compute)
 
 
 def tune_stored(name, epochs, quick, folder):

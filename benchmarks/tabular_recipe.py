@@ -67,7 +67,7 @@ def run(name, seed, max_rows, epochs, quick):
 
 def result_path(folder, name, seed):
     """The result file of ``name`` and ``seed`` in ``folder``."""
-    return os.path.join(folder, f"{_slug(name)}_seed{seed}.json")
+    return os.path.join(folder, f"{common.slug(name)}_seed{seed}.json")
 
 
 def stored_results(args, names, folder, run_to_file):
@@ -89,10 +89,6 @@ def run_to_file(name, seed, max_rows, epochs):
     """The stored result of ``name`` and ``seed``, computed first when missing."""
     return common.result_file(result_path(FOLDER, name, seed),
                               lambda: run(name, seed, max_rows, epochs, False))
-
-
-def _slug(name):
-    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
 def compare(tn, ln, classification):

@@ -143,6 +143,15 @@ def _is_positive_number(value):
     )
 
 
+def _along(values, x, axis):
+    """The per-channel ``values`` as a tensor of ``x``'s dtype that
+    broadcasts against ``x`` along ``axis``."""
+    shape = [1] * len(x.shape)
+    shape[axis] = -1
+    return ops.reshape(
+        ops.convert_to_tensor(values, keras.backend.standardize_dtype(x.dtype)), shape)
+
+
 class BasisLayer(InteractionMixin, keras.layers.Layer):
     """Base class of the task-neuron layers: formula, bases, factors,
     features, kernel blocks and config. Not a layer to use by itself."""
@@ -321,13 +330,8 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
                 f"features, but its input has {x.shape[axis]} along axis {axis}. "
                 f"Received: input_shape={tuple(x.shape)}"
             )
-        shape = [1] * len(x.shape)
-        shape[axis] = -1
-
-        dtype = keras.backend.standardize_dtype(x.dtype)
-
         def constant(values):
-            return ops.reshape(ops.convert_to_tensor(values, dtype), shape)
+            return _along(values, x, axis)
 
         m = self.input_map
         u = ops.divide(ops.subtract(x, constant(m.center)), constant(m.scale))
@@ -459,11 +463,8 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
         m = self.input_map
         if m is None or m.u_mean is None:
             return bounded
-        shape = [1] * len(z.shape)
-        shape[axis] = -1
-        dtype = keras.backend.standardize_dtype(z.dtype)
-        mean, std = (ops.reshape(ops.convert_to_tensor(v, dtype), shape) for v in (m.u_mean, m.u_std))
-        return ops.divide(ops.subtract(bounded, mean), std)
+        return ops.divide(ops.subtract(bounded, _along(m.u_mean, z, axis)),
+                          _along(m.u_std, z, axis))
 
     def _matmul_features(self, u, bounded, axis=-1, groups=1, constants=None):
         """The features ``m_k g_k`` of the kernel's bases, concatenated along
