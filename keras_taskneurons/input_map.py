@@ -57,6 +57,11 @@ different affine map, so a target shared in the raw unit, ``Σ g(x_i)``, is
 no longer exactly one ``f`` of the mapped values)."""
 
 
+EDGE_ROOM = 1e-5
+"""How far (a fraction of its width) :meth:`InputMap.linear_domain` reaches
+beyond the domain: the fitted rows' extremes are never clipped by round-off."""
+
+
 def alike(X):
     """Whether the columns of ``X`` look like one unit (see ``"auto"``)."""
     spread, means = X.std(axis=0), X.mean(axis=0)
@@ -250,10 +255,26 @@ class InputMap:
             return self.center, self.scale
         return self.center + self.scale * self.u_mean, self.scale * self.u_std
 
-    def standardized(self, X):
-        """What the layer's linear basis sees for ``X`` (numpy)."""
+    def linear_domain(self):
+        """``(low, high)`` per column: the domain in the units of what the
+        linear basis sees (``z``; ``u``'s without statistics), widened by
+        :data:`EDGE_ROOM` of its width so that the fitted rows' extremes,
+        computed along another affine path, pass unchanged in float32."""
+        low, high = self.domain
+        if self.u_mean is None:
+            low, high = np.full(self.n_features, low), np.full(self.n_features, high)
+        else:
+            low, high = (low - self.u_mean) / self.u_std, (high - self.u_mean) / self.u_std
+        room = EDGE_ROOM * (high - low)
+        return low - room, high + room
+
+    def standardized(self, X, bounded=False):
+        """What the layer's linear basis sees for ``X`` (numpy); with
+        ``bounded``, clipped to :meth:`linear_domain` as in a layer holding
+        the map with ``basis_range="clip"``."""
         center, scale = self.linear_map()
-        return (self._checked(X) - center) / scale
+        z = (self._checked(X) - center) / scale
+        return np.clip(z, *self.linear_domain()) if bounded else z
 
     @classmethod
     def from_config(cls, config):

@@ -172,6 +172,37 @@ def test_first_layer_computes_the_searched_formula_on_raw_inputs(search):
     assert np.max(np.abs(to_numpy(bare(X))[:, 0] - sums)) > 1.0
 
 
+def test_the_first_layer_is_bounded_on_rows_far_outside_the_searched_range(search):
+    # skillcraft1 has test rows 1,000 standard deviations out: there the
+    # linear basis, not only the others, stops at the search's domain.
+    reg, X = search
+    m = reg.input_map_
+    layer = reg.layer_factory()(3)
+    layer.build(X.shape)
+    rng = np.random.default_rng(1)
+    layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()])
+    low, high = m.linear_domain()
+    z = m.standardized(X)
+    assert np.all(z >= low) and np.all(z <= high)  # the search's rows: untouched
+    np.testing.assert_array_equal(m.standardized(X, bounded=True), z)
+    far = X.copy()
+    far[:5, 0] = X[:, 0].max() + 1e6 * X[:, 0].std()
+    far[5:10, 2] = X[:, 2].min() - 1e6 * X[:, 2].std()
+    outputs = to_numpy(layer(far))
+    edge = far.copy()  # the same rows at the domain's edge
+    edge[:5, 0] = m.linear_map()[0][0] + high[0] * m.linear_map()[1][0]
+    edge[5:10, 2] = m.linear_map()[0][2] + low[2] * m.linear_map()[1][2]
+    np.testing.assert_allclose(outputs, to_numpy(layer(edge)), rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(outputs[10:], to_numpy(layer(X))[10:])
+    assert np.abs(m.standardized(far, bounded=True)).max() <= max(-low.min(), high.max())
+    # basis_range=None keeps x (and every basis) unbounded.
+    free = reg.layer_factory(basis_range=None)(3)
+    free.build(X.shape)
+    free.set_weights(layer.get_weights())
+    np.testing.assert_allclose(to_numpy(free(X)), to_numpy(layer(X)), rtol=1e-5, atol=1e-5)
+    assert np.abs(to_numpy(free(far))).max() > 1e3 * np.abs(outputs).max()
+
+
 def test_later_layers_adapt_their_range_on_the_search_domain(search):
     reg, _ = search
     make = reg.layer_factory(activation="relu")

@@ -137,7 +137,10 @@ def test_the_term_sees_the_input_bounded_to_the_searched_range():
                               basis_range=None)
     free(X[:2])
     _copy_shared_weights(layer, free)
-    np.testing.assert_allclose(to_numpy(free(far)) - to_numpy(without(far)),
+    free_without = tn.TaskNeuronDense(4, "x", input_map=input_map, basis_range=None)
+    free_without(X[:2])
+    _copy_shared_weights(layer, free_without)
+    np.testing.assert_allclose(to_numpy(free(far)) - to_numpy(free_without(far)),
                                _dense_term(layer, input_map.standardized(far)), rtol=1e-4)
 
 

@@ -85,6 +85,22 @@ def test_the_bases_terms_add_up_to_the_layer_clipping_included(case):
     np.testing.assert_allclose(sum(terms), expected, rtol=2e-5, atol=2e-4)
 
 
+@pytest.mark.parametrize("options", [dict(input_map=MAP), dict(), dict(basis_range=None)],
+                         ids=["input_map", "running", "unbounded"])
+def test_the_interaction_terms_add_up_to_the_layer_outside_the_range_too(options):
+    from keras_taskneurons.layers.readout import contributions, interaction_contributions
+
+    layer = TaskNeuronDense(4, formula="x**2 + sin(x)", interaction_rank=2, **options)
+    for _ in range(3):  # running statistics of RAW (a hidden layer's)
+        layer(RAW, training=True)
+    trained_like(layer, RAW)
+    wide = RAW * 4.0 - 3.0 * RAW.mean(axis=0)  # most values outside the search's range
+    parts = contributions(layer, wide) + interaction_contributions(layer, wide)
+    assert len(parts) == len(layer.bases) + 2
+    expected = to_numpy(layer(wide)).astype(np.float64) - to_numpy(layer.bias)
+    np.testing.assert_allclose(sum(parts), expected, rtol=2e-5, atol=2e-4)
+
+
 def test_learned_functions_follow_the_running_statistics():
     layer = TaskNeuronDense(3, formula="x**3 + exp(x)", use_bias=False,
                             basis_initializer="glorot_uniform")

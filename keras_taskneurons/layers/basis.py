@@ -20,7 +20,11 @@ without them). Every other basis sees ``u`` brought into ``basis_domain`` (the r
 the formula was searched on, default ``[-1, 1]``), as ``basis_range`` says:
 
 - ``"clip"``: ``u`` clipped to the domain (exact inside it; a layer holding
-  the search's input map computes the searched bases of the raw input);
+  the search's input map computes the searched bases of the raw input, and
+  its ``x`` too sees ``z`` clipped to that domain, in ``z``'s units, so the
+  layer, hence the network, stays bounded on rows far outside the range
+  the search saw, as a tree ensemble does; the search's rows pass
+  unchanged);
 - ``"running"``: each input (channel) standardized by running statistics of
   what the layer sees in training (debiased moving averages, like
   ``BatchNormalization``'s but used alike in training and inference), its
@@ -446,11 +450,22 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
 
     def _inputs(self, x, axis=-1, training=None):
         """``(z, v)``: what the linear basis sees (the input, standardized
-        by the input map when it has statistics) and what the other bases
-        see (the search's values brought into the domain); ``training``
-        updates the running statistics."""
+        by the input map when it has statistics, and in a layer holding the
+        map with ``basis_range="clip"`` clipped to the search's domain in
+        those units) and what the other bases see (the search's values
+        brought into the domain); ``training`` updates the running
+        statistics."""
         z, u = self._map_input(x, axis)
+        if self._clips_linear():
+            low, high = self.input_map.linear_domain()
+            z = ops.minimum(ops.maximum(z, _along(low, z, axis)), _along(high, z, axis))
         return z, self._basis_input(u, axis, training)
+
+    def _clips_linear(self):
+        """Whether ``x`` too sees its input clipped (to the map's
+        :meth:`~keras_taskneurons.input_map.InputMap.linear_domain`): in a
+        layer holding the search's map with ``basis_range="clip"``."""
+        return self.input_map is not None and self.basis_range == "clip"
 
     def _interaction_input(self, z, bounded, axis=-1):
         """What the interaction term's projections see

@@ -78,8 +78,12 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
     ``mean ± 2 std`` onto the domain's ends, then clips), so a hidden layer
     fed by ReLU activations evaluates its bases where the formula means
     something; ``None`` uses ``u`` as it is. ``"auto"`` (the default) is
-    ``"clip"`` with an input map and ``"running"`` without one. ``x`` itself
-    is never clipped, so the layer still extrapolates like ``Dense``.
+    ``"clip"`` with an input map and ``"running"`` without one. In a layer
+    holding the map with ``"clip"``, ``x`` too sees ``z`` clipped to the
+    search's domain (in ``z``'s units; the search's rows pass unchanged), so
+    the network is bounded on rows far outside the range the search saw
+    (skillcraft1 has test rows 1,000 standard deviations out); elsewhere
+    ``x`` is never clipped, so a hidden layer extrapolates like ``Dense``.
 
     With ``parameterization="constants"`` (the paper's Fig. 1, general form),
     every constant inside a basis function also becomes a trainable

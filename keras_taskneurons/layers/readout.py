@@ -188,6 +188,8 @@ def contributions(layer, x, rows=4096):
             v = x[start:start + rows] * maps[:, 0] + maps[:, 1]
             if basis != LINEAR and layer.basis_range is not None:
                 v = np.clip(v, low, high)
+            elif basis == LINEAR and layer._clips_linear():
+                v = np.clip(v, *layer.input_map.linear_domain())
             if constants is None:
                 total[start:start + rows] = multiplier * basis.evaluate(v) @ weights
             elif constants[0].ndim == 1:  # one constant vector over the inputs
@@ -208,8 +210,13 @@ def interaction_contributions(layer, x):
     if not rank:
         return []
     x = _check_data(layer, x)
-    linear_maps, _ = input_maps(layer)
+    linear_maps, other_maps = input_maps(layer)
     z = x * linear_maps[:, 0] + linear_maps[:, 1]
+    if layer.basis_range is not None:  # bounded as the layer's term sees it
+        z = np.clip(x * other_maps[:, 0] + other_maps[:, 1], *layer.basis_domain)
+        m = layer.input_map
+        if m is not None and m.u_mean is not None:  # in z's units
+            z = (z - np.asarray(m.u_mean, np.float64)) / np.asarray(m.u_std, np.float64)
     kernel = ops.convert_to_numpy(layer.interaction_kernel).astype(np.float64)
     bias = ops.convert_to_numpy(layer.interaction_bias).astype(np.float64)
     both = z @ kernel + bias

@@ -431,7 +431,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         held-out losses without and with interaction terms
         (``interaction_losses_``), the suggested ``interaction_rank_`` and
         ``interaction_gain_`` (the loss without over the loss with it)."""
-        Z = self.input_map_.standardized(X)
+        Z = self.input_map_.standardized(X, bounded=True)
         self.interaction_losses_, self.interaction_rank_ = interaction_check.check_interactions(
             self.formula_, U, Z, t_std, weights, fit_rows, held_rows,
             self.input_map_.domain, rng)
