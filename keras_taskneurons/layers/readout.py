@@ -211,10 +211,11 @@ def interaction_contributions(layer, x):
         return []
     x = _check_data(layer, x)
     linear_maps, other_maps = input_maps(layer)
-    z = x * linear_maps[:, 0] + linear_maps[:, 1]
-    if layer.basis_range is not None:  # bounded as the layer's term sees it
+    m = layer.input_map
+    if layer.basis_range is None:
+        z = x * linear_maps[:, 0] + linear_maps[:, 1]
+    else:  # bounded as the layer's term sees it (_interaction_input)
         z = np.clip(x * other_maps[:, 0] + other_maps[:, 1], *layer.basis_domain)
-        m = layer.input_map
         if m is not None and m.u_mean is not None:  # in z's units
             z = (z - np.asarray(m.u_mean, np.float64)) / np.asarray(m.u_std, np.float64)
     kernel = ops.convert_to_numpy(layer.interaction_kernel).astype(np.float64)
