@@ -4,9 +4,14 @@ the formula is searched on, shared by the search, the factory and the layers.
 The search fits ``f`` on ``u = (x - center) / scale`` (column by column); a
 layer built from the search applies the same map to its inputs, so the
 formula the search found is the function the layer computes on the user's
-raw features. The map also records the *domain* the search saw: the range
-``(low, high)`` of ``u`` over the training rows, on which the layers
-normalize and bound their bases; and each column's mean and standard
+raw features. The map also records the *domain* the search saw, on which
+the layers normalize and bound their bases: each column's own range of
+``u`` (``low``, ``high``), robust to outliers (:func:`column_domains`: the
+column's range, cut at Tukey's far-out fences ``Q1 - 3 IQR`` and ``Q3 + 3
+IQR`` where it reaches beyond them), the values beyond it clipped alike in
+the search and in every layer; ``domain``, one ``(low, high)`` pair, is the
+typical column's (the median of the columns' ends), on which the bases are
+normalized and later layers bring what they see; and each column's mean and standard
 deviation of ``u`` there (``u_mean``, ``u_std``), with which the layer's
 linear basis sees each input standardized: an affine change that ``x``'s
 weights absorb, but the conditioning a ``Dense`` layer trains best with
@@ -26,7 +31,8 @@ Scalings (:data:`SCALINGS`):
   column alike; only right when the columns share a unit);
 - ``"none"``: the identity.
 
-A constant column gets scale 1 (it is only centred).
+A constant column gets scale 1 (it is only centred). ``"minmax"`` keeps the
+paper's exact ``[-1, 1]`` for every column (no per-column domains).
 
 >>> import numpy as np
 >>> from keras_taskneurons.input_map import InputMap
@@ -39,6 +45,10 @@ array([[-1., -1.],
 >>> m.domain
 (-1.0, 1.0)
 >>> InputMap.from_config(m.get_config()) == m
+True
+>>> heavy = np.r_[np.linspace(-1, 1, 99), 95.0][:, None]  # one row 95 std out
+>>> s = InputMap.fit(heavy, "standard")
+>>> bool(s.high[0] < 0.5 * s.transform(heavy).max())  # its domain stops short of it
 True
 """
 
@@ -55,6 +65,30 @@ are within this factor of each other (and their means close): a per-column
 map would then only add sampling noise (each column its own slightly
 different affine map, so a target shared in the raw unit, ``Σ g(x_i)``, is
 no longer exactly one ``f`` of the mapped values)."""
+
+
+FENCE = 3.0
+"""Each column's domain reaches at most this many interquartile ranges
+beyond its quartiles (Tukey's far-out fences): a normal column is never cut
+(its fences lie 4.7 standard deviations out), a column with rows 95
+standard deviations out is cut where its bulk ends, so neither the bases'
+normalization nor an oscillating basis spreads over the outliers' range."""
+
+
+def column_domains(U):
+    """``(low, high)``, one value per column of ``U`` (n, d): the column's
+    range, cut at the fences ``Q1 - FENCE·IQR``, ``Q3 + FENCE·IQR``; a
+    column whose interquartile range is 0 (mostly one value: binary, rare
+    events) keeps its whole range; a constant column gets ``c ± 1``."""
+    U = np.asarray(U, dtype=np.float64)
+    first, third = np.percentile(U, [25, 75], axis=0)
+    spread = third - first
+    low, high = U.min(axis=0), U.max(axis=0)
+    fenced = spread > 0
+    low = np.where(fenced, np.maximum(low, first - FENCE * spread), low)
+    high = np.where(fenced, np.minimum(high, third + FENCE * spread), high)
+    flat = ~(high > low)
+    return np.where(flat, low - 1.0, low), np.where(flat, high + 1.0, high)
 
 
 EDGE_ROOM = 1e-5
@@ -135,17 +169,29 @@ class InputMap:
         u_mean, u_std: ``None`` or each column's mean and (positive)
             standard deviation of ``u`` on the fitted rows: a layer's
             linear basis then sees ``(u - u_mean) / u_std``.
+        low, high: ``None`` or each column's own domain of ``u``
+            (``low < high``): the search and the layers clip each column
+            there; without them every column has ``domain``.
     """
 
     def __init__(self, center, scale, domain=(-1.0, 1.0), scaling="custom",
-                 u_mean=None, u_std=None):
+                 u_mean=None, u_std=None, low=None, high=None):
         self.center = _float_vector("center", center)
         self.scale = _float_vector("scale", scale)
         self.u_mean = None if u_mean is None else _float_vector("u_mean", u_mean)
         self.u_std = None if u_std is None else _float_vector("u_std", u_std)
         if (self.u_mean is None) != (self.u_std is None):
             raise ValueError("The input map's u_mean and u_std come together.")
-        for name in ("scale", "u_mean", "u_std"):
+        self.low = None if low is None else _float_vector("low", low)
+        self.high = None if high is None else _float_vector("high", high)
+        if (self.low is None) != (self.high is None):
+            raise ValueError("The input map's low and high come together.")
+        if self.low is not None and (self.low.shape != self.high.shape
+                                     or not np.all(self.low < self.high)):
+            raise ValueError(
+                "The input map's per-column domains need low < high in every column. "
+                f"Received: low={list(self.low)!r:.100}, high={list(self.high)!r:.100}")
+        for name in ("scale", "u_mean", "u_std", "low"):
             values = getattr(self, name)
             if values is not None and values.shape != self.center.shape:
                 raise ValueError(
@@ -187,12 +233,13 @@ class InputMap:
             center, scale = np.zeros(d), np.ones(d)
         mapped = (X - center) / scale
         u_mean, u_std = mapped.mean(axis=0), _safe_scale(mapped.std(axis=0))
-        low, high = float(mapped.min()), float(mapped.max())
         if scaling == "minmax":  # exactly (-1, 1) unless every column is constant
+            low, high = float(mapped.min()), float(mapped.max())
             low, high = (-1.0, 1.0) if high > low else (low - 1.0, high + 1.0)
-        elif not high > low:
-            low, high = low - 1.0, high + 1.0
-        return cls(center, scale, (low, high), scaling, u_mean, u_std)
+            return cls(center, scale, (low, high), scaling, u_mean, u_std)
+        lows, highs = column_domains(mapped)
+        domain = (float(np.median(lows)), float(np.median(highs)))
+        return cls(center, scale, domain, scaling, u_mean, u_std, lows, highs)
 
     @property
     def n_features(self):
@@ -211,6 +258,19 @@ class InputMap:
     def transform(self, X):
         """``(X - center) / scale`` in float64 (numpy)."""
         return (self._checked(X) - self.center) / self.scale
+
+    def column_domains(self):
+        """``(low, high)``: each column's domain of ``u`` (arrays of
+        ``n_features``; ``domain`` for every column without per-column
+        domains)."""
+        if self.low is not None:
+            return self.low, self.high
+        return np.full(self.n_features, self.domain[0]), np.full(self.n_features, self.domain[1])
+
+    def bounded(self, X):
+        """``u`` clipped to each column's domain (numpy): what the bases of a
+        layer holding the map see, and what the search evaluates ``f`` on."""
+        return np.clip(self.transform(X), *self.column_domains())
 
     def _checked(self, X):
         X = np.asarray(X, dtype=np.float64)
@@ -233,6 +293,8 @@ class InputMap:
             mean = float(self.u_mean.mean())
             second = float(np.mean(self.u_std**2 + self.u_mean**2))
             stats = dict(u_mean=[mean], u_std=[max(second - mean**2, 0.0) ** 0.5 or 1.0])
+        if self.low is not None:  # every column's domain in one
+            stats.update(low=[float(self.low.min())], high=[float(self.high.max())])
         return InputMap(self.center[:1], self.scale[:1], self.domain, self.scaling, **stats)
 
     def get_config(self):
@@ -242,9 +304,9 @@ class InputMap:
             "domain": list(self.domain),
             "scaling": self.scaling,
         }
-        if self.u_mean is not None:
-            config["u_mean"] = [float(v) for v in self.u_mean]
-            config["u_std"] = [float(v) for v in self.u_std]
+        for name in ("u_mean", "u_std", "low", "high"):
+            if getattr(self, name) is not None:
+                config[name] = [float(v) for v in getattr(self, name)]
         return config
 
     def linear_map(self):
@@ -256,14 +318,13 @@ class InputMap:
         return self.center + self.scale * self.u_mean, self.scale * self.u_std
 
     def linear_domain(self):
-        """``(low, high)`` per column: the domain in the units of what the
-        linear basis sees (``z``; ``u``'s without statistics), widened by
-        :data:`EDGE_ROOM` of its width so that the fitted rows' extremes,
-        computed along another affine path, pass unchanged in float32."""
-        low, high = self.domain
-        if self.u_mean is None:
-            low, high = np.full(self.n_features, low), np.full(self.n_features, high)
-        else:
+        """``(low, high)`` per column: each column's domain in the units of
+        what the linear basis sees (``z``; ``u``'s without statistics),
+        widened by :data:`EDGE_ROOM` of its width so that the fitted rows
+        inside it, computed along another affine path, pass unchanged in
+        float32."""
+        low, high = self.column_domains()
+        if self.u_mean is not None:
             low, high = (low - self.u_mean) / self.u_std, (high - self.u_mean) / self.u_std
         room = EDGE_ROOM * (high - low)
         return low - room, high + room
@@ -283,7 +344,7 @@ class InputMap:
             return config
         if not isinstance(config, dict) or not {"center", "scale"} <= set(config) or not set(
             config
-        ) <= {"center", "scale", "domain", "scaling", "u_mean", "u_std"}:
+        ) <= {"center", "scale", "domain", "scaling", "u_mean", "u_std", "low", "high"}:
             raise TypeError(
                 "An input map must be an InputMap or a dict with keys 'center', 'scale' "
                 f"(and 'domain', 'scaling'). Received: {config!r:.200}"
@@ -291,6 +352,7 @@ class InputMap:
         return cls(
             config["center"], config["scale"], config.get("domain", (-1.0, 1.0)),
             config.get("scaling", "custom"), config.get("u_mean"), config.get("u_std"),
+            config.get("low"), config.get("high"),
         )
 
     def __eq__(self, other):

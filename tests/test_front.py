@@ -129,7 +129,7 @@ def test_an_equation_is_found_by_position_choice_string_or_formula():
 
 def test_predict_and_layer_factory_take_any_equation_of_the_front():
     X, y = shared(lambda x: x**2 + 0.3 * np.sin(3 * x), d=4)
-    reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, y)
+    reg = VectorizedSymbolicRegressor(random_state=0, fitness="shared", **SMALL).fit(X, y)
     table = reg.equations_
     assert len(table) >= 2
     np.testing.assert_array_equal(reg.predict(X, index=table.chosen), reg.predict(X))
@@ -152,7 +152,7 @@ def test_the_classifier_maps_every_equation_to_classes():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 4))
     y = np.where((X**2).sum(axis=1) > 4, "far", "near")
-    clf = VectorizedSymbolicClassifier(random_state=0, **SMALL).fit(X, y)
+    clf = VectorizedSymbolicClassifier(random_state=0, fitness="shared", **SMALL).fit(X, y)
     chosen = clf.equations_.chosen
     np.testing.assert_array_equal(clf.predict_proba(X, index=chosen), clf.predict_proba(X))
     np.testing.assert_array_equal(clf.decision_function(X, index=chosen),
@@ -258,7 +258,7 @@ def test_sparse_combinations_join_bases_of_different_formulas():
 )
 def test_the_true_form_is_chosen(g, expected):
     X, y = shared(g, d=5, low=-2, high=2)
-    reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, y)
+    reg = VectorizedSymbolicRegressor(random_state=0, fitness="shared", **SMALL).fit(X, y)
     found = bases(reg.formula_)
     if expected is not None:
         assert found <= expected and "x**3" in found, reg.equations_

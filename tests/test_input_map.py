@@ -71,10 +71,15 @@ def test_scalings_map_columns_as_documented():
     glob = InputMap.fit(X, "global")
     assert glob.is_uniform and glob.transform(X).std() == pytest.approx(1)
     assert InputMap.fit(X, "none").is_identity
-    for scaling in SCALINGS:  # the domain is the range of the mapped rows
+    for scaling in SCALINGS:  # no outliers: each column's domain is its range
         m = InputMap.fit(X, scaling)
         u = m.transform(X)
-        assert m.domain == pytest.approx((u.min(), u.max()))
+        low, high = m.column_domains()
+        np.testing.assert_allclose(low, u.min(axis=0))
+        np.testing.assert_allclose(high, u.max(axis=0))
+        assert m.domain == pytest.approx(
+            (-1, 1) if scaling == "minmax" else (np.median(low), np.median(high)))
+        np.testing.assert_array_equal(m.bounded(X), u)
     constant = InputMap.fit(np.ones((3, 2)), "minmax")  # only centred
     assert np.all(constant.scale == 1) and np.all(constant.transform(np.ones((3, 2))) == 0)
 
@@ -110,11 +115,15 @@ def test_search_maps_each_column_and_predicts_through_the_map(search):
     u = reg.input_map_.transform(X)
     np.testing.assert_allclose(u.mean(axis=0), 0, atol=1e-6)
     np.testing.assert_allclose(u.std(axis=0), 1, rtol=1e-5)
-    assert reg.input_map_.domain == pytest.approx((u.min(), u.max()))
-    manual = reg.coef_[0] * reg.formula_.evaluate(u).sum(axis=1) + reg.intercept_[0]
+    low, high = reg.input_map_.column_domains()  # no outliers: the columns' ranges
+    np.testing.assert_allclose(low, u.min(axis=0))
+    np.testing.assert_allclose(high, u.max(axis=0))
+    z = reg.input_map_.standardized(X)
+    columns = [z] + [b.evaluate(u) for _, b in reg.formula_.terms()[1] if str(b) != "x"]
+    manual = np.hstack(columns) @ reg.coef_[0] + reg.intercept_[0]  # the unit's model
     np.testing.assert_allclose(reg.predict(X), manual, rtol=1e-10)
     bases = [str(b) for _, b in reg.formula_.terms()[1]]
-    assert "x" in bases and len(bases) >= 2  # a linear and a non-linear basis to check
+    assert set(bases) - {"x"}  # a non-linear basis to check (x is the unit's anyway)
 
 
 def test_standardize_is_deprecated_and_maps_to_a_scaling():
@@ -163,8 +172,16 @@ def test_first_layer_computes_the_searched_formula_on_raw_inputs(search):
     expected = reg.formula_.evaluate(reg.input_map_.transform(X)).sum(axis=1)
     # float32 precision of five terms of size ~1
     np.testing.assert_allclose(sums, expected, rtol=1e-5, atol=2e-5 * X.shape[1])
-    np.testing.assert_allclose(reg.coef_[0] * sums + reg.intercept_[0], reg.predict(X),
-                               rtol=1e-4, atol=1e-4)
+    # The search's model (fitness="separable") is one unit of this layer:
+    # with coef_ as its kernel it predicts what the estimator predicts.
+    d, coef = X.shape[1], reg.coef_[0]
+    others = [str(b) for _, b in reg.formula_.terms()[1] if str(b) != "x"]
+    blocks = [coef[:d] if str(basis) == "x" else
+              coef[d * (1 + others.index(str(basis))):d * (2 + others.index(str(basis)))] / m
+              for basis, m in zip(first.bases, first.multipliers)]
+    first.kernel.assign(np.concatenate(blocks)[:, None].astype("float32"))
+    first.bias.assign(np.float32([reg.intercept_[0]]))
+    np.testing.assert_allclose(to_numpy(first(X))[:, 0], reg.predict(X), rtol=1e-4, atol=1e-4)
     # Without the map the same weights compute something else entirely.
     bare = keras_taskneurons.layer_factory(reg.formula_)(1)
     bare.build(X.shape)

@@ -387,12 +387,18 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
         variance = ops.where(seen, ops.cast(self.range_variance, dtype) / correction, 1.0)
         return mean, variance
 
-    def _basis_input(self, u, axis=-1, training=None):
+    def _basis_input(self, u, axis=-1, training=None, state=False):
         """What every basis but ``x`` sees: ``u`` brought into
-        ``basis_domain`` as ``basis_range`` says (module docstring)."""
+        ``basis_domain`` as ``basis_range`` says (module docstring).
+        ``state``: ``u`` is a recurrent state, not the input: clipped to
+        ``basis_domain``, never to the input's per-column domains, and not
+        counted by the range check."""
         if self.basis_range is None:
             return u
         low, high = self.basis_domain
+        by_column = self._clips_by_column() and not state
+        if by_column:  # the search's per-column domains
+            low, high = (_along(v, u, axis) for v in self.input_map.column_domains())
         if self.basis_range == "running" and self.range_mean is not None:
             mean, variance = self._running_statistics(u, axis, training)
             shape = [1] * len(u.shape)
@@ -402,15 +408,31 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
             standardized = ops.divide(ops.subtract(u, mean), ops.sqrt(ops.add(variance, 1e-6)))
             u = ops.add(ops.multiply(standardized, half), (low + high) / 2)
         if (self._range_probe is not None or (training and not self._range_checked)) and (
-                self._uses_bounded_input()):
-            self._note_range(u)
+                self._uses_bounded_input() and not state):
+            self._note_range(u, low, high)
+        if by_column:
+            return ops.minimum(ops.maximum(u, low), high)
         return ops.clip(u, low, high)
 
-    def _outside_fraction(self, u):
-        """The fraction of ``u`` outside ``basis_domain``, as a Python float,
-        or ``None`` when ``u`` has no value yet (traced under ``jit`` or
-        ``tf.function``; the unused tensor is then pruned from the graph)."""
-        low, high = self.basis_domain
+    def _basis_bounds(self):
+        """``(low, high)`` of what the bases see, for numpy: each input's own
+        domain (arrays) in a layer that clips by column, else
+        ``basis_domain``."""
+        if self._clips_by_column():
+            return self.input_map.column_domains()
+        return self.basis_domain
+
+    def _clips_by_column(self):
+        """Whether the bases see each input clipped to its own domain (a
+        layer holding a search's map with per-column domains, with
+        ``basis_range="clip"``)."""
+        return self._clips_linear() and self.input_map.low is not None
+
+    def _outside_fraction(self, u, low, high):
+        """The fraction of ``u`` outside ``(low, high)`` (numbers, or tensors
+        that broadcast against ``u``), as a Python float, or ``None`` when
+        ``u`` has no value yet (traced under ``jit`` or ``tf.function``; the
+        unused tensor is then pruned from the graph)."""
         outside = ops.logical_or(ops.less(u, low), ops.greater(u, high))
         fraction = ops.mean(ops.cast(outside, "float32"))
         try:
@@ -418,12 +440,12 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
         except Exception:  # a symbolic or traced tensor: no value to read
             return None
 
-    def _note_range(self, u):
-        """Record the fraction outside the domain for a probe, or, on the
-        first training batch seen eagerly, warn once if it is most of it
-        (:data:`SATURATION_WARNING`). Compiled training is checked by
-        :class:`~keras_taskneurons.BasisRangeMonitor`."""
-        fraction = self._outside_fraction(u)
+    def _note_range(self, u, low, high):
+        """Record the fraction outside the domain ``(low, high)`` for a
+        probe, or, on the first training batch seen eagerly, warn once if it
+        is most of it (:data:`SATURATION_WARNING`). Compiled training is
+        checked by :class:`~keras_taskneurons.BasisRangeMonitor`."""
+        fraction = self._outside_fraction(u, low, high)
         if fraction is None:
             return
         if self._range_probe is not None:

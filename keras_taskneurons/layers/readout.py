@@ -179,7 +179,7 @@ def contributions(layer, x, rows=4096):
     does)."""
     x = _check_data(layer, x)
     linear_maps, other_maps = input_maps(layer)
-    low, high = layer.basis_domain
+    low, high = layer._basis_bounds()
     terms = []
     for basis, multiplier, weights, constants in _block_weights(layer):
         maps = linear_maps if basis == LINEAR else other_maps
@@ -215,7 +215,7 @@ def interaction_contributions(layer, x):
     if layer.basis_range is None:
         z = x * linear_maps[:, 0] + linear_maps[:, 1]
     else:  # bounded as the layer's term sees it (_interaction_input)
-        z = np.clip(x * other_maps[:, 0] + other_maps[:, 1], *layer.basis_domain)
+        z = np.clip(x * other_maps[:, 0] + other_maps[:, 1], *layer._basis_bounds())
         if m is not None and m.u_mean is not None:  # in z's units
             z = (z - np.asarray(m.u_mean, np.float64)) / np.asarray(m.u_std, np.float64)
     kernel = ops.convert_to_numpy(layer.interaction_kernel).astype(np.float64)

@@ -34,6 +34,7 @@ from keras_taskneurons.search import candidates as candidates_module
 from keras_taskneurons.search import evolution
 from keras_taskneurons.search import front as front_module
 from keras_taskneurons.search import interactions as interaction_check
+from keras_taskneurons.search import separable
 from keras_taskneurons.search.front import MODEL_SELECTIONS, validation_loss
 from keras_taskneurons.search.refinement import (
     expands,
@@ -125,6 +126,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         max_complexity=DEFAULT_MAX_COMPLEXITY,
         refine=True,
         scaling="auto",
+        fitness="separable",
         standardize="deprecated",
         n_jobs=None,
         random_state=None,
@@ -149,6 +151,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         self.max_complexity = max_complexity
         self.refine = refine
         self.scaling = scaling
+        self.fitness = fitness
         self.standardize = standardize
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -239,6 +242,10 @@ class _VectorizedSymbolicBase(BaseEstimator):
         if self.scaling not in SCALINGS:
             raise ValueError(
                 f"scaling must be one of {SCALINGS}, got scaling={self.scaling!r}."
+            )
+        if not (isinstance(self.fitness, str) and self.fitness in separable.FITNESSES):
+            raise ValueError(
+                f"fitness must be one of {separable.FITNESSES}, got fitness={self.fitness!r}."
             )
         if not (isinstance(self.standardize, str) and self.standardize == "deprecated") and (
             not isinstance(self.standardize, (bool, np.bool_))
@@ -347,12 +354,15 @@ class _VectorizedSymbolicBase(BaseEstimator):
 
     def _fit_input_map(self, X, targets):
         """Step 1: the input map (and the targets' standardization, which
-        ``coef_`` and ``intercept_`` undo); returns the mapped data."""
+        ``coef_`` and ``intercept_`` undo); returns what a first layer's
+        bases see (``u`` clipped to each column's domain), what its linear
+        basis sees (``z``, bounded alike) and the standardized targets."""
         self.input_map_ = InputMap.fit(X, self._scaling())
         self.x_mean_, self.x_scale_ = self.input_map_.center, self.input_map_.scale
         self.y_mean_ = targets.mean(axis=0)
         self.y_scale_ = _safe_scale(targets.std(axis=0))
-        return self.input_map_.transform(X), (targets - self.y_mean_) / self.y_scale_
+        return (self.input_map_.bounded(X), self.input_map_.standardized(X, bounded=True),
+                (targets - self.y_mean_) / self.y_scale_)
 
     def _fit_targets(self, X, targets, weights):
         """Search ``f`` for a 2-D ``targets``; sets every learned attribute.
@@ -368,19 +378,26 @@ class _VectorizedSymbolicBase(BaseEstimator):
             else self.random_state.randint(2**31)
         )
         seed = int(rng.integers(2**31 - 1))
-        U, t_std = self._fit_input_map(X, targets)
+        U, Z, t_std = self._fit_input_map(X, targets)
         rows = self._search_rows(*X.shape, rng)
         self.n_search_samples_ = len(rows)
         evolve, held_out = self._validation_split(rows, rng)
         train = (U[evolve], t_std[evolve], weights[evolve])
         validation = (U[held_out], t_std[held_out], weights[held_out])
-        hall, candidates = self._evolve(train, seed)
-        self.program_, self.evolved_formula_, self.evolved_fitness_ = (
-            self._best_convertible(candidates)
-        )
-        self._choose(self._pareto_front(hall, train, validation), train, validation)
-        self._final_scaling(U, t_std, weights)
-        self._check_interactions(X, U, t_std, weights, evolve, held_out, rng)
+        # The unit's model needs what the linear basis sees too.
+        self._unit_rows = ((U[evolve], Z[evolve], *train[1:]),
+                           (U[held_out], Z[held_out], *validation[1:]))
+        try:
+            hall, candidates = self._evolve(train, seed)
+            self.program_, self.evolved_formula_, self.evolved_fitness_ = (
+                self._best_convertible(candidates)
+            )
+            self._choose(self._pareto_front(hall, train, validation), train, validation)
+            self._keep_linear_unless_beaten()
+        finally:
+            del self._unit_rows  # an estimator does not carry its training rows
+        self._final_scaling(U, Z, t_std, weights)
+        self._check_interactions(Z, U, t_std, weights, evolve, held_out, rng)
         if self.verbose:
             print("\n".join(["Pareto front (loss on held-out rows; > marks the chosen formula):"]
                             + self.equations_.table()), flush=True)
@@ -395,7 +412,11 @@ class _VectorizedSymbolicBase(BaseEstimator):
         """Step 3 (:func:`~keras_taskneurons.search.evolution.evolve`): the
         hall of fame and each generation's best; sets ``run_details_`` and
         ``n_generations_``."""
-        hall, candidates, self.run_details_ = evolution.evolve(self, train, seed)
+        fitness = None
+        if self.fitness == "separable":
+            _, Z, targets, weights = self._unit_rows[0]
+            fitness = separable.SeparableFitness(Z, targets, weights)
+        hall, candidates, self.run_details_ = evolution.evolve(self, train, seed, fitness)
         self.n_generations_ = len(self.run_details_["generation"])
         return hall, candidates
 
@@ -409,32 +430,95 @@ class _VectorizedSymbolicBase(BaseEstimator):
         formula, score = self.evolved_formula_, self.evolved_fitness_
         if self.refine:
             formula, score = refine(formula, *train, score)
-        loss = validation_loss(formula, train, validation)
+        loss, score = self._losses(formula, train, validation, score)
         self.equations_ = front_module.ParetoFront(
             [front_module.Equation(formula.complexity, loss, 0.0, formula, score)],
             0, self.model_selection,
         )
         self.formula_, self.fitness_ = formula, score
 
-    def _final_scaling(self, U, t_std, weights):
-        """Step 5: ``a, b`` on every sample, on the original target scale, for
-        every equation of the front (``predict(X, index=...)``); ``coef_``
-        and ``intercept_`` are the chosen equation's."""
+    def _losses(self, formula, train, validation, fitness=None):
+        """``(held-out loss, fitness)`` of ``formula`` under ``fitness``:
+        the model of a layer's unit (``"separable"``), or the paper's
+        ``a·Σ f + b`` (``"shared"``; ``fitness`` when given, not recomputed)."""
+        if self.fitness == "separable":
+            fit_rows, held_rows = self._unit_rows
+            return (separable.held_out_loss(formula, fit_rows, held_rows),
+                    separable.in_sample_loss(formula, fit_rows))
+        if fitness is None:
+            fitness = scaled_error(feature_sum(formula, train[0]), *train[1:])
+        return validation_loss(formula, train, validation), fitness
+
+    def _keep_linear_unless_beaten(self):
+        """Never worse than linear: with ``fitness="separable"`` the chosen
+        formula must beat ``x`` alone on the held-out rows (``linear_loss_``;
+        :func:`~keras_taskneurons.search.separable.beats_linear`); else the
+        front's ``x`` is chosen, with a warning naming both losses."""
+        self.linear_loss_ = None
+        if self.fitness != "separable":
+            return
+        self.linear_loss_ = separable.held_out_loss(separable.LINEAR, *self._unit_rows)
+        chosen = self.equations_.best
+        if chosen.formula != separable.LINEAR and separable.beats_linear(
+                chosen.formula, *self._unit_rows):
+            return
+        others = [e for e in self.equations_ if e.formula != separable.LINEAR]
+        best = (f"the best, {min(others, key=lambda e: e.loss).formula.format(4)}, leaves "
+                f"{min(e.loss for e in others):.4g} of the variance" if others
+                else "none leaves less of the variance")
+        warnings.warn(
+            f"No formula beats the linear neuron on the held-out rows: {best}, x alone "
+            f"{self.linear_loss_:.4g} (a formula must cut it by "
+            f"{100 * separable.MIN_LINEAR_GAIN:g} % and by {separable.MIN_LINEAR_T:g} "
+            "standard errors of the rows' differences). The search chooses x: its layers "
+            "are linear neurons on the search's map.",
+            UserWarning, stacklevel=4,
+        )
+        position = next((i for i, e in enumerate(self.equations_)
+                         if e.formula == separable.LINEAR), None)
+        equations = list(self.equations_)
+        if position is None:  # x on the front, as its simplest equation
+            equations.insert(0, front_module.Equation(
+                1, self.linear_loss_, 0.0, separable.LINEAR,
+                separable.in_sample_loss(separable.LINEAR, self._unit_rows[0])))
+            position = 0
+        self.equations_ = front_module.ParetoFront(equations, position, self.model_selection)
+        self.formula_, self.fitness_ = equations[position].formula, equations[position].fitness
+
+    def _final_scaling(self, U, Z, t_std, weights):
+        """Step 5: the fitness's model fitted on every sample, on the
+        original target scale, for every equation of the front
+        (``predict(X, index=...)``): ``(W, b)`` with ``W`` of shape
+        ``(features, outputs)`` for :meth:`_features`; ``coef_`` and
+        ``intercept_`` are the chosen equation's (:meth:`_public_coef`)."""
         self._equation_scalings = []
         for equation in self.equations_:
-            a, b = linear_scaling(feature_sum(equation.formula, U), t_std, weights)
-            self._equation_scalings.append((a * self.y_scale_, b * self.y_scale_ + self.y_mean_))
-        self.coef_, self.intercept_ = self._equation_scalings[self.equations_.chosen]
+            if self.fitness == "separable":
+                columns = separable.design(equation.formula, U, Z)
+                solution = separable.fit_design(columns, t_std, weights)
+                W, b = solution[:-1], solution[-1]
+            else:
+                a, b = linear_scaling(feature_sum(equation.formula, U), t_std, weights)
+                W = a[None, :]
+            self._equation_scalings.append((W * self.y_scale_, b * self.y_scale_ + self.y_mean_))
+        W, self.intercept_ = self._equation_scalings[self.equations_.chosen]
+        self.coef_ = self._public_coef(W.T)
 
-    def _check_interactions(self, X, U, t_std, weights, fit_rows, held_rows, rng):
+    def _public_coef(self, coef):
+        """``coef_`` from per-output weights ``(outputs, features)``: the
+        scale ``a`` per output ``(outputs,)`` for ``fitness="shared"``, the
+        weights of the unit's columns ``(outputs, features)`` for
+        ``"separable"``."""
+        return coef[:, 0] if self.fitness == "shared" else coef
+
+    def _check_interactions(self, Z, U, t_std, weights, fit_rows, held_rows, rng):
         """Step 6 (:mod:`~keras_taskneurons.search.interactions`): the
         held-out losses without and with interaction terms
         (``interaction_losses_``), the suggested ``interaction_rank_`` and
         ``interaction_gain_`` (the loss without over the loss with it)."""
-        Z = self.input_map_.standardized(X, bounded=True)
         self.interaction_losses_, self.interaction_rank_ = interaction_check.check_interactions(
             self.formula_, U, Z, t_std, weights, fit_rows, held_rows,
-            self.input_map_.domain, rng)
+            self.input_map_.column_domains(), rng)
         rank = self.interaction_rank_
         self.interaction_gain_ = (
             self.interaction_losses_[0] / max(self.interaction_losses_[rank], 1e-300)
@@ -462,7 +546,7 @@ class _VectorizedSymbolicBase(BaseEstimator):
         than every shorter one) and, with ``refine=True``, the seeds and
         sparse combinations of :mod:`~keras_taskneurons.search.candidates`.
         """
-        evolved, lowest = [], np.inf
+        evolved, lowest = [separable.LINEAR], np.inf  # the linear neuron competes too
         for length in sorted(hall):  # the front on the evolution fitness
             value, program = hall[length]
             if value < lowest:
@@ -495,8 +579,8 @@ class _VectorizedSymbolicBase(BaseEstimator):
                         or meaningless(variant, train[0]) is not None):
                     continue
                 seen.add(str(variant))
-                score = scaled_error(feature_sum(variant, train[0]), *train[1:])
-                scored.append((variant, validation_loss(variant, train, validation), score))
+                loss, score = self._losses(variant, train, validation)
+                scored.append((variant, loss, score))
         return front_module.build(scored, self.model_selection)
 
     def _within_complexity(self, formula):
@@ -528,19 +612,27 @@ class _VectorizedSymbolicBase(BaseEstimator):
         check_is_fitted(self, "formula_")
         return self.equations_.index(index)
 
-    def _sums(self, X, position):
-        """``Σ_i f(u_i)`` of the front's equation at ``position`` (resolved
-        by :meth:`_equation_index`) for new rows ``X``."""
+    def _checked_features(self, X, position):
+        """:meth:`_features` of the front's equation at ``position``
+        (resolved by :meth:`_equation_index`) for new rows ``X``."""
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self._standardized_sums(X, self.equations_[position].formula)
+        return self._features(X, self.equations_[position].formula)
 
-    def _standardized_sums(self, X, formula):
-        return feature_sum(formula, self.input_map_.transform(X))
+    def _features(self, X, formula):
+        """What the fitness's model weighs, for rows ``X`` (``(n, features)``):
+        ``"separable"``: the columns of a first layer's unit, ``[z, g_1(u),
+        …, g_K(u)]`` (:func:`~keras_taskneurons.search.separable.design`
+        without its constant); ``"shared"``: ``Σ_i f(u_i)``, one column."""
+        U = self.input_map_.bounded(X)
+        if self.fitness == "separable":
+            Z = self.input_map_.standardized(X, bounded=True)
+            return separable.design(formula, U, Z)[:, :-1]
+        return feature_sum(formula, U)[:, None]
 
     def _scores(self, X, index=None):
         position = self._equation_index(index)  # checks that the estimator is fitted
-        coef, intercept = self._equation_scalings[position]
-        return self._sums(X, position)[:, None] * coef + intercept
+        W, intercept = self._equation_scalings[position]
+        return self._checked_features(X, position) @ W + intercept
 
     def layer_factory(self, interactions=False, index=None, **defaults):
         """A :func:`~keras_taskneurons.layer_factory` for ``formula_`` (or the

@@ -102,6 +102,17 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         maximum, so a shared-unit target keeps closer to one ``f``
         (radial classes on normal columns: 0.975 against 0.845). Each output of ``y``
         is standardized too; ``coef_`` and ``intercept_`` undo it.
+    fitness : {"separable", "shared"}, default="separable"
+        What ``f`` is scored by, in the evolution and on the front.
+        ``"separable"``: the model ONE unit of the first layer computes,
+        every input its own weight on ``x`` and on each basis of ``f``
+        (ridge least squares; :mod:`~keras_taskneurons.search.separable`),
+        so ``f`` is chosen for what it adds to a per-input linear neuron;
+        ``x`` alone competes on the front, and a formula must cut its
+        held-out loss clearly (by 1 % and two standard errors; ``linear_loss_``) or the search warns and
+        keeps ``x``. ``"shared"``: the paper's ``a·Σ_i f(u_i) + b``, one
+        weight for every input (right when the target really is such a
+        sum). ``predict`` and ``coef_`` follow the chosen model.
     standardize : bool, deprecated
         ``True`` means ``scaling="global"``, ``False`` ``scaling="none"``
         (with a ``FutureWarning``).
@@ -128,10 +139,16 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         nearly constant there, or terms that cancel (see
         :mod:`~keras_taskneurons.search.refinement`). Prints as a table;
         ``equations_.to_frame()`` gives a pandas DataFrame.
-    coef_ : ndarray of shape (n_outputs,)
-        Scale ``a`` per output.
+    coef_ : ndarray of shape (n_outputs, n_columns) or (n_outputs,)
+        ``fitness="separable"``: per output, the weights of the unit's
+        columns ``[z_1 … z_d, g_1(u_1) … g_1(u_d), …]`` (``x`` first, then
+        each other basis of ``formula_`` in expansion order); ``"shared"``:
+        the scale ``a`` per output.
     intercept_ : ndarray of shape (n_outputs,)
         Offset ``b`` per output.
+    linear_loss_ : float or None
+        With ``fitness="separable"``, the held-out loss of ``x`` alone (the
+        linear neuron) that the chosen formula had to beat.
     fitness_ : float
         ``1 − R²`` of ``formula_`` on the evolution samples (mapped).
     evolved_formula_ : Formula
@@ -216,7 +233,9 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         return self
 
     def predict(self, X, index=None):
-        """``coef_ · Σ_i f(u_i) + intercept_``, ``u = input_map_(x)``.
+        """The fitness's model: ``"separable"``: ``coef_ · [z, g_1(u), …] +
+        intercept_``; ``"shared"``: ``coef_ · Σ_i f(u_i) + intercept_``
+        (``u = input_map_(x)`` clipped to each column's domain).
 
         Parameters
         ----------
@@ -300,14 +319,14 @@ class VectorizedSymbolicClassifier(ClassifierMixin, _VectorizedSymbolicBase):
         # One map per equation of the front (``index=`` in the methods below).
         self._logistic_maps = []
         for equation in self.equations_:
-            sums = self._standardized_sums(X, equation.formula)
-            scale = _safe_scale(np.array([sums.std()]))[0]
+            features = self._features(X, equation.formula)
+            scale = _safe_scale(features.std(axis=0))
             logistic = LogisticRegression(C=1e4, max_iter=1000).fit(
-                sums[:, None] / scale, y, sample_weight=sample_weight
+                features / scale, y, sample_weight=sample_weight
             )
             self._logistic_maps.append((scale, logistic))
         scale, self.logistic_ = self._logistic_maps[self.equations_.chosen]
-        self.coef_ = self.logistic_.coef_[:, 0] / scale
+        self.coef_ = self._public_coef(self.logistic_.coef_ / scale)
         self.intercept_ = self.logistic_.intercept_
         return self
 
@@ -315,7 +334,7 @@ class VectorizedSymbolicClassifier(ClassifierMixin, _VectorizedSymbolicBase):
         """The logistic map of equation ``index`` and its features of ``X``."""
         position = self._equation_index(index)  # checks that the estimator is fitted
         scale, logistic = self._logistic_maps[position]
-        return logistic, self._sums(X, position)[:, None] / scale
+        return logistic, self._checked_features(X, position) / scale
 
     def decision_function(self, X, index=None):
         """Per-class scores ``coef_ · Σ_i f(x_i) + intercept_``.

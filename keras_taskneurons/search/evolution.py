@@ -62,17 +62,21 @@ def gplearn_regressor(estimator, metric, seed):
         random_state=seed,
     )
 
-def evolve(estimator, train, seed):
+def evolve(estimator, train, seed, fitness=None):
     """gplearn's evolution on the stacked evolution rows, one generation at
-    a time, with the parameters of the estimator. Returns the hall
-    of fame (length → (fitness, program), the best of all generations), each
-    generation's best ``(fitness, length, generation, program)`` and the
-    run details (per generation)."""
+    a time, with the parameters of the estimator. ``fitness``: an object
+    with ``function()`` and ``release()`` scoring the stacked values
+    (:class:`~keras_taskneurons.search.separable.SeparableFitness`; the
+    paper's :class:`~keras_taskneurons.search.fitness.ScaledSumFitness` when
+    ``None``). Returns the hall of fame (length → (fitness, program), the
+    best of all generations), each generation's best ``(fitness, length,
+    generation, program)`` and the run details (per generation)."""
     from gplearn.fitness import make_fitness
 
     U, targets, weights = train
     n_features = U.shape[1]
-    fitness = ScaledSumFitness(targets, n_features)
+    if fitness is None:
+        fitness = ScaledSumFitness(targets, n_features)
     metric = make_fitness(
         function=fitness.function(), greater_is_better=False, wrap=True
     )

@@ -1,0 +1,127 @@
+"""The fitness that mirrors the layer, the linear fallback, per-column domains."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_taskneurons  # noqa: F401  (registers the layers for loading)
+from keras_taskneurons import Formula, TaskNeuronDense, VectorizedSymbolicRegressor
+from keras_taskneurons.input_map import InputMap
+from keras_taskneurons.search import separable
+from keras_taskneurons.search.fitness import feature_sum, scaled_error
+
+SMALL = dict(population_size=200, generations=4)
+
+
+def signed_quadratic(n=600, d=6, seed=0):
+    """``Σ s_i u_i² + 0.5 Σ u_i`` with signs ``s`` alternating: ``x**2`` helps
+    a per-input model a lot, but cancels in an equal-weights sum."""
+    rng = np.random.default_rng(seed)
+    U = rng.normal(size=(n, d))
+    signs = np.where(np.arange(d) % 2 == 0, 1.0, -1.0)
+    y = (U**2 * signs).sum(axis=1) + 0.5 * U.sum(axis=1) + 0.05 * rng.normal(size=n)
+    return U, (y - y.mean()) / y.std()
+
+
+def test_the_unit_fitness_ranks_the_basis_a_per_input_model_needs_first():
+    U, y = signed_quadratic()
+    t, w = y[:, None], np.ones(len(y))
+    rows = (U[:400], U[:400], t[:400], w[:400])
+    held = (U[400:], U[400:], t[400:], w[400:])
+    square, cube = Formula("x**2"), Formula("x**3")
+    # The paper's equal-weights fitness prefers x**3 (it repairs the linear sum) ...
+    shared = {f: scaled_error(feature_sum(f, U[:400]), t[:400], w[:400]) for f in (square, cube)}
+    assert shared[cube] < shared[square]
+    # ... the unit's model wants x**2, far ahead, in the evolution and held out.
+    fitness = separable.SeparableFitness(U[:400], t[:400], w[:400])
+    assert fitness.loss(square.evaluate(U[:400])) < 0.1 < fitness.loss(cube.evaluate(U[:400]))
+    assert separable.held_out_loss(square, rows, held) < 0.1 < separable.held_out_loss(cube, rows, held)
+    # The search, end to end: separable finds the square, shared does not.
+    reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(U, y)
+    assert "x**2" in {str(b) for _, b in reg.formula_.terms()[1]}, reg.equations_
+    assert reg.score(U, y) > 0.95
+    paper = VectorizedSymbolicRegressor(random_state=0, fitness="shared", **SMALL).fit(U, y)
+    assert paper.score(U, y) < 0.5
+
+
+def test_the_evolution_fitness_is_the_ridge_fit_it_claims():
+    U, y = signed_quadratic(n=300, d=3)
+    t, w = y[:, None], np.ones(len(y))
+    fitness = separable.SeparableFitness(U, t, w)
+    F = np.sin(2 * U)
+    columns = np.hstack([U, F, np.ones((len(U), 1))])
+    solution = np.linalg.lstsq(columns, y, rcond=None)[0]
+    exact = np.mean((y - columns @ solution) ** 2) / y.var()
+    assert fitness.loss(F) == pytest.approx(exact, rel=1e-2)
+    assert fitness.loss(np.zeros_like(F)) == pytest.approx(fitness.linear_loss)
+    assert fitness.loss(np.full_like(F, np.nan)) == 1.0
+
+
+def test_no_formula_beats_linear_so_the_search_says_so_and_keeps_x():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + rng.normal(size=400)
+    with pytest.warns(UserWarning, match="No formula beats the linear neuron.*x alone"):
+        reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, y)
+    assert reg.formula_ == Formula("x") and reg.equations_.best.formula == Formula("x")
+    assert reg.linear_loss_ == pytest.approx(reg.equations_.best.loss)
+    assert reg.score(X, y) > 0.9  # the linear model itself
+    # The check can fail: where a basis helps, no warning and no fallback.
+    U, t = signed_quadratic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(U, t)
+    assert reg.formula_ != Formula("x") and reg.equations_.best.loss < 0.5 * reg.linear_loss_
+
+
+def test_fitness_is_validated():
+    with pytest.raises(ValueError, match="fitness='paper'"):
+        VectorizedSymbolicRegressor(fitness="paper").fit(np.eye(3), [1.0, 2.0, 3.0])
+
+
+# --- per-column domains --------------------------------------------------------------
+
+
+def heavy_columns(n=500, seed=0):
+    """A normal column, and one whose last rows lie 100 standard deviations out."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    X[-5:, 1] = 100.0
+    return X
+
+
+def test_each_column_gets_its_own_domain_cut_at_its_fences():
+    X = heavy_columns()
+    m = InputMap.fit(X, "standard")
+    u = m.transform(X)
+    low, high = m.column_domains()
+    assert low[0] == u[:, 0].min() and high[0] == u[:, 0].max()  # normal: its range
+    assert high[1] < 0.2 * u[:, 1].max()  # heavy: cut where its bulk ends
+    assert m.domain == pytest.approx((np.median(low), np.median(high)))
+    np.testing.assert_array_equal(m.bounded(X), np.clip(u, low, high))
+    assert InputMap.from_config(m.get_config()) == m
+    with pytest.raises(ValueError, match="low < high"):
+        InputMap([0.0, 0.0], [1.0, 1.0], low=[0.0, 1.0], high=[1.0, 1.0])
+    with pytest.raises(ValueError, match="come together"):
+        InputMap([0.0], [1.0], low=[0.0])
+
+
+def test_a_layer_clips_each_input_to_its_own_domain_and_saves_it(tmp_path):
+    X = heavy_columns()
+    m = InputMap.fit(X, "standard")
+    layer = TaskNeuronDense(1, "x**2", input_map=m, linear_basis=False, basis_scale=1.0,
+                            normalize_bases=False, kernel_initializer="ones",
+                            basis_initializer="ones")
+    model = keras.Sequential([keras.Input((2,)), layer])
+    expected = (m.bounded(X) ** 2).sum(axis=1)
+    got = np.asarray(model.predict(X, verbose=0))[:, 0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    # One domain for both columns would let the heavy column's square through.
+    assert got[-1] < 0.1 * (m.transform(X)[-1] ** 2).sum()
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(np.asarray(loaded.predict(X, verbose=0))[:, 0], got)
+    assert loaded.layers[0].input_map == m and loaded.layers[0].input_map.low is not None
