@@ -7,10 +7,15 @@ the scores are test MSE on that scale, or test accuracy). The features go in
 raw, as loaded. TN: the README recipe (``recipe.py``: the search's defaults
 on the raw training rows, ``search.layer_factory(activation="relu")``,
 hidden 32 and 16); LN: the narrowest Dense network of that shape with at
-least as many parameters, given an adapted ``Normalization``. Nothing is
-tuned; both train alike (Adam 1e-3, batch 32, early stopping). One result
-file per dataset and seed (``results/tabular_recipe/``), merged by the report
-step, so an interrupted run resumes.
+least as many parameters, given an adapted ``Normalization``. Controls
+(``peers.py``): the same layers with a FIXED ``x**2`` and with a RANDOM
+formula from the function set on the search's map, and the tabular peer,
+an MLP of the same hidden widths with periodic (PLR) embeddings on
+quantile-normal inputs. Nothing is tuned; all train alike (Adam 1e-3, batch
+32, early stopping). Each basis's share of the first task-neuron layer's
+output on the training rows is recorded. One result file per dataset and
+seed (``results/tabular_recipe/``), merged by the report step, so an
+interrupted run resumes.
 
     python benchmarks/tabular_recipe.py --seeds 3 --jobs 2
     python benchmarks/tabular_recipe.py --report-only
@@ -25,6 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import datasets  # noqa: E402
+import peers  # noqa: E402
 import recipe  # noqa: E402
 
 ALL = {**datasets.DATASETS, **datasets.MORE_DATASETS}
@@ -55,13 +61,21 @@ def run(name, seed, max_rows, epochs, quick):
     found, seconds = recipe.search(X, y, task, seed, quick)
     n_outputs = len(np.unique(y)) if task == "classification" else 1
     built, widths = recipe.readme_networks(found, X, n_outputs, task, seed)
+    controls, drawn = peers.control_networks(found, X, n_outputs, task, seed, recipe.HIDDEN,
+                                             found.function_set)
     result = {"dataset": name, "seed": seed, "task": task, "shape": shape,
-              "formula": found.formula_.format(3), "search_seconds": seconds, "LN widths": widths}
-    for kind, model in built.items():
-        result[kind] = recipe.fit_and_score(model, X, y, X_test, y_test, task, epochs, seed)
+              "formula": found.formula_.format(3), "random formula": drawn.format(3),
+              "search_seconds": seconds, "LN widths": widths,
+              "search loss": found.equations_.best.loss, "linear loss": found.linear_loss_}
+    inputs = {"PLR": peers.quantile_normal(X, X_test)}
+    for kind, model in {**built, **controls}.items():
+        train, test = inputs.get(kind, (X, X_test))
+        result[kind] = recipe.fit_and_score(model, train, y, test, y_test, task, epochs, seed)
         result[kind + " params"] = model.count_params()
-    print(f"{name} seed {seed}: {result['formula']}  TN {result['TN']:.4f}  LN {result['LN']:.4f}",
-          flush=True)
+    first = built["TN"].layers[0]
+    result["TN shares"] = {k: float(v) for k, v in first.basis_contributions(X).items()}
+    print(f"{name} seed {seed}: {result['formula']}  " + "  ".join(
+        f"{k} {result[k]:.4f}" for k in ("TN", "LN", "fixed", "random", "PLR")), flush=True)
     return result
 
 
@@ -103,40 +117,62 @@ def compare(tn, ln, classification):
     return verdict, wins, is_better
 
 
+CONTROLS = ("LN", "fixed", "random", "PLR")
+"""What TN is compared with, in the report's columns."""
+
+
 def report(results, quick, argv):
     import keras
 
     rows = []
-    better = within = worse = paired_majority = 0
+    counts = {kind: {"better": 0, "within": 0, "worse": 0, "paired": 0} for kind in CONTROLS}
+    both_controls = 0
     for name in ALL:
-        runs = sorted((r for r in results if r["dataset"] == name), key=lambda r: r["seed"])
+        runs = sorted((r for r in results if r["dataset"] == name and "PLR" in r),
+                      key=lambda r: r["seed"])
         if not runs:
             continue
         classification = runs[0]["task"] == "classification"
-        tn, ln = np.array([r["TN"] for r in runs]), np.array([r["LN"] for r in runs])
-        verdict, wins, is_better = compare(tn, ln, classification)
-        better += verdict == "TN"
-        within += verdict == "within 1 std"
-        worse += verdict == "LN"
-        paired_majority += is_better and wins >= 0.6 * len(runs)
+        tn = np.array([r["TN"] for r in runs])
+        cells, beats = [], {}
+        for kind in CONTROLS:
+            other = np.array([r[kind] for r in runs])
+            verdict, wins, is_better = compare(tn, other, classification)
+            key = {"TN": "better", "within 1 std": "within", "LN": "worse"}[verdict]
+            counts[kind][key] += 1
+            counts[kind]["paired"] += is_better and wins >= 0.6 * len(runs)
+            beats[kind] = is_better
+            cells.append(f"{common.summary(other)} {'<' if is_better else '≥'} {wins}/{len(runs)}"
+                         if not classification else
+                         f"{common.summary(other)} {'>' if is_better else '≤'} {wins}/{len(runs)}")
+        both_controls += beats["fixed"] and beats["random"]
+        shares = np.mean([1.0 - r["TN shares"].get("x", 0.0) for r in runs])
+        linear = sum(r["formula"] == "x" for r in runs)
         rows.append([name, "{} × {}".format(*runs[0]["shape"]),
-                     "accuracy ↑" if classification else "MSE ↓",
-                     common.summary(ln), common.summary(tn),
-                     verdict, f"{wins}/{len(runs)}", f"`{runs[0]['formula']}`"[:70],
-                     f"{runs[0]['TN params']} / {runs[0]['LN params']}"])
-    seeds = max((len([r for r in results if r["dataset"] == n]) for n in ALL), default=0)
+                     "acc ↑" if classification else "MSE ↓", common.summary(tn), *cells,
+                     f"{100 * shares:.0f} %", f"{linear}/{len(runs)}",
+                     f"`{runs[0]['formula']}`"[:60]])
+    seeds = max((len([r for r in results if r["dataset"] == n and "PLR" in r]) for n in ALL),
+                default=0)
+    line = "; ".join(
+        f"{kind}: better on {c['better']}, within one {kind} std on {c['within']}, worse by more "
+        f"on {c['worse']} (better with ≥ 60 % of paired seeds: {c['paired']})"
+        for kind, c in counts.items())
     text = common.header("The README recipe on raw tabular features (untuned)", argv) + "\n".join([
         (__doc__.split("\n\n")[1]).replace("\n", " "),
         "",
-        f"Backend: {keras.backend.backend()}. Seeds per dataset: up to {seeds}.",
+        f"Backend: {keras.backend.backend()}. Seeds per dataset: up to {seeds}. Each control "
+        "cell: its mean (std), whether TN is better (`<`/`>`: TN's mean better), and on how many "
+        "paired seeds TN beat it. Bases' share: the share of the first layer's output variation "
+        "carried by the bases other than x (mean over seeds). x chosen: seeds where no formula "
+        "beat the linear neuron on held-out rows (the search then keeps x).",
         "",
-        f"**TN better than LN (mean over seeds) on {better} of {len(rows)} datasets; worse by at "
-        f"most one LN standard deviation on {within}; worse by more on {worse}. Better with TN "
-        f"winning at least 60 % of the paired seeds: {paired_majority}.**",
+        f"**TN against {line}. Searched formula better than both the fixed and the random one "
+        f"on {both_controls} of {len(rows)} datasets.**",
         "",
-        common.table(["dataset", "N × d", "metric", "LN + Normalization", "TN (README recipe)",
-                      "better", "paired seeds TN better", "formula (seed 0)", "params TN / LN"],
-                     rows),
+        common.table(["dataset", "N × d", "metric", "TN (README recipe)", "LN + Normalization",
+                      "fixed x**2", "random formula", "MLP-PLR", "bases' share", "x chosen",
+                      "formula (seed 0)"], rows),
         "",
     ])
     common.write_results("tabular_recipe", text, results, quick, lambda raw: None)

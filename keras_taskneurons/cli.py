@@ -219,7 +219,7 @@ def command_fit(args):
     search = Search(
         population_size=args.population, generations=args.generations,
         function_set=functions, parsimony_coefficient=args.parsimony,
-        random_state=args.seed, verbose=1,
+        fitness=args.fitness, random_state=args.seed, verbose=1,
     )  # scaling="auto": each column standardized on the training rows (input_map_)
     started = time.perf_counter()
     search.fit(table.X[train_idx], y[train_idx])
@@ -318,6 +318,7 @@ def command_fit(args):
             "learning_rate": args.learning_rate, "seed": args.seed,
             "population": args.population, "generations": args.generations,
             "functions": list(functions), "parsimony": args.parsimony,
+            "fitness": args.fitness,
         },
         "results": results,
         "model": os.path.basename(args.output),
@@ -399,6 +400,12 @@ def make_parser():
     fit.add_argument(
         "--parsimony", type=float, default=0.0005,
         help="search's penalty per formula node (higher: shorter formulas)",
+    )
+    fit.add_argument(
+        "--fitness", choices=("separable", "shared"), default="separable",
+        help="what the search scores a formula by: 'separable' (default) the model one unit of "
+        "the first layer computes, a weight per input and basis; 'shared' the paper's "
+        "a*sum_i f(x_i) + b",
     )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--compare", action="store_true",

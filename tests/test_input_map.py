@@ -220,6 +220,19 @@ def test_the_first_layer_is_bounded_on_rows_far_outside_the_searched_range(searc
     assert np.abs(to_numpy(free(far))).max() > 1e3 * np.abs(outputs).max()
 
 
+def test_the_first_layer_trains_the_searched_bases_at_full_scale(search):
+    from keras_taskneurons.search.base import FIRST_LAYER_BASIS_SCALE
+
+    reg, _ = search
+    make = reg.layer_factory(activation="relu")
+    first, second = make(8), make(4)
+    assert first.basis_scale == FIRST_LAYER_BASIS_SCALE == 1.0
+    assert second.basis_scale == 0.1  # hidden layers: the gentle default
+    assert first.multipliers == pytest.approx([m if m == 1 else 10 * m for m in second.multipliers])
+    given = reg.layer_factory(basis_scale=0.5)  # a given scale serves every layer
+    assert given(8).basis_scale == given(4).basis_scale == 0.5
+
+
 def test_later_layers_adapt_their_range_on_the_search_domain(search):
     reg, _ = search
     make = reg.layer_factory(activation="relu")
