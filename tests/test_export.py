@@ -33,7 +33,9 @@ def every_layer_model():
     keras.utils.set_random_seed(0)
     grow = dict(basis_initializer="glorot_uniform", activation="tanh")
     inputs = {name: keras.Input(shape, name=name) for name, shape in SHAPES.items()}
-    mapped = ktn.InputMap([0.5, -0.2], [2.0, 0.7], (-1.5, 1.5))
+    # Per-column domains: the second column's clips the sample inputs.
+    mapped = ktn.InputMap([0.5, -0.2], [2.0, 0.7], (-1.5, 1.5), low=[-1.2, -1.5],
+                          high=[1.5, 0.9])
     sequence = ktn.TaskNeuronConv1D(3, 3, formula="x**2 + sin(x)", padding="causal",
                                     input_map=mapped, **grow)(inputs["sequence"])
     image = ktn.TaskNeuronConv2D(3, 3, formula="x**3 + x", strides=2, padding="same", **grow)(
@@ -95,8 +97,11 @@ def test_the_model_holds_every_task_neuron_layer():
     assert {layer.parameterization for layer in dense} == {
         "terms", "constants", "input_constants"}
     assert {layer.basis_range for layer in dense} == {"running"}
-    assert model.layers[[type(la).__name__ for la in model.layers].index(
-        "TaskNeuronConv1D")].input_map is not None
+    mapped = model.layers[[type(la).__name__ for la in model.layers].index(
+        "TaskNeuronConv1D")].input_map
+    assert mapped is not None and mapped.low is not None
+    u = mapped.transform(sample_inputs()["sequence"])
+    assert np.any(u > mapped.high) and np.any(u < mapped.high.max())  # clipping is exercised
 
 
 def test_tf_saved_model_gives_the_keras_predictions(exported):
