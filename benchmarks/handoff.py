@@ -8,8 +8,11 @@ README recipe (``recipe.py``: the search's defaults on the raw rows, its
 ``layer_factory``, hidden 32 and 16, ReLU) against the narrowest Dense network
 with at least as many parameters given an adapted ``Normalization``; and the
 task network under each input scaling of the search (``scaling=``), to choose
-the default. One result file per target and seed (``results/handoff/``),
-merged by the report step, so an interrupted run resumes.
+the default. With the default scaling, the controls of ``peers.py``: the
+same layers with a fixed ``x**2`` and with a random formula on the search's
+map, and an MLP with periodic (PLR) embeddings. One result file per target
+and seed (``results/handoff/``), merged by the report step, so an
+interrupted run resumes.
 
     python benchmarks/handoff.py --seeds 5         # full
     python benchmarks/handoff.py --report-only     # merge the result files
@@ -24,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+import peers  # noqa: E402
 import recipe  # noqa: E402
 
 TARGETS = {
@@ -77,6 +81,17 @@ def run(target, seed, quick):
                                                epochs, seed)
             entry["LN params"] = built["LN"].count_params()
             entry["LN widths"] = widths
+        if scaling == DEFAULT:
+            controls, drawn = peers.control_networks(found, X, 1, "regression", seed,
+                                                     recipe.HIDDEN, found.function_set)
+            entry["random formula"] = drawn.format(3)
+            inputs = {"PLR": peers.quantile_normal(X, X_test)}
+            for kind, model in controls.items():
+                train, test = inputs.get(kind, (X, X_test))
+                entry[kind] = recipe.fit_and_score(model, train, y, test, y_test, "regression",
+                                                   epochs, seed)
+            entry["TN shares"] = {k: float(v) for k, v in
+                                  built["TN"].layers[0].basis_contributions(X).items()}
         result["scalings"][scaling] = entry
         print(f"{target} seed {seed} {scaling}: {entry['formula']}  TN {entry['TN']:.4f}"
               + (f"  LN {entry['LN']:.4f}" if "LN" in entry else ""), flush=True)
@@ -86,7 +101,7 @@ def run(target, seed, quick):
 def report(results, quick, argv):
     import keras
 
-    rows, choice = [], []
+    rows, choice, controls = [], [], []
     goal_met = goal_cells = 0
     for target in TARGETS:
         runs = [r for r in results if r["target"] == target]
@@ -106,6 +121,14 @@ def report(results, quick, argv):
             f"`{default[0]['formula']}`",
             f"{default[0]['TN params']} / {runs[0]['scalings'][SCALINGS[0]]['LN params']}",
         ])
+        if all("PLR" in e for e in default):
+            cells = []
+            for kind in ("fixed", "random", "PLR"):
+                other = np.array([e[kind] for e in default])
+                cells.append(f"{common.summary(other)}, TN better {int(np.sum(tn < other))}"
+                             f"/{len(runs)}")
+            share = np.mean([1 - e["TN shares"].get("x", 0.0) for e in default])
+            controls.append([target, common.summary(tn), *cells, f"{100 * share:.0f} %"])
         choice.append([target] + [
             f"{np.mean([r['scalings'][s]['TN'] for r in runs if s in r['scalings']]):.4f}"
             if all(s in r["scalings"] for r in runs) else "–" for s in SCALINGS])
@@ -122,6 +145,15 @@ def report(results, quick, argv):
         common.table(["target", "seeds", "Dense + Normalization", "README recipe (TN)",
                       "median LN/TN", "seeds TN better", "family found", "TN ≤ LN/2 (in family)",
                       "formula (seed 0)", "params TN / LN"], rows),
+        "",
+        "## Controls (default scaling; test MSE, mean (std) over seeds)",
+        "",
+        "The same layers with a fixed `x**2` and with a random formula on the search's map, "
+        "and an MLP with periodic (PLR) embeddings on quantile-normal inputs (`peers.py`); "
+        "bases' share: of the first layer's output variation, all bases but x.",
+        "",
+        common.table(["target", "README recipe (TN)", "fixed x**2", "random formula",
+                      "MLP-PLR", "bases' share"], controls),
         "",
         "## The search's input scaling (task network's test MSE, mean over seeds)",
         "",
