@@ -160,6 +160,15 @@ def test_bad_arguments_name_the_value(kwargs, error, message):
         TaskNeuronConv2D(**arguments)
 
 
+def test_a_formula_passed_positionally_is_named_in_the_error():
+    from keras_taskneurons import TaskNeuronConv1DTranspose
+
+    with pytest.raises(TypeError, match=r"strides='x\*\*2': pass it as formula='x\*\*2'"):
+        TaskNeuronConv2D(16, 3, "x**2")
+    with pytest.raises(TypeError, match="TaskNeuronConv1DTranspose takes its formula as a keyword"):
+        TaskNeuronConv1DTranspose(16, 3)
+
+
 def test_inputs_of_the_wrong_rank_or_channels_are_refused():
     layer = TaskNeuronConv2D(4, 3, formula="x**2")
     with pytest.raises(ValueError, match="ndim|rank"):

@@ -608,10 +608,19 @@ def test_saved_bases_pin_the_kernel_order(tmp_path):
 
 
 def test_formula_of_the_wrong_type_in_a_config_is_refused():
-    config = TaskNeuronDense(2, "x**2").get_config()
+    config = TaskNeuronDense(2, "x**2", name="first").get_config()
     config["formula"] = {"class_name": "Lambda", "config": {}}
-    with pytest.raises(TypeError, match="formula"):
+    with pytest.raises(ValueError, match="TaskNeuronDense layer 'first'.*holds dict"):
         TaskNeuronDense.from_config(config)
+
+
+def test_a_saved_model_without_its_formula_is_refused_in_one_short_line():
+    model = keras.Sequential([keras.Input((3,)), TaskNeuronDense(2, "x**2", name="first")])
+    config = model.get_config()
+    del config["layers"][1]["config"]["formula"]
+    with pytest.raises(ValueError, match="TaskNeuronDense layer 'first'.*holds none") as caught:
+        keras.Sequential.from_config(config)
+    assert len(str(caught.value)) < 300  # not Keras's dump of the config
 
 
 # --- distribution -----------------------------------------------------------------------------

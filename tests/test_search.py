@@ -368,6 +368,8 @@ def test_predict_before_fit_is_refused():
 
     with pytest.raises(NotFittedError):
         VectorizedSymbolicRegressor().predict(X_OK)
+    with pytest.raises(NotFittedError):
+        VectorizedSymbolicRegressor().layer_factory()
 
 
 def test_parameters_are_keyword_only():

@@ -581,10 +581,12 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
         config = dict(config)
         formula = config.get("formula")
         if not isinstance(formula, str):
-            raise TypeError(
-                f"The config of a {kind} layer must hold its formula "
-                "as a string under 'formula'. Received: "
-                f"formula={type(formula).__name__}"
+            # A ValueError: Keras passes it on as it is (a TypeError it wraps
+            # in a message that dumps the whole config).
+            raise ValueError(
+                f"The config of {kind} layer {str(config.get('name'))[:100]!r} must hold its "
+                "formula as a string under 'formula'; it holds "
+                f"{'none' if formula is None else type(formula).__name__}. It is not loaded."
             )
         # Files saved before these options existed (0.1) keep their meaning.
         for name, old in BEFORE_START_AS_DENSE.items():

@@ -272,7 +272,16 @@ class TaskNeuronConv(BasisLayer):
 
 
 def _arguments(local):
-    """A subclass constructor's arguments, to pass on to its base class."""
+    """A subclass constructor's arguments, to pass on to its base class;
+    refused without a formula (say where it went when passed positionally)."""
+    if local.get("formula") is None:
+        kind = local["__class__"].__name__
+        strides = local.get("strides")
+        hint = (f" The third positional argument is `strides`; received strides={strides!r}: "
+                f"pass it as formula={strides!r}." if isinstance(strides, str) else "")
+        raise TypeError(
+            f"{kind} takes its formula as a keyword argument: {kind}(filters, kernel_size, "
+            f"formula='x**2 + x').{hint}")
     arguments = {k: v for k, v in local.items() if k not in ("self", "__class__", "kwargs")}
     return {**arguments, **local["kwargs"]}
 
@@ -357,7 +366,7 @@ class TaskNeuronConv1D(TaskNeuronConv):
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
                  bases=None, **kwargs):
@@ -372,7 +381,7 @@ class TaskNeuronConv2D(TaskNeuronConv):
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
                  bases=None, **kwargs):
@@ -387,7 +396,7 @@ class TaskNeuronConv3D(TaskNeuronConv):
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
                  bases=None, **kwargs):

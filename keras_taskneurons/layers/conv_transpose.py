@@ -130,7 +130,7 @@ class TaskNeuronConv1DTranspose(TaskNeuronConvTranspose):
                  dilation_rate=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
                  bases=None, **kwargs):
@@ -146,7 +146,7 @@ class TaskNeuronConv2DTranspose(TaskNeuronConvTranspose):
                  dilation_rate=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
                  bases=None, **kwargs):
@@ -162,7 +162,7 @@ class TaskNeuronConv3DTranspose(TaskNeuronConvTranspose):
                  dilation_rate=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, *, formula, linear_basis=True,
+                 kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
                  bases=None, **kwargs):

@@ -675,7 +675,8 @@ class _VectorizedSymbolicBase(BaseEstimator):
         (0.034 against 0.025; README "Interaction terms").
         ``interaction_rank=r`` gives every layer rank ``r``.
         """
-        formula = self.equations_[self._equation_index(index)].formula
+        position = self._equation_index(index)  # NotFittedError before fit
+        formula = self.equations_[position].formula
         if not isinstance(interactions, bool):
             raise TypeError(
                 "Received an invalid value for `interactions`, expected a bool. "
