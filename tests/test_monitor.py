@@ -86,3 +86,31 @@ def test_running_statistics_keep_a_hidden_layer_inside():
     for start in range(0, 256, 32):
         layer(x[start:start + 32], training=True)
     assert basis_range_report(layer, x)[layer.name] < 0.1
+
+
+@pytest.mark.parametrize("units", [1, 16])
+def test_recurrent_layers_report_their_inputs_one_entry_each(units):
+    from keras_taskneurons import TaskNeuronConv1D, TaskNeuronLSTM
+
+    model = keras.Sequential([
+        keras.Input((6, 3)),
+        TaskNeuronLSTM(units, formula="x**2", return_sequences=True, name="first"),
+        TaskNeuronLSTM(units, formula="x**2", return_sequences=True, name="second"),
+        TaskNeuronConv1D(2, 2, formula="x**2", basis_range="clip", name="conv"),
+    ])
+    raw = np.full((4, 6, 3), 1000.0, "float32")  # every input value far outside [-1, 1]
+    report = basis_range_report(model, raw)
+    # The first layer's INPUT is all outside, whatever the state (the LSTMs'
+    # outputs, inside (-1, 1), feed the second and the convolution).
+    assert report == {"first": 1.0, "second": 0.0, "conv": 0.0}
+    monitor = BasisRangeMonitor(raw)
+    monitor.set_model(model)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        monitor.on_train_end()
+    found = _saturation_warnings(record)
+    assert len(found) == 1 and "100.0 %" in str(found[0].message)
+    # A raw convolution input is seen too.
+    conv = keras.Sequential([keras.Input((6, 3)), TaskNeuronConv1D(
+        2, 2, formula="x**2", basis_range="clip", name="conv")])
+    assert basis_range_report(conv, raw) == {"conv": 1.0}

@@ -17,9 +17,24 @@ from keras_taskneurons.layers.basis import SATURATION_WARNING, BasisLayer
 
 
 def _basis_layers(model):
-    """The task-neuron layers in ``model`` (itself included), in order."""
-    layers = model._flatten_layers(include_self=True, recursive=True)
-    return [layer for layer in layers if isinstance(layer, BasisLayer)]
+    """``{name: basis layer}``: the task-neuron layers in ``model`` (itself
+    included), in order, each under a name of its own: a recurrent layer's
+    cell under the recurrent layer's name, a name met twice with ``_2``,
+    ``_3``, ... appended."""
+    layers = list(model._flatten_layers(include_self=True, recursive=True))
+    cells = {id(layer.cell): layer.name for layer in layers
+             if isinstance(getattr(layer, "cell", None), BasisLayer)}
+    named = {}
+    for layer in layers:
+        if not isinstance(layer, BasisLayer):
+            continue
+        name = cells.get(id(layer), layer.name)
+        unique, count = name, 1
+        while unique in named:
+            count += 1
+            unique = f"{name}_{count}"
+        named[unique] = layer
+    return named
 
 
 def basis_range_report(model, x, batch_size=256):
@@ -33,7 +48,9 @@ def basis_range_report(model, x, batch_size=256):
 
     Returns:
         ``{layer name: fraction}`` for every layer whose bases are bounded
-        (``basis_range`` not ``None``, some basis but ``x``).
+        (``basis_range`` not ``None``, some basis but ``x``): one entry per
+        layer (a recurrent layer under its own name, the fraction of its
+        input's values, not its state's; names met twice get ``_2``, ...).
 
     >>> import numpy as np, keras, keras_taskneurons
     >>> layer = keras_taskneurons.TaskNeuronDense(
@@ -46,12 +63,12 @@ def basis_range_report(model, x, batch_size=256):
             f"Received an invalid value for `batch_size`, expected a positive integer. "
             f"Received: batch_size={batch_size!r}"
         )
-    layers = _basis_layers(model) if hasattr(model, "_flatten_layers") else []
+    layers = _basis_layers(model) if hasattr(model, "_flatten_layers") else {}
     if not layers:
         raise ValueError(
             f"The model holds no task-neuron layer. Received: model={type(model).__name__}"
         )
-    for layer in layers:
+    for layer in layers.values():
         layer._range_probe = []
     try:
         if isinstance(x, np.ndarray) or hasattr(x, "shape"):
@@ -59,9 +76,9 @@ def basis_range_report(model, x, batch_size=256):
                 model(x[start:start + int(batch_size)], training=False)
         else:
             model(x, training=False)
-        probes = {layer.name: layer._range_probe for layer in layers}
+        probes = {name: layer._range_probe for name, layer in layers.items()}
     finally:
-        for layer in layers:
+        for layer in layers.values():
             layer._range_probe = None
     return {
         name: float(sum(f * n for f, n in seen) / sum(n for _, n in seen))
@@ -99,8 +116,8 @@ class BasisRangeMonitor(keras.callbacks.Callback):
 
     def _check(self):
         self.fractions = basis_range_report(self.model, self.x)
-        for layer in _basis_layers(self.model):
-            fraction = self.fractions.get(layer.name)
+        for name, layer in _basis_layers(self.model).items():
+            fraction = self.fractions.get(name)
             if fraction is not None:
                 layer._warn_range(fraction, self.threshold)
 
