@@ -5,7 +5,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_taskneurons import TaskNeuronDense, TaskNeuronEinsumDense, layer_factory
+from keras_taskneurons import (
+    TaskNeuronConv1DTranspose, TaskNeuronConv2D, TaskNeuronDense, TaskNeuronEinsumDense,
+    layer_factory,
+)
 from keras_taskneurons.layers.einsum import analyze_equation
 from tests.helpers import (
     assert_keras_twin, run_layer_checks, to_numpy,
@@ -116,6 +119,8 @@ def test_analysis_fills_shared_axes_from_the_input():
 @pytest.mark.parametrize("cls, args, shape", [
     (TaskNeuronDense, (4,), (5,)),
     (TaskNeuronEinsumDense, ("abc,cd->abd", (None, 4)), (3, 5)),
+    (TaskNeuronConv2D, (4, 3), (5, 5, 2)),
+    (TaskNeuronConv1DTranspose, (3, 2), (6, 2)),
 ])
 def test_lora_freezes_the_kernel_keeps_the_output_and_reloads(cls, args, shape, tmp_path):
     extra = {"bias_axes": "d"} if cls is TaskNeuronEinsumDense else {}

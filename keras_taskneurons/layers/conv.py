@@ -12,6 +12,7 @@ import numpy as np
 from keras import ops
 
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
+from keras_taskneurons.layers.lora import LoraMixin
 
 PADDINGS = ("valid", "same", "causal")
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -39,7 +40,7 @@ def _tuple(name, value, rank, minimum=1):
     return tuple(int(v) for v in values)
 
 
-class TaskNeuronConv(BasisLayer):
+class TaskNeuronConv(LoraMixin, BasisLayer):
     """N-D convolution of task-based neurons (the base of
     :class:`TaskNeuronConv1D`, :class:`TaskNeuronConv2D` and
     :class:`TaskNeuronConv3D`; see :class:`TaskNeuronConv2D`)."""
@@ -74,6 +75,8 @@ class TaskNeuronConv(BasisLayer):
         basis_initializer="zeros",
         interaction_rank=0,
         bases=None,
+        lora_rank=None,
+        lora_alpha=None,
         **kwargs,
     ):
         filters = check_positive_int("filters", filters)
@@ -120,6 +123,7 @@ class TaskNeuronConv(BasisLayer):
                 "`interaction_rank` needs groups=1: its projections mix every input "
                 f"channel. Received: interaction_rank={interaction_rank}, groups={groups}"
             )
+        self._init_lora(lora_rank, lora_alpha)
         self.rank = rank
         self.filters = filters
         self.groups = groups
@@ -200,13 +204,14 @@ class TaskNeuronConv(BasisLayer):
         self.input_spec = keras.layers.InputSpec(
             ndim=self.rank + 2, axes={self._channel_axis: channels}
         )
+        self._build_lora()
 
     def call(self, inputs, training=None):
         dtype = self._feature_dtype()
         u, bounded = self._inputs(ops.cast(inputs, dtype), self._channel_axis, training)
         features = self._matmul_features(
             u, bounded, axis=self._channel_axis, groups=self.groups)
-        outputs = self._convolve(features, ops.cast(self.kernel, dtype))
+        outputs = self._convolve(features, self._kernel_value(dtype))
         interaction = self._interaction(u, bounded, self._convolve, dtype, self._channel_axis)
         if interaction is not None:
             outputs = ops.add(outputs, interaction)
@@ -260,6 +265,7 @@ class TaskNeuronConv(BasisLayer):
                 "groups": self.groups,
                 "activation": keras.activations.serialize(self.activation),
                 **self._basis_config(),
+                **self._lora_config(),
             }
         )
         return config
@@ -294,6 +300,10 @@ _BASIS_ARGS = """
             options of :class:`~keras_taskneurons.TaskNeuronDense`, same
             meaning (``interaction_rank``: its projections are this layer's
             convolution; groups=1 only).
+        lora_rank, lora_alpha: LoRA of the fused kernel, as
+            :class:`~keras_taskneurons.TaskNeuronDense`'s (``enable_lora``;
+            the update is low-rank over the kernel's last axis, as Keras's
+            ``Conv2D.enable_lora``; merged into the kernel on save).
         **kwargs: Base layer keyword arguments, such as ``name`` and ``dtype``."""
 
 _CONV_DOC = """{rank}D convolution of task-based neurons.
@@ -369,7 +379,7 @@ class TaskNeuronConv1D(TaskNeuronConv):
                  kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
-                 bases=None, **kwargs):
+                 bases=None, lora_rank=None, lora_alpha=None, **kwargs):
         super().__init__(1, **_arguments(locals()))
 
 
@@ -384,7 +394,7 @@ class TaskNeuronConv2D(TaskNeuronConv):
                  kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
-                 bases=None, **kwargs):
+                 bases=None, lora_rank=None, lora_alpha=None, **kwargs):
         super().__init__(2, **_arguments(locals()))
 
 
@@ -399,5 +409,5 @@ class TaskNeuronConv3D(TaskNeuronConv):
                  kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
-                 bases=None, **kwargs):
+                 bases=None, lora_rank=None, lora_alpha=None, **kwargs):
         super().__init__(3, **_arguments(locals()))

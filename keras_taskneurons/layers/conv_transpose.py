@@ -133,7 +133,7 @@ class TaskNeuronConv1DTranspose(TaskNeuronConvTranspose):
                  kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
-                 bases=None, **kwargs):
+                 bases=None, lora_rank=None, lora_alpha=None, **kwargs):
         super().__init__(1, **_arguments(locals()))
 
 
@@ -149,7 +149,7 @@ class TaskNeuronConv2DTranspose(TaskNeuronConvTranspose):
                  kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
-                 bases=None, **kwargs):
+                 bases=None, lora_rank=None, lora_alpha=None, **kwargs):
         super().__init__(2, **_arguments(locals()))
 
 
@@ -165,5 +165,5 @@ class TaskNeuronConv3DTranspose(TaskNeuronConvTranspose):
                  kernel_constraint=None, bias_constraint=None, *, formula=None, linear_basis=True,
                  basis_scale=0.1, normalize_bases=True, input_map=None, basis_range="auto",
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
-                 bases=None, **kwargs):
+                 bases=None, lora_rank=None, lora_alpha=None, **kwargs):
         super().__init__(3, **_arguments(locals()))
