@@ -33,6 +33,8 @@ otherwise. Deterministic for a given ``rng``.
 
 import numpy as np
 
+from keras_taskneurons.search import separable
+
 RANKS = (1, 2, 4)
 """The interaction ranks tried."""
 
@@ -61,19 +63,10 @@ MAX_COLUMNS = 2000
 
 def _solve(design, target, sqrt_weights):
     """Weighted ridge least squares on unit-scaled columns (a column of
-    zeros gets coefficient 0): the coefficients, shape ``(columns,)``."""
-    a = design * sqrt_weights[:, None]
-    size = np.sqrt(np.mean(a * a, axis=0))
-    size = np.where(size > 1e-12, size, np.inf)
-    a = a / size
-    gram = a.T @ a
-    gram[np.diag_indices_from(gram)] += RIDGE * len(a)
-    right = a.T @ (target * sqrt_weights)
-    try:
-        solution = np.linalg.solve(gram, right)
-    except np.linalg.LinAlgError:
-        solution = np.linalg.lstsq(gram, right, rcond=None)[0]
-    return solution / size
+    zeros gets coefficient 0), penalty :data:`RIDGE`: the coefficients,
+    shape ``(columns,)`` (:func:`~keras_taskneurons.search.separable.ridge`
+    for one target)."""
+    return separable.ridge(design, target[:, None], sqrt_weights, RIDGE)[:, 0]
 
 
 def separable_design(formula, U, Z, domain):

@@ -55,15 +55,16 @@ def _sqrt_weights(weights):
     return np.sqrt(weights / weights.mean())
 
 
-def _ridge(design, targets, sqrt_weights):
+def ridge(design, targets, sqrt_weights, penalty=RIDGE):
     """Weighted ridge coefficients ``(columns, outputs)`` on columns scaled
-    to unit root mean square (a column of zeros gets 0)."""
+    to unit root mean square (a column of zeros gets 0), ``penalty`` per
+    row on each."""
     a = design * sqrt_weights[:, None]
     size = np.sqrt(np.mean(a * a, axis=0))
     size = np.where(size > 1e-12, size, np.inf)
     a = a / size
     gram = a.T @ a
-    gram[np.diag_indices_from(gram)] += RIDGE * len(a)
+    gram[np.diag_indices_from(gram)] += penalty * len(a)
     right = a.T @ (targets * sqrt_weights[:, None])
     try:
         solution = np.linalg.solve(gram, right)
@@ -76,7 +77,7 @@ def fit_design(columns, targets, weights):
     """Ridge coefficients ``(columns, outputs)`` of ``targets`` on the
     :func:`design` ``columns`` (the last one the constant)."""
     with np.errstate(all="ignore"):
-        return _ridge(columns, targets, _sqrt_weights(weights))
+        return ridge(columns, targets, _sqrt_weights(weights))
 
 
 def design(formula, U, Z):
