@@ -472,19 +472,24 @@ class _VectorizedSymbolicBase(BaseEstimator):
             return
         self.linear_loss_ = separable.held_out_loss(separable.LINEAR, *self._unit_rows)
         chosen = self.equations_.best
-        if chosen.formula != separable.LINEAR and separable.beats_linear(
-                chosen.formula, *self._unit_rows):
+        gain, t = (0.0, 0.0) if chosen.formula == separable.LINEAR else separable.linear_gain(
+            chosen.formula, *self._unit_rows)
+        if gain > separable.MIN_LINEAR_GAIN and t > separable.MIN_LINEAR_T:
             return
         others = [e for e in self.equations_ if e.formula != separable.LINEAR]
-        best = (f"the best, {min(others, key=lambda e: e.loss).formula.format(4)}, leaves "
-                f"{min(e.loss for e in others):.4g} of the variance" if others
-                else "none leaves less of the variance")
+        best = (f"the chosen {chosen.formula.format(4)} leaves {chosen.loss:.4g} of the "
+                f"variance held out, x alone {self.linear_loss_:.4g}; cross-validated it cuts "
+                f"x's loss by {100 * gain:.1f} % ({t:.2f} standard errors)"
+                if chosen.formula != separable.LINEAR else
+                f"the best, {min(others, key=lambda e: e.loss).formula.format(4)}, leaves "
+                f"{min(e.loss for e in others):.4g} of the variance held out, x alone "
+                f"{self.linear_loss_:.4g}" if others else
+                f"none leaves less of the variance than x alone, {self.linear_loss_:.4g}")
         warnings.warn(
-            f"No formula beats the linear neuron on the held-out rows: {best}, x alone "
-            f"{self.linear_loss_:.4g} (a formula must cut it by "
+            f"No formula beats the linear neuron: {best} (a formula must cut it by "
             f"{100 * separable.MIN_LINEAR_GAIN:g} % and by {separable.MIN_LINEAR_T:g} "
-            "standard errors of the rows' differences). The search chooses x: its layers "
-            "are linear neurons on the search's map.",
+            "standard errors, cross-validated on the search's rows). The search chooses x: "
+            "its layers are linear neurons on the search's map.",
             UserWarning, stacklevel=4,
         )
         position = next((i for i, e in enumerate(self.equations_)
