@@ -95,14 +95,17 @@ def control_networks(found, X, n_outputs, task, seed, hidden, function_set):
     import keras
 
     import keras_taskneurons
+    from keras_taskneurons.search.base import FIRST_LAYER_BASIS_SCALE
 
     head = dict(activation="softmax") if task == "classification" else {}
     drawn = random_formula(tuple(function_set), seed)
     models = {}
     for kind, formula in (("fixed", FIXED), ("random", drawn)):
         keras.utils.set_random_seed(seed)
-        make = keras_taskneurons.layer_factory(formula, input_map=found.input_map_,
-                                               activation="relu")
+        # What search.layer_factory() builds, the formula aside.
+        make = keras_taskneurons.layer_factory(
+            formula, input_map=found.input_map_,
+            first_layer={"basis_scale": FIRST_LAYER_BASIS_SCALE}, activation="relu")
         models[kind] = keras.Sequential([keras.Input((X.shape[1],))] + [make(w) for w in hidden]
                                         + [keras.layers.Dense(n_outputs, **head)])
     keras.utils.set_random_seed(seed)
