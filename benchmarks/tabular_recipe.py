@@ -148,9 +148,10 @@ def report(results, quick, argv):
         both_controls += beats["fixed"] and beats["random"]
         shares = np.mean([1.0 - r["TN shares"].get("x", 0.0) for r in runs])
         linear = sum(r["formula"] == "x" for r in runs)
+        fixed = sum(r["formula"] == peers.FIXED for r in runs)
         rows.append([name, "{} × {}".format(*runs[0]["shape"]),
                      "acc ↑" if classification else "MSE ↓", common.summary(tn), *cells,
-                     f"{100 * shares:.0f} %", f"{linear}/{len(runs)}",
+                     f"{100 * shares:.0f} %", f"{linear}/{len(runs)}", f"{fixed}/{len(runs)}",
                      f"`{runs[0]['formula']}`"[:60]])
     seeds = max((len([r for r in results if r["dataset"] == n and "PLR" in r]) for n in ALL),
                 default=0)
@@ -165,14 +166,15 @@ def report(results, quick, argv):
         "cell: its mean (std), whether TN is better (`<`/`>`: TN's mean better), and on how many "
         "paired seeds TN beat it. Bases' share: the share of the first layer's output variation "
         "carried by the bases other than x (mean over seeds). x chosen: seeds where no formula "
-        "beat the linear neuron on held-out rows (the search then keeps x).",
+        "beat the linear neuron (the search then keeps x). x**2 found: seeds where the search "
+        "chose the fixed control's formula itself (the two networks are then the same).",
         "",
         f"**TN against {line}. Searched formula better than both the fixed and the random one "
         f"on {both_controls} of {len(rows)} datasets.**",
         "",
         common.table(["dataset", "N × d", "metric", "TN (README recipe)", "LN + Normalization",
                       "fixed x**2", "random formula", "MLP-PLR", "bases' share", "x chosen",
-                      "formula (seed 0)"], rows),
+                      "x**2 found", "formula (seed 0)"], rows),
         "",
     ])
     common.write_results("tabular_recipe", text, results, quick, lambda raw: None)
