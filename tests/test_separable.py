@@ -74,6 +74,11 @@ def test_no_formula_beats_linear_so_the_search_says_so_and_keeps_x():
         warnings.simplefilter("error")
         reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(U, t)
     assert reg.formula_ != Formula("x") and reg.equations_.best.loss < 0.5 * reg.linear_loss_
+    assert reg.equations_[0].formula == Formula("x")  # the linear neuron is on the front
+    rows = (U, U, t[:, None], np.ones(len(t)))  # z = u here: standard normal columns
+    gain, errors = separable.linear_gain(reg.formula_, tuple(p[:450] for p in rows),
+                                         tuple(p[450:] for p in rows))
+    assert gain > 0.5 and errors > 10  # cross-validated over all 600 rows
 
 
 def test_fitness_is_validated():
