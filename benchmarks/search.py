@@ -15,7 +15,10 @@ noise of 1% of the signal's standard deviation. Two counts per case:
   more than the target (in the scaled variable ``x² − 0.5x`` still has two
   terms, ``x³ − x`` may need an ``x²``).
 
-VSR runs with its default settings. References: gplearn's
+VSR runs with its default settings but the fitness: ``--fitness`` (default
+``"shared"``, the paper's ``a·Σ f + b``: the model of these targets, and the
+one the stored results were measured with; ``"separable"`` is the
+estimators' default since 0.3). References: gplearn's
 ``SymbolicRegressor`` on the unstacked data (same population, generations and
 function set), and optionally an earlier version of this package
 (``--reference SRC``: a source tree, such as a ``git worktree`` of an old
@@ -159,10 +162,10 @@ def fit_gplearn(X, y, X_test, seed, settings):
                 shown=text[:60] + ("..." if len(text) > 60 else ""))
 
 
-def run_case(method, d, target, seed, n, settings, reference):
+def run_case(method, d, target, seed, n, settings, reference, fitness="shared"):
     X, y, X_test, y_test = make_data(TARGETS[target], n, d, seed)
     if method == "VSR":
-        result = fit_vsr(X, y, X_test, seed, settings)
+        result = fit_vsr(X, y, X_test, seed, {**settings, "fitness": fitness})
     elif method == "VSR 0.1":
         result = fit_reference(reference, X, y, X_test, seed, settings)
     else:
@@ -185,6 +188,8 @@ def main():
     parser.add_argument("--reference", help="source tree of an earlier version to compare")
     parser.add_argument("--dims", default="5,20,100")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument("--fitness", choices=("shared", "separable"), default="shared",
+                        help="the VSR's fitness (see the module docstring)")
     args = parser.parse_args()
     if args.plot_only:
         plot(common.read_results("search"))
@@ -198,7 +203,7 @@ def main():
     if args.reference:
         methods.insert(1, ("VSR 0.1", reference_seeds))
     tasks = [
-        (method, d, target, seed, n, settings, args.reference)
+        (method, d, target, seed, n, settings, args.reference, args.fitness)
         for d in dims for target in TARGETS for method, count in methods
         for seed in range(count)
     ]
