@@ -414,10 +414,12 @@ class _VectorizedSymbolicBase(BaseEstimator):
         if self.verbose:
             print("\n".join(["Pareto front (loss on held-out rows; > marks the chosen formula):"]
                             + self.equations_.table()), flush=True)
+            scores = (
+                f"held-out 1-R² {self.equations_.best.loss:.5f}, x alone "
+                f"{self.linear_loss_:.5f}" if self.fitness == "separable" else
+                f"1-R² {self.evolved_fitness_:.5f} evolved, {self.fitness_:.5f} refined")
             print(
-                f"formula: {self.formula_.format(4)}  (1-R² "
-                f"{self.evolved_fitness_:.5f} evolved, {self.fitness_:.5f} "
-                "refined; x = the input map's u)",
+                f"formula: {self.formula_.format(4)}  ({scores}; x = the input map's u)",
                 flush=True,
             )
 

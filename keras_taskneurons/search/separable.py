@@ -117,7 +117,7 @@ def held_out_rows(formula, train, validation):
     U, Z, targets, weights = train
     U_val, Z_val, t_val, w_val = validation
     fit = design(formula, U, Z)
-    held = np.clip(design(formula, U_val, Z_val), fit.min(axis=0), fit.max(axis=0))
+    held = design(formula, U_val, Z_val)  # bounded by the map's domains, as the layer's
     coefficients = fit_design(fit, targets, weights)
     with np.errstate(all="ignore"):
         rows = _row_losses(t_val - held @ coefficients, t_val, w_val / w_val.mean())
@@ -127,9 +127,9 @@ def held_out_rows(formula, train, validation):
 def held_out_loss(formula, train, validation):
     """The held-out loss of the unit's model for ``formula``: ridge on the
     :func:`design` of ``train`` = ``(U, Z, targets, weights)``, scored on
-    ``validation`` (same layout), as ``1 − R²``. Held-out values beyond
-    the range of the fitting rows are clipped to it; ``inf`` when it is not
-    finite."""
+    ``validation`` (same layout), as ``1 − R²``; ``inf`` when it is not
+    finite. The rows are bounded as the layer bounds them (each column to
+    its domain), nothing more."""
     rows = held_out_rows(formula, train, validation)
     return math.inf if rows is None else float(rows.sum())
 
