@@ -25,6 +25,7 @@ def signed_quadratic(n=600, d=6, seed=0):
     return U, (y - y.mean()) / y.std()
 
 
+@pytest.mark.once  # the search and the map: numpy only
 def test_the_unit_fitness_ranks_the_basis_a_per_input_model_needs_first():
     U, y = signed_quadratic()
     t, w = y[:, None], np.ones(len(y))
@@ -46,6 +47,7 @@ def test_the_unit_fitness_ranks_the_basis_a_per_input_model_needs_first():
     assert paper.score(U, y) < 0.5
 
 
+@pytest.mark.once  # the search and the map: numpy only
 def test_the_evolution_fitness_is_the_ridge_fit_it_claims():
     U, y = signed_quadratic(n=300, d=3)
     t, w = y[:, None], np.ones(len(y))
@@ -59,6 +61,7 @@ def test_the_evolution_fitness_is_the_ridge_fit_it_claims():
     assert fitness.loss(np.full_like(F, np.nan)) == 1.0
 
 
+@pytest.mark.once  # the search and the map: numpy only
 def test_no_formula_beats_linear_so_the_search_says_so_and_keeps_x():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 5))
@@ -81,6 +84,7 @@ def test_no_formula_beats_linear_so_the_search_says_so_and_keeps_x():
     assert gain > 0.5 and errors > 10  # cross-validated over all 600 rows
 
 
+@pytest.mark.once  # the search and the map: numpy only
 def test_fitness_is_validated():
     with pytest.raises(ValueError, match="fitness='paper'"):
         VectorizedSymbolicRegressor(fitness="paper").fit(np.eye(3), [1.0, 2.0, 3.0])
@@ -97,6 +101,7 @@ def heavy_columns(n=500, seed=0):
     return X
 
 
+@pytest.mark.once  # the search and the map: numpy only
 def test_each_column_gets_its_own_domain_cut_at_its_fences():
     X = heavy_columns()
     m = InputMap.fit(X, "standard")
