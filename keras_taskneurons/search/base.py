@@ -1,6 +1,6 @@
 """The search shared by both estimators: parameters, evolution, the front.
 
-:class:`_VectorizedSymbolicBase` validates the parameters and runs
+:class:`_VectorizedSymbolicBase` (its checks in :mod:`~keras_taskneurons.search.checks`) runs
 vectorized symbolic regression (see :mod:`~keras_taskneurons.search.estimators`
 for the model and the public classes): gplearn's evolution on the stacked
 data one generation at a time, the hall of fame, and the Pareto front built
