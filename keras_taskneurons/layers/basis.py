@@ -147,6 +147,12 @@ def _is_positive_number(value):
     )
 
 
+def _clip_along(x, low, high, axis):
+    """``x`` clipped to per-channel bounds (``low``, ``high``: one value per
+    channel along ``axis``)."""
+    return ops.minimum(ops.maximum(x, _along(low, x, axis)), _along(high, x, axis))
+
+
 def _along(values, x, axis):
     """The per-channel ``values`` as a tensor of ``x``'s dtype that
     broadcasts against ``x`` along ``axis``."""
@@ -395,10 +401,8 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
         counted by the range check."""
         if self.basis_range is None:
             return u
-        low, high = self.basis_domain
         by_column = self._clips_by_column() and not state
-        if by_column:  # the search's per-column domains
-            low, high = (_along(v, u, axis) for v in self.input_map.column_domains())
+        low, high = self._basis_bounds() if not state else self.basis_domain
         if self.basis_range == "running" and self.range_mean is not None:
             mean, variance = self._running_statistics(u, axis, training)
             shape = [1] * len(u.shape)
@@ -407,12 +411,12 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
             half = (high - low) / (2 * RUNNING_SPREAD)
             standardized = ops.divide(ops.subtract(u, mean), ops.sqrt(ops.add(variance, 1e-6)))
             u = ops.add(ops.multiply(standardized, half), (low + high) / 2)
+        if by_column:  # the search's per-column domains, as tensors
+            low, high = (_along(v, u, axis) for v in (low, high))
         if (self._range_probe is not None or (training and not self._range_checked)) and (
                 self._uses_bounded_input() and not state):
             self._note_range(u, low, high)
-        if by_column:
-            return ops.minimum(ops.maximum(u, low), high)
-        return ops.clip(u, low, high)
+        return ops.minimum(ops.maximum(u, low), high) if by_column else ops.clip(u, low, high)
 
     def _basis_bounds(self):
         """``(low, high)`` of what the bases see, for numpy: each input's own
@@ -480,7 +484,7 @@ class BasisLayer(InteractionMixin, keras.layers.Layer):
         z, u = self._map_input(x, axis)
         if self._clips_linear():
             low, high = self.input_map.linear_domain()
-            z = ops.minimum(ops.maximum(z, _along(low, z, axis)), _along(high, z, axis))
+            z = _clip_along(z, low, high, axis)
         return z, self._basis_input(u, axis, training)
 
     def _clips_linear(self):
