@@ -83,7 +83,7 @@ def one_units(found, X, seed):
     for name, rank in (("unit", found.interaction_rank_), ("unit without", 0)):
         keras.utils.set_random_seed(seed)
         units[name] = keras.Sequential(
-            [keras.Input((X.shape[1],)), found.layer_factory(interaction_rank=rank)(1)])
+            [keras.Input((X.shape[1],)), found.layer_factory(interaction_rank=rank)(1, first=True)])
     return units
 
 

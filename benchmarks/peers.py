@@ -106,7 +106,7 @@ def control_networks(found, X, n_outputs, task, seed, hidden, function_set):
         make = keras_taskneurons.layer_factory(
             formula, input_map=found.input_map_,
             first_layer={"basis_scale": FIRST_LAYER_BASIS_SCALE}, activation="relu")
-        models[kind] = keras.Sequential([keras.Input((X.shape[1],))] + [make(w) for w in hidden]
+        models[kind] = keras.Sequential([keras.Input((X.shape[1],))] + [make(w, first=i == 0) for i, w in enumerate(hidden)]
                                         + [keras.layers.Dense(n_outputs, **head)])
     keras.utils.set_random_seed(seed)
     models["PLR"] = keras.Sequential(

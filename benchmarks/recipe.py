@@ -2,7 +2,7 @@
 
 ``readme_networks`` follows the README's Usage example with the estimators'
 defaults only: the search on the raw training rows, ``search.layer_factory(
-activation="relu")``, ``Sequential([Input, make(32), make(16), head])``. The
+activation="relu")``, ``Sequential([Input, make(32, first=True), make(16), head])``. The
 linear network is the narrowest ``Dense`` network of the same shape with at
 least as many parameters, given an adapted ``keras.layers.Normalization``
 first (what a careful Keras user gives a Dense network on raw features).
@@ -43,7 +43,7 @@ def readme_networks(found, X, n_outputs, task, seed, hidden=HIDDEN, interactions
     head = dict(activation="softmax") if task == "classification" else {}
     keras.utils.set_random_seed(seed)
     make = found.layer_factory(interactions=interactions, activation="relu", **layer_options)
-    tn = keras.Sequential([keras.Input((X.shape[1],))] + [make(w) for w in hidden]
+    tn = keras.Sequential([keras.Input((X.shape[1],))] + [make(w, first=i == 0) for i, w in enumerate(hidden)]
                           + [keras.layers.Dense(n_outputs, **head)])
     widths = networks.matching_linear_widths(list(hidden), X.shape[1], n_outputs,
                                              tn.count_params())

@@ -89,12 +89,12 @@ def build(kind, make, steps, features, n_outputs, task, width=32):
         if make is None:
             hidden = getattr(keras.layers, kind)(width)(inputs)
         else:
-            hidden = getattr(make, kind.lower())(width)(inputs)
+            hidden = getattr(make, kind.lower())(width, first=True)(inputs)
         return keras.Model(inputs, head(hidden))
     if make is None:
         x = keras.layers.EinsumDense("abc,cd->abd", (None, width), bias_axes="d")(inputs)
     else:
-        x = make.einsum_dense("abc,cd->abd", (None, width), bias_axes="d")(inputs)
+        x = make.einsum_dense("abc,cd->abd", (None, width), bias_axes="d", first=True)(inputs)
     attended = keras.layers.MultiHeadAttention(2, 16)(x, x)
     x = keras.layers.LayerNormalization()(x + attended)
     if make is None:
@@ -171,7 +171,6 @@ def _path(name, seed, backend, timing_only):
 
 
 def report(results, quick, argv):
-    import keras
 
     accuracy = [r for r in results if "LSTM TN" in r]
     rows = []

@@ -25,7 +25,7 @@ print("f(x) =", search.formula_.format(4), " search accuracy:", search.score(X_t
 # Step 2: a network of task-based neurons with that formula; its first layer
 # holds the search's input map, so it takes the raw features too.
 make = search.layer_factory(activation="relu")
-model = keras.Sequential([keras.Input((30,)), make(16), keras.layers.Dense(2, activation="softmax")])
+model = keras.Sequential([keras.Input((30,)), make(16, first=True), keras.layers.Dense(2, activation="softmax")])
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 model.fit(X_train, y_train, epochs=2 if QUICK else 100, batch_size=32, verbose=2,
           validation_split=0.2, callbacks=[keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)])

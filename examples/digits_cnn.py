@@ -34,7 +34,7 @@ print("f(x) =", search.formula_.format(4), " search accuracy:", search.score(X_t
 make = search.layer_factory(activation="relu")
 model = keras.Sequential([
     keras.Input((8, 8, 1)),
-    make.conv2d(16, 3, padding="same"),
+    make.conv2d(16, 3, padding="same", first=True),
     keras.layers.MaxPooling2D(2),
     make.conv2d(32, 3, padding="same"),
     keras.layers.GlobalAveragePooling2D(),

@@ -27,7 +27,7 @@ print("f(x) =", search.formula_.format(4))
 # Step 2: the formula becomes the aggregation of TaskNeuronDense layers; the
 # first holds the input map, so the model takes the raw X.
 make = search.layer_factory(activation="relu")
-model = keras.Sequential([keras.Input((8,)), make(32), make(16), keras.layers.Dense(1)])
+model = keras.Sequential([keras.Input((8,)), make(32, first=True), make(16), keras.layers.Dense(1)])
 model.compile(optimizer="adam", loss="mse")
 model.fit(X, y, epochs=2 if QUICK else 50, batch_size=64, validation_split=0.2, verbose=2)
 

@@ -71,7 +71,7 @@ def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
             hidden)
     for index, width in enumerate(widths):
         if kind == "task":
-            layer = make(width, name=f"task_{index}")
+            layer = make(width, first=index == 0, name=f"task_{index}")
         else:
             layer = keras.layers.Dense(width, activation=activation, name=f"dense_{index}")
         hidden = layer(hidden)

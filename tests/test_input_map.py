@@ -42,7 +42,7 @@ def test_the_linear_basis_sees_each_input_standardized(search):
     m = reg.input_map_
     np.testing.assert_allclose(m.standardized(X).mean(axis=0), 0, atol=1e-6)
     np.testing.assert_allclose(m.standardized(X).std(axis=0), 1, rtol=1e-5)
-    layer = reg.layer_factory()(3)
+    layer = reg.layer_factory()(3, first=True)
     z, u = layer._map_input(keras.ops.convert_to_tensor(X))
     np.testing.assert_allclose(to_numpy(z), m.standardized(X), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(to_numpy(u), m.transform(X), rtol=1e-5, atol=1e-5)
@@ -162,7 +162,7 @@ def formula_weights(layer, formula):
 def test_first_layer_computes_the_searched_formula_on_raw_inputs(search):
     reg, X = search
     make = reg.layer_factory()
-    first = make(1)
+    first = make(1, first=True)
     assert first.input_map == reg.input_map_ and first.basis_range == "clip"
     first.build(X.shape)
     kernel, bias = formula_weights(first, reg.formula_)
@@ -194,7 +194,7 @@ def test_the_first_layer_is_bounded_on_rows_far_outside_the_searched_range(searc
     # linear basis, not only the others, stops at the search's domain.
     reg, X = search
     m = reg.input_map_
-    layer = reg.layer_factory()(3)
+    layer = reg.layer_factory()(3, first=True)
     layer.build(X.shape)
     rng = np.random.default_rng(1)
     layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()])
@@ -213,7 +213,7 @@ def test_the_first_layer_is_bounded_on_rows_far_outside_the_searched_range(searc
     np.testing.assert_array_equal(outputs[10:], to_numpy(layer(X))[10:])
     assert np.abs(m.standardized(far, bounded=True)).max() <= max(-low.min(), high.max())
     # basis_range=None keeps x (and every basis) unbounded.
-    free = reg.layer_factory(basis_range=None)(3)
+    free = reg.layer_factory(basis_range=None)(3, first=True)
     free.build(X.shape)
     free.set_weights(layer.get_weights())
     np.testing.assert_allclose(to_numpy(free(X)), to_numpy(layer(X)), rtol=1e-5, atol=1e-5)
@@ -225,23 +225,73 @@ def test_the_first_layer_trains_the_searched_bases_at_full_scale(search):
 
     reg, _ = search
     make = reg.layer_factory(activation="relu")
-    first, second = make(8), make(4)
+    first, second = make(8, first=True), make(4)
     assert first.basis_scale == FIRST_LAYER_BASIS_SCALE == 1.0
     assert second.basis_scale == 0.1  # hidden layers: the gentle default
     assert first.multipliers == pytest.approx([m if m == 1 else 10 * m for m in second.multipliers])
     given = reg.layer_factory(basis_scale=0.5)  # a given scale serves every layer
-    assert given(8).basis_scale == given(4).basis_scale == 0.5
+    assert given(8, first=True).basis_scale == given(4).basis_scale == 0.5
 
 
 def test_later_layers_adapt_their_range_on_the_search_domain(search):
     reg, _ = search
     make = reg.layer_factory(activation="relu")
-    first, second, third = make(8), make(4), make(2, input_map=None)
+    first, second = make(8, first=True), make(4)
+    third = make(2, first=True, input_map=None)
+    assert first.input_map == reg.input_map_ and third.input_map is None
     assert second.input_map is None and second.basis_range == "running"
     assert second.basis_domain == reg.input_map_.domain == third.basis_domain
     assert make(3, input_map=reg.input_map_).input_map == reg.input_map_  # asked for
-    # A fresh factory gives the map to its first layer again.
-    assert reg.layer_factory()(2).input_map == reg.input_map_
+
+
+def test_a_factory_call_gives_the_same_layer_whatever_was_built_before(search):
+    """No hidden state: a probe layer built first, or a second model from
+    the same factory, does not move the map."""
+    reg, X = search
+    make = reg.layer_factory(activation="relu")
+    probe = make(32)  # looked at, never used
+    assert probe.input_map is None
+    configs = []
+    for _ in range(2):  # two models from one factory
+        model = keras.Sequential([keras.Input((X.shape[1],)), make(6, first=True), make(3),
+                                  keras.layers.Dense(1)])
+        assert model.layers[0].input_map == reg.input_map_
+        assert model.layers[1].input_map is None
+        configs.append([layer.get_config() for layer in model.layers[:2]])
+    for config in configs:
+        for layer_config in config:
+            layer_config.pop("name")
+    assert configs[0] == configs[1]
+    with pytest.raises(TypeError, match="first='yes'"):
+        make(3, first="yes")
+
+
+def test_a_first_layer_without_the_map_on_the_model_inputs_is_warned_about(search):
+    reg, X = search
+    make = reg.layer_factory(activation="relu")
+    inputs = keras.Input((X.shape[1],))
+    with pytest.warns(UserWarning, match="reads the model's inputs but was built without"):
+        make(6)(inputs)
+    with pytest.warns(UserWarning, match="first=True"):
+        keras.Sequential([keras.Input((X.shape[1],)), make(6), make(3)])
+    with pytest.warns(UserWarning, match="without the search's input map"):
+        make.lstm(3)(keras.Input((4, X.shape[1])))
+    with warnings.catch_warnings():  # the explicit form, hidden layers, a factory without map
+        warnings.simplefilter("error")
+        make(3)(make(6, first=True)(inputs))
+        keras_taskneurons.layer_factory("x**2")(4)(inputs)
+        make(2, first=True)(X[:3])  # eager: nothing to check
+
+
+def test_a_map_applied_twice_is_refused(search):
+    reg, X = search
+    make = reg.layer_factory(activation="relu")
+    inputs = keras.Input((X.shape[1],))
+    with pytest.raises(ValueError, match="applied twice"):
+        make(X.shape[1], first=True)(make(X.shape[1], first=True)(inputs))
+    with pytest.raises(ValueError, match="applied twice"):
+        keras.Sequential([keras.Input((X.shape[1],)), make(5, first=True),
+                          make(3, input_map=reg.input_map_)])
 
 
 def test_layers_with_the_map_pass_the_shared_layer_checks(tmp_path, search):
@@ -258,7 +308,8 @@ def test_layers_with_the_map_pass_the_shared_layer_checks(tmp_path, search):
 def test_the_map_is_saved_in_the_file_and_reloads_in_a_new_process(search, tmp_path):
     reg, X = search
     make = reg.layer_factory(activation="relu")
-    model = keras.Sequential([keras.Input((X.shape[1],)), make(6), make(3), keras.layers.Dense(1)])
+    model = keras.Sequential([keras.Input((X.shape[1],)), make(6, first=True), make(3),
+                              keras.layers.Dense(1)])
     model.compile("adam", "mse")
     model.fit(X, raw_data()[1], epochs=2, batch_size=64, verbose=0)  # moves the running stats
     path = str(tmp_path / "mapped.keras")
@@ -335,7 +386,7 @@ def test_the_map_makes_a_convolution_see_the_search_values():
     search_map = InputMap.fit(np.random.default_rng(3).normal(size=(20, 4)), "minmax")
     make = keras_taskneurons.layer_factory("x**2", search_map)
     with pytest.raises(ValueError, match="differs between columns"):
-        make.conv2d(4, 3)
+        make.conv2d(4, 3, first=True)
 
 
 def test_the_domain_sets_the_normalization():
@@ -347,10 +398,10 @@ def test_the_domain_sets_the_normalization():
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_a_mapped_layer_computes_in_float32_under_mixed_precision(policy, search):
     reg, X = search
-    reference = reg.layer_factory(basis_initializer="glorot_uniform")(4)
+    reference = reg.layer_factory(basis_initializer="glorot_uniform")(4, first=True)
     expected = to_numpy(reference(X))
     keras.config.set_dtype_policy(policy)
-    mixed = reg.layer_factory(basis_initializer="glorot_uniform")(4)
+    mixed = reg.layer_factory(basis_initializer="glorot_uniform")(4, first=True)
     mixed.build(X.shape)
     mixed.set_weights(reference.get_weights())
     out = to_numpy(mixed(X)).astype("float32")

@@ -39,15 +39,15 @@ def test_a_separable_target_gets_no_interactions():
 
 def test_the_factory_gives_the_first_layer_the_suggested_rank_when_asked():
     found = _search(*_data(product=True))
-    assert found.layer_factory()(8).interaction_rank == 0  # off by default
+    assert found.layer_factory()(8, first=True).interaction_rank == 0  # off by default
     make = found.layer_factory(interactions=True, activation="relu")
-    first, second = make(8), make(4)
+    first, second = make(8, first=True), make(4)
     assert first.interaction_rank == found.interaction_rank_ >= 1
     assert second.interaction_rank == 0
     make = found.layer_factory(interactions=True, interaction_rank=0)
-    assert make(8).interaction_rank == 0
+    assert make(8, first=True).interaction_rank == 0
     make = found.layer_factory(interactions=True)
-    assert make.lstm(3).cell.interaction_rank == found.interaction_rank_  # any first kind
+    assert make.lstm(3, first=True).cell.interaction_rank == found.interaction_rank_  # any kind
     with pytest.raises(TypeError, match="interactions='yes'"):
         found.layer_factory(interactions="yes")
 

@@ -25,7 +25,8 @@ def test_keras_tuner_chooses_among_the_front_width_and_learning_rate(tmp_path):
         make = search.layer_factory(index=hp.Choice("formula", list(choices)),
                                     activation="relu")
         model = keras.Sequential([keras.Input((4,)),
-                                  make(hp.Int("units", 4, 8, step=4)), keras.layers.Dense(1)])
+                                  make(hp.Int("units", 4, 8, step=4), first=True),
+                                  keras.layers.Dense(1)])
         model.compile(keras.optimizers.Adam(hp.Choice("learning_rate", [1e-2, 1e-3])), "mse")
         return model
 

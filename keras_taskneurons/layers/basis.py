@@ -43,6 +43,7 @@ from keras import ops
 
 from keras_taskneurons.formula import Formula, as_formula
 from keras_taskneurons.input_map import InputMap, _domain_pair
+from keras_taskneurons.layers.handoff import HandOffMixin
 from keras_taskneurons.layers.interaction import InteractionMixin, check_interaction_rank
 from keras_taskneurons.layers.ranges import (  # noqa: F401  (imported from here too)
     LINEAR,
@@ -139,7 +140,7 @@ def _is_positive_number(value):
     )
 
 
-class BasisLayer(InputRangeMixin, InteractionMixin, keras.layers.Layer):
+class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.Layer):
     """Base class of the task-neuron layers: formula, bases, factors,
     features, kernel blocks and config. Not a layer to use by itself."""
 

@@ -13,6 +13,7 @@ from keras_taskneurons.layers.conv_transpose import (
 )
 from keras_taskneurons.layers.dense import TaskNeuronDense
 from keras_taskneurons.layers.einsum import TaskNeuronEinsumDense
+from keras_taskneurons.layers.handoff import HIDDEN
 from keras_taskneurons.layers.recurrent import TaskNeuronGRU, TaskNeuronLSTM, TaskNeuronSimpleRNN
 
 KINDS = {
@@ -53,15 +54,22 @@ class TaskNeuronLayerFactory:
     kernel_size`` (and overrides). Each kind takes the defaults it has
     (``padding`` goes to the convolutions only).
 
-    With an ``input_map`` (the search's ``input_map_``), the FIRST layer the
-    factory builds holds it: it maps the raw features to the values the
-    formula was searched on and computes the searched bases there; every
-    layer gets the map's domain as ``basis_domain``, so the later ones
-    bring what they see into that range by running statistics
-    (``basis_range="auto"``). Pass ``input_map=...`` to a call to choose
-    otherwise. ``first_layer`` (a dict) holds options for the first layer
-    only (the search's suggested ``interaction_rank``); a call's overrides
-    win over it.
+    With an ``input_map`` (the search's ``input_map_``), the layer built
+    with ``first=True`` holds it: it maps the raw features to the values
+    the formula was searched on and computes the searched bases there.
+    Place it where the raw features come in, as you would a
+    ``Normalization`` layer. Every layer gets the map's domain as
+    ``basis_domain``, so the others bring what they see into that range by
+    running statistics (``basis_range="auto"``). ``first_layer`` (a dict)
+    holds options for the ``first=True`` layers only (the search's
+    first-layer ``basis_scale`` and suggested ``interaction_rank``); a
+    call's overrides win over both.
+
+    The factory keeps no state: a call gives the same layer whatever was
+    built before, so one factory serves several models. Building a model
+    checks the hand-off (:mod:`keras_taskneurons.layers.handoff`): a map
+    applied twice is refused, and a layer built without ``first=True``
+    that reads the model's inputs is warned about.
     """
 
     def __init__(self, formula, input_map=None, first_layer=None, **defaults):
@@ -84,8 +92,6 @@ class TaskNeuronLayerFactory:
                     f"layer_factory() got {what} no task-neuron layer takes: {unknown}")
         self.defaults = defaults
         self.first_layer = first_layer
-        self._map_pending = self.input_map is not None
-        self._first_pending = True
         # Fail now, not at the first call, on bad defaults: each kind is
         # checked with the defaults it takes (padding is a convolution's, ...).
         # An explicit name keeps Keras's automatic layer names unused.
@@ -103,92 +109,104 @@ class TaskNeuronLayerFactory:
         accepted = _accepts(cls)
         return {k: v for k, v in options.items() if k in accepted or k == "parameterization"}
 
-    def _options(self, cls, overrides, channels=False):
+    def _options(self, cls, overrides, channels=False, first=False):
         """The defaults ``cls`` takes, the overrides and, for the first
-        layer, the map: a convolution's must be one for every channel
-        (``channels=True``); a sequence layer (``channels="sequence"``)
-        takes a map searched on flattened sequences (uniform: one map
-        for every step and feature) as one channel, another as it is (one
-        column per feature)."""
-        first = self._own(cls, self.first_layer) if self._first_pending else {}
-        self._first_pending = False
-        options = {**self._own(cls, self.defaults), **first, **overrides}
-        if self._map_pending and "input_map" not in overrides:
+        layer (``first=True``), its options and the map: a convolution's
+        must be one for every channel (``channels=True``); a sequence
+        layer (``channels="sequence"``) takes a map searched on flattened
+        sequences (uniform: one map for every step and feature) as one
+        channel, another as it is (one column per feature)."""
+        if not isinstance(first, bool):
+            raise TypeError(
+                f"Received an invalid value for `first`, expected a bool. Received: first={first!r}")
+        options = {**self._own(cls, self.defaults),
+                   **(self._own(cls, self.first_layer) if first else {}), **overrides}
+        if first and self.input_map is not None and "input_map" not in overrides:
             mapped = self.input_map
             if channels is True or (channels == "sequence" and mapped.is_uniform):
                 mapped = mapped.uniform()
             options["input_map"] = mapped
-        self._map_pending = False
         return options
 
-    def __call__(self, units, **overrides):
-        options = self._options(TaskNeuronDense, overrides)
-        return TaskNeuronDense(units, self.formula, **options)
+    def _mark(self, layer, first):
+        """Leave the hand-off mark on a layer built without the map the
+        factory holds (see :mod:`~keras_taskneurons.layers.handoff`)."""
+        if self.input_map is not None and not first:
+            layer._hand_off = HIDDEN
+        return layer
 
-    def dense(self, units, **overrides):
+    def __call__(self, units, first=False, **overrides):
+        """A :class:`TaskNeuronDense`; ``first=True`` for the layer that
+        reads the raw features (it holds the map and the first-layer
+        options)."""
+        options = self._options(TaskNeuronDense, overrides, first=first)
+        return self._mark(TaskNeuronDense(units, self.formula, **options), first)
+
+    def dense(self, units, first=False, **overrides):
         """A :class:`TaskNeuronDense` (the same as calling the factory)."""
-        return self(units, **overrides)
+        return self(units, first=first, **overrides)
 
-    def einsum_dense(self, equation, output_shape, **overrides):
+    def einsum_dense(self, equation, output_shape, first=False, **overrides):
         """A :class:`TaskNeuronEinsumDense` with the factory's formula and
         defaults (the map applies along the equation's first summed axis)."""
-        options = self._options(TaskNeuronEinsumDense, overrides, channels="sequence")
+        options = self._options(TaskNeuronEinsumDense, overrides, "sequence", first)
         options.pop("parameterization", None)
-        return TaskNeuronEinsumDense(equation, output_shape, formula=self.formula, **options)
+        return self._mark(
+            TaskNeuronEinsumDense(equation, output_shape, formula=self.formula, **options), first)
 
-    def _recurrent(self, cls, units, overrides):
-        options = self._options(cls, overrides, channels="sequence")
+    def _recurrent(self, cls, units, first, overrides):
+        options = self._options(cls, overrides, "sequence", first)
         if options.pop("parameterization", "terms") != "terms":
             raise ValueError("Task-based recurrent layers have the 'terms' parameterization only.")
         if options.get("basis_range") == "running" and "basis_range" not in overrides:
             options.pop("basis_range")  # a default for the dense layers; cells clip
-        return cls(units, formula=self.formula, **options)
+        return self._mark(cls(units, formula=self.formula, **options), first)
 
-    def simple_rnn(self, units, **overrides):
+    def simple_rnn(self, units, first=False, **overrides):
         """A :class:`TaskNeuronSimpleRNN` with the factory's formula and defaults."""
-        return self._recurrent(TaskNeuronSimpleRNN, units, overrides)
+        return self._recurrent(TaskNeuronSimpleRNN, units, first, overrides)
 
-    def lstm(self, units, **overrides):
+    def lstm(self, units, first=False, **overrides):
         """A :class:`TaskNeuronLSTM` with the factory's formula and defaults."""
-        return self._recurrent(TaskNeuronLSTM, units, overrides)
+        return self._recurrent(TaskNeuronLSTM, units, first, overrides)
 
-    def gru(self, units, **overrides):
+    def gru(self, units, first=False, **overrides):
         """A :class:`TaskNeuronGRU` with the factory's formula and defaults."""
-        return self._recurrent(TaskNeuronGRU, units, overrides)
+        return self._recurrent(TaskNeuronGRU, units, first, overrides)
 
-    def _conv(self, cls, filters, kernel_size, overrides):
-        options = self._options(cls, overrides, channels=True)
+    def _conv(self, cls, filters, kernel_size, first, overrides):
+        options = self._options(cls, overrides, True, first)
         parameterization = options.pop("parameterization", "terms")
         if parameterization != "terms":
             raise ValueError(
                 "Task-based convolutions have the 'terms' parameterization only. "
                 f"Received: parameterization={parameterization!r}"
             )
-        return cls(filters, kernel_size, formula=self.formula, **options)
+        return self._mark(cls(filters, kernel_size, formula=self.formula, **options), first)
 
-    def conv1d(self, filters, kernel_size, **overrides):
+    def conv1d(self, filters, kernel_size, first=False, **overrides):
         """A :class:`TaskNeuronConv1D` with the factory's formula and defaults."""
-        return self._conv(TaskNeuronConv1D, filters, kernel_size, overrides)
+        return self._conv(TaskNeuronConv1D, filters, kernel_size, first, overrides)
 
-    def conv2d(self, filters, kernel_size, **overrides):
+    def conv2d(self, filters, kernel_size, first=False, **overrides):
         """A :class:`TaskNeuronConv2D` with the factory's formula and defaults."""
-        return self._conv(TaskNeuronConv2D, filters, kernel_size, overrides)
+        return self._conv(TaskNeuronConv2D, filters, kernel_size, first, overrides)
 
-    def conv3d(self, filters, kernel_size, **overrides):
+    def conv3d(self, filters, kernel_size, first=False, **overrides):
         """A :class:`TaskNeuronConv3D` with the factory's formula and defaults."""
-        return self._conv(TaskNeuronConv3D, filters, kernel_size, overrides)
+        return self._conv(TaskNeuronConv3D, filters, kernel_size, first, overrides)
 
-    def conv1d_transpose(self, filters, kernel_size, **overrides):
+    def conv1d_transpose(self, filters, kernel_size, first=False, **overrides):
         """A :class:`TaskNeuronConv1DTranspose` with the factory's formula."""
-        return self._conv(TaskNeuronConv1DTranspose, filters, kernel_size, overrides)
+        return self._conv(TaskNeuronConv1DTranspose, filters, kernel_size, first, overrides)
 
-    def conv2d_transpose(self, filters, kernel_size, **overrides):
+    def conv2d_transpose(self, filters, kernel_size, first=False, **overrides):
         """A :class:`TaskNeuronConv2DTranspose` with the factory's formula."""
-        return self._conv(TaskNeuronConv2DTranspose, filters, kernel_size, overrides)
+        return self._conv(TaskNeuronConv2DTranspose, filters, kernel_size, first, overrides)
 
-    def conv3d_transpose(self, filters, kernel_size, **overrides):
+    def conv3d_transpose(self, filters, kernel_size, first=False, **overrides):
         """A :class:`TaskNeuronConv3DTranspose` with the factory's formula."""
-        return self._conv(TaskNeuronConv3DTranspose, filters, kernel_size, overrides)
+        return self._conv(TaskNeuronConv3DTranspose, filters, kernel_size, first, overrides)
 
     def __repr__(self):
         settings = "".join(f", {k}={v!r}" for k, v in self.defaults.items())
@@ -208,20 +226,22 @@ def layer_factory(formula, input_map=None, first_layer=None, **defaults):
 
     Args:
         formula: A :class:`~keras_taskneurons.Formula` or formula string.
-        input_map: ``None`` or the search's ``input_map_``: the first layer
-            built holds it (see :class:`TaskNeuronLayerFactory`).
-        first_layer: ``None`` or a dict of options for the first layer
-            built only (``search.layer_factory()`` passes its suggested
-            ``interaction_rank`` there).
+        input_map: ``None`` or the search's ``input_map_``: the layer
+            built with ``first=True`` holds it (see
+            :class:`TaskNeuronLayerFactory`).
+        first_layer: ``None`` or a dict of options for the ``first=True``
+            layers only (``search.layer_factory()`` passes its first-layer
+            ``basis_scale`` and suggested ``interaction_rank`` there).
         **defaults: Keyword arguments of :class:`TaskNeuronDense` applied to
             every layer (``activation``, ``parameterization``, ...).
 
     Returns:
-        A callable ``make(units, **overrides)``.
+        A callable ``make(units, first=False, **overrides)``.
 
     >>> import keras, keras_taskneurons
     >>> make = keras_taskneurons.layer_factory("x**2 + x", activation="relu")
-    >>> model = keras.Sequential([keras.Input((8,)), make(16), make(1, activation=None)])
+    >>> model = keras.Sequential(
+    ...     [keras.Input((8,)), make(16, first=True), make(1, activation=None)])
     >>> model.output_shape
     (None, 1)
     >>> make.conv2d(8, 3, padding="same").kernel_size

@@ -24,6 +24,7 @@ import keras
 from keras import ops
 
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
+from keras_taskneurons.layers.handoff import HandOffMixin
 
 RNN_ARGUMENTS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
 """The arguments of ``keras.layers.RNN`` the layers take."""
@@ -359,7 +360,7 @@ def _cell_arguments(local):
     return {**arguments, **local["kwargs"]}
 
 
-class TaskNeuronRNNBase(keras.layers.RNN):
+class TaskNeuronRNNBase(HandOffMixin, keras.layers.RNN):
     """A ``keras.layers.RNN`` over a task-based cell, built from the
     layer's own arguments (as Keras's ``LSTM`` over ``LSTMCell``)."""
 

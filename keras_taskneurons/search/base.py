@@ -476,9 +476,10 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         one of ``equations_.choices`` (the strings a KerasTuner
         ``hp.Choice`` holds); ``None`` is the chosen ``formula_``.
 
-        The first layer the factory builds holds ``input_map_``, so it
-        computes the searched bases of the raw features the search was
-        given (feed it those, no ``Normalization`` layer), and trains them
+        The layer built with ``first=True`` (``make(units, first=True)``)
+        holds ``input_map_``, so it computes the searched bases of the raw
+        features the search was given (feed it those, no ``Normalization``
+        layer), and trains them
         at full scale (``basis_scale=1.0``, :data:`FIRST_LAYER_BASIS_SCALE`;
         a ``basis_scale`` given here serves every layer); every layer
         normalizes and bounds its bases on the search's domain, later

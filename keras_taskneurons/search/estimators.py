@@ -172,8 +172,8 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
     input_map_ : InputMap
         The map ``u = (x - center) / scale`` from the features to the
         values the formula lives on, and their range (``domain``);
-        ``layer_factory()`` puts it in the first layer, so the layers
-        compute ``f`` on the same values.
+        ``layer_factory()`` puts it in the layer built with
+        ``first=True``, so the layers compute ``f`` on the same values.
     x_mean_, x_scale_ : ndarray of shape (n_features,)
         ``input_map_.center`` and ``input_map_.scale``.
     y_mean_, y_scale_ : ndarray of shape (n_outputs,)
@@ -193,6 +193,10 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
     >>> reg.input_map_.scaling  # the columns share a unit: one map for all
     'global'
     >>> make = reg.layer_factory(activation="relu")  # TaskNeuronDense layers
+    >>> make(16, first=True).input_map == reg.input_map_  # reads the raw features
+    True
+    >>> make(8).input_map is None  # a hidden layer
+    True
     """
 
     _numeric_target = True
