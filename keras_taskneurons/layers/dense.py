@@ -6,6 +6,7 @@ from keras import ops
 from keras_taskneurons.layers import readout
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int, scaled
 from keras_taskneurons.layers.lora import LoraMixin
+from keras_taskneurons.layers.quantization import Int8Mixin
 
 PARAMETERIZATIONS = ("terms", "constants", "input_constants")
 
@@ -25,7 +26,7 @@ def _rematerialized(function):
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
-class TaskNeuronDense(LoraMixin, BasisLayer):
+class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     """Densely connected layer of task-based neurons.
 
     A linear neuron aggregates its inputs as ``w·x + b``. A task-based neuron
@@ -264,10 +265,9 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
         kernel_args["autocast"] = False
         self.kernel = None
         if self._matmul_bases:
-            self.kernel = self.add_weight(
-                name="kernel",
-                shape=(len(self._matmul_bases) * input_dim, self.units),
-                initializer=self._initialize_kernel,
+            self.kernel = self._add_kernel(
+                (len(self._matmul_bases) * input_dim, self.units),
+                self._initialize_kernel,
                 **kernel_args,
             )
         # "input_constants": the constants inside basis k are one trainable
@@ -325,7 +325,10 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
                 for values in self.input_constants
             ]
             features = self._matmul_features(u, bounded, constants=constants)
-            outputs = ops.matmul(features, self._kernel_value(dtype))
+            if self._is_int8:
+                outputs = self._int8_matmul(features, dtype)
+            else:
+                outputs = ops.matmul(features, self._kernel_value(dtype))
         if self._parametric_bases:
             term = self._constants_sum(bounded, dtype, training)
             outputs = term if outputs is None else ops.add(outputs, term)
@@ -333,6 +336,13 @@ class TaskNeuronDense(LoraMixin, BasisLayer):
         if interaction is not None:
             outputs = ops.add(outputs, interaction)
         return self._finish(outputs, dtype, (self.units,))
+
+    def _int8_call(self, inputs, training=None):
+        """The call of a layer quantized to int8 (``quantize("int8")``)."""
+        return self.call(inputs, training=training)
+
+    def _kernel_blocks(self):
+        return len(self._matmul_bases), 0, (0,)
 
     def _constants_sum(self, x, dtype, training):
         """The parametric bases' terms, summed over the inputs in slices of

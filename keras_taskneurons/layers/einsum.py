@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_taskneurons.layers.basis import BasisLayer
 from keras_taskneurons.layers.lora import LoraMixin
+from keras_taskneurons.layers.quantization import Int8Mixin
 
 _EQUATION = re.compile(r"(\.\.\.)?([a-zA-Z]+),([a-zA-Z]+)->(\.\.\.)?([a-zA-Z]+)")
 
@@ -105,7 +106,7 @@ def analyze_equation(equation, bias_axes, input_shape, output_shape):
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
-class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
+class TaskNeuronEinsumDense(Int8Mixin, LoraMixin, BasisLayer):
     """Keras's ``EinsumDense`` of task-based neurons.
 
     The arguments of ``keras.layers.EinsumDense``, with the same meaning and
@@ -194,9 +195,9 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
         shape[kernel_axis] *= len(self._matmul_bases)
         initializers = tuple(
             self._with_axes(i) for i in (self.kernel_initializer, self.basis_initializer))
-        self.kernel = self.add_weight(
-            name="kernel", shape=tuple(shape),
-            initializer=lambda s, dtype=None: self._initialize_blocks(
+        self.kernel = self._add_kernel(
+            tuple(shape),
+            lambda s, dtype=None: self._initialize_blocks(
                 self._block_shape, axis=self._kernel_axis, dtype=dtype,
                 initializers=initializers),
             regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
@@ -262,6 +263,17 @@ class TaskNeuronEinsumDense(LoraMixin, BasisLayer):
         if self.activation is not None:
             outputs = self.activation(outputs)
         return ops.cast(outputs, self.compute_dtype)
+
+    def _int8_call(self, inputs, training=None):
+        """The call of a layer quantized to int8 (weight-only: the kernel
+        is dequantized, see :mod:`~keras_taskneurons.layers.quantization`)."""
+        return self.call(inputs, training=training)
+
+    def _kernel_blocks(self):
+        match = _check_equation(self.equation)
+        kernel_spec, output_spec = match.group(3), match.group(5)
+        summed = tuple(i for i, c in enumerate(kernel_spec) if c not in output_spec)
+        return len(self._matmul_bases), self._kernel_axis, summed
 
     def compute_output_shape(self, input_shape):
         return analyze_equation(
