@@ -97,8 +97,7 @@ class InputRangeMixin:
         dtype = u.dtype
         if training and self.trainable:
             axes = tuple(a for a in range(len(u.shape)) if a != axis % len(u.shape))
-            batch_mean = ops.mean(u, axis=axes)
-            batch_variance = ops.var(u, axis=axes)
+            batch_mean, batch_variance = ops.moments(u, axes)  # one backend-fused pass
             m = RUNNING_MOMENTUM
             self.range_mean.assign(
                 m * self.range_mean + (1 - m) * ops.cast(ops.stop_gradient(batch_mean), "float32"))
@@ -127,10 +126,13 @@ class InputRangeMixin:
             mean, variance = self._running_statistics(u, axis, training)
             shape = [1] * len(u.shape)
             shape[axis] = -1
-            mean, variance = ops.reshape(mean, shape), ops.reshape(variance, shape)
+            # One affine map per input, folded on the (channels,) vectors so
+            # the batch sees one multiply and one add: mean ± RUNNING_SPREAD
+            # std onto the domain's ends.
             half = (high - low) / (2 * RUNNING_SPREAD)
-            standardized = ops.divide(ops.subtract(u, mean), ops.sqrt(ops.add(variance, 1e-6)))
-            u = ops.add(ops.multiply(standardized, half), (low + high) / 2)
+            slope = ops.multiply(ops.rsqrt(ops.add(variance, 1e-6)), half)
+            offset = ops.subtract((low + high) / 2, ops.multiply(mean, slope))
+            u = ops.add(ops.multiply(u, ops.reshape(slope, shape)), ops.reshape(offset, shape))
         if by_column:  # the search's per-column domains, as tensors
             low, high = (_along(v, u, axis) for v in (low, high))
         if (self._range_probe is not None or (training and not self._range_checked)) and (
