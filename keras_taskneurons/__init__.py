@@ -34,6 +34,7 @@ from keras_taskneurons.layers import (
     from_tnlearn,
     layer_factory,
 )
+from keras_taskneurons.plotting import plot_learned_functions
 from keras_taskneurons.primitives import PRIMITIVES
 from keras_taskneurons.pruning import prune
 from keras_taskneurons.search import (
@@ -48,6 +49,7 @@ __all__ = [
     "Formula",
     "InputMap",
     "PRIMITIVES",
+    "plot_learned_functions",
     "prune",
     "TaskNeuronConv1D",
     "TaskNeuronConv2D",

@@ -73,6 +73,51 @@ def test_learned_functions_add_up_to_the_layer(case):
     assert abs(sum(shares.values()) - 1.0) < 1e-9
 
 
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_function_values_match_the_learned_formulas_and_the_plot_has_a_panel_per_input(case):
+    options, x = CASES[case]
+    layer = trained_like(TaskNeuronDense(4, use_bias=False, **options), x)
+    low, high = layer_ranges = keras_taskneurons.layers.readout.seen_ranges(layer)
+    assert np.all(low < high) and layer_ranges[0].shape == (3,)
+    grids = np.linspace(low, high, 7, axis=1)
+    values = keras_taskneurons.layers.readout.function_values(layer, grids)
+    functions = layer.learned_functions()
+    for i in range(3):
+        for j in range(4):
+            np.testing.assert_allclose(values[i, :, j], functions[j][i].evaluate(grids[i]),
+                                       rtol=1e-9, atol=1e-9)
+    figure = keras_taskneurons.plot_learned_functions(layer, ["a", "b", "c"], points=20)
+    assert [axes.get_title() for axes in figure.axes] == ["a", "b", "c"]
+    mean_line = figure.axes[1].get_lines()[-1].get_ydata()  # the units' average, centred
+    grid = np.linspace(low[1], high[1], 20)
+    centred = np.mean([f[1].evaluate(grid) for f in functions], axis=0)
+    np.testing.assert_allclose(mean_line, centred - centred[10], rtol=1e-9, atol=1e-9)
+
+
+def test_the_plot_covers_the_range_the_first_layer_saw_and_names_bad_arguments():
+    import matplotlib.pyplot as plt
+
+    options, x = CASES["input_map"]
+    layer = trained_like(TaskNeuronDense(2, use_bias=False, **options), x)
+    low, high = keras_taskneurons.layers.readout.seen_ranges(layer)
+    m = InputMap.from_config(MAP)
+    column_low, column_high = m.column_domains()
+    np.testing.assert_allclose(low, m.center + m.scale * column_low, rtol=1e-9)
+    np.testing.assert_allclose(high, m.center + m.scale * column_high, rtol=1e-9)
+    figure = keras_taskneurons.plot_learned_functions(layer)
+    assert figure.axes[2].get_title() == "input 2"
+    assert figure.axes[0].get_xlim()[0] <= low[0] + 1e-9
+    plt.close(figure)
+    with pytest.raises(ValueError, match="3 inputs. Received 2 names"):
+        keras_taskneurons.plot_learned_functions(layer, ["a", "b"])
+    with pytest.raises(TypeError, match="not one string"):
+        keras_taskneurons.plot_learned_functions(layer, "abc")
+    with pytest.raises(ValueError, match="points=1"):
+        keras_taskneurons.plot_learned_functions(layer, points=1)
+    with pytest.raises(TypeError, match="TaskNeuronConv2D"):
+        keras_taskneurons.plot_learned_functions(keras_taskneurons.TaskNeuronConv2D(2, 3, formula="x"))
+
+
 @pytest.mark.parametrize("case", ["terms", "constants", "input_map"])
 def test_the_bases_terms_add_up_to_the_layer_clipping_included(case):
     from keras_taskneurons.layers.readout import contributions

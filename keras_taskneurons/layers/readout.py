@@ -152,6 +152,50 @@ def average_functions(layer):
     ]
 
 
+def seen_ranges(layer):
+    """Per input, ``(low, high)`` of the values the layer receives there
+    whose bases lie inside their domain (the search's per-column domain, or
+    ``basis_domain`` through the running statistics): the range where
+    :func:`learned_functions` is exact and where the layer has seen its
+    data. Two arrays of shape ``(input_dim,)``."""
+    _check_built(layer)
+    _, other = input_maps(layer)
+    low, high = (np.broadcast_to(np.asarray(v, np.float64), (layer.input_dim,))
+                 for v in layer._basis_bounds())
+    scale, shift = other[:, 0], other[:, 1]
+    ends = np.stack([(low - shift) / scale, (high - shift) / scale])
+    return ends.min(axis=0), ends.max(axis=0)
+
+
+def function_values(layer, grids):
+    """``φ_ij`` on a grid per input: ``grids`` of shape ``(input_dim,
+    points)`` (values the layer receives), an array of shape
+    ``(input_dim, points, units)``; numeric twin of
+    :func:`learned_functions` (the same weights, maps and constants)."""
+    _check_built(layer)
+    grids = np.asarray(grids, np.float64)
+    if grids.ndim != 2 or grids.shape[0] != layer.input_dim:
+        raise ValueError(
+            f"grids must have shape (input_dim={layer.input_dim}, points). "
+            f"Received: shape={grids.shape}")
+    linear, other = input_maps(layer)
+    blocks = _block_weights(layer)
+    values = np.zeros(grids.shape + (layer.units,))
+    for i, grid in enumerate(grids):
+        for basis, multiplier, weights, constants in blocks:
+            scale, shift = (linear if basis == LINEAR else other)[i]
+            v = scale * grid + shift
+            if constants is None or constants[0].ndim == 1:
+                shaped = basis if constants is None else basis.with_constants(
+                    [c[i] for c in constants])
+                values[i] += multiplier * np.outer(shaped.evaluate(v), weights[i])
+            else:  # "constants": each unit its own
+                for j in range(layer.units):
+                    g = basis.with_constants([c[i, j] for c in constants]).evaluate(v)
+                    values[i, :, j] += multiplier * weights[i, j] * g
+    return values
+
+
 def _check_built(layer):
     if not layer.built:
         raise ValueError(
