@@ -10,39 +10,53 @@ Two steps (Fan et al., "No One-Size-Fits-All Neurons", arXiv 2405.02369):
 
 from keras_taskneurons import startup
 
-startup.import_backend()  # before anything imports Keras: quiet for the command line
-
-from keras_taskneurons.formula import Formula
-from keras_taskneurons.input_map import InputMap
-from keras_taskneurons.layers import (
-    BasisRangeMonitor,
-    TaskNeuronConv1D,
-    TaskNeuronConv2D,
-    TaskNeuronConv3D,
-    TaskNeuronConv1DTranspose,
-    TaskNeuronConv2DTranspose,
-    TaskNeuronConv3DTranspose,
-    TaskNeuronDense,
-    TaskNeuronEinsumDense,
-    TaskNeuronSimpleRNNCell,
-    TaskNeuronLSTMCell,
-    TaskNeuronGRUCell,
-    TaskNeuronSimpleRNN,
-    TaskNeuronLSTM,
-    TaskNeuronGRU,
-    basis_range_report,
-    from_tnlearn,
-    layer_factory,
-)
-from keras_taskneurons.plotting import plot_learned_functions
-from keras_taskneurons.primitives import PRIMITIVES
-from keras_taskneurons.pruning import prune
-from keras_taskneurons.search import (
-    VectorizedSymbolicClassifier,
-    VectorizedSymbolicRegressor,
-)
-
 __version__ = "0.2.0"
+
+
+def _load_public():
+    """Import the public names (Keras, its backend and every layer's
+    registration come with them)."""
+    startup.import_backend()  # before anything imports Keras: quiet for the command line
+    from keras_taskneurons.formula import Formula
+    from keras_taskneurons.input_map import InputMap
+    from keras_taskneurons.layers import (
+        BasisRangeMonitor,
+        TaskNeuronConv1D,
+        TaskNeuronConv2D,
+        TaskNeuronConv3D,
+        TaskNeuronConv1DTranspose,
+        TaskNeuronConv2DTranspose,
+        TaskNeuronConv3DTranspose,
+        TaskNeuronDense,
+        TaskNeuronEinsumDense,
+        TaskNeuronSimpleRNNCell,
+        TaskNeuronLSTMCell,
+        TaskNeuronGRUCell,
+        TaskNeuronSimpleRNN,
+        TaskNeuronLSTM,
+        TaskNeuronGRU,
+        basis_range_report,
+        from_tnlearn,
+        layer_factory,
+    )
+    from keras_taskneurons.plotting import plot_learned_functions
+    from keras_taskneurons.primitives import PRIMITIVES
+    from keras_taskneurons.pruning import prune
+    from keras_taskneurons.search import (
+        VectorizedSymbolicClassifier,
+        VectorizedSymbolicRegressor,
+    )
+    globals().update({name: value for name, value in locals().items() if name in __all__})
+
+
+def __getattr__(name):
+    """The public names, imported on first use where the import was
+    deferred (below)."""
+    if name in __all__:
+        _load_public()
+        return globals()[name]
+    raise AttributeError(f"module 'keras_taskneurons' has no attribute {name!r}")
+
 
 __all__ = [
     "BasisRangeMonitor",
@@ -71,3 +85,10 @@ __all__ = [
     "from_tnlearn",
     "layer_factory",
 ]
+
+
+# Importing the package imports Keras and registers every layer, so that
+# keras.models.load_model finds them. The command line defers it until a
+# command runs, so that `--help` answers without importing a backend.
+if not startup.is_command_line():
+    _load_public()

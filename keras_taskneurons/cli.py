@@ -14,15 +14,19 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
 from keras_taskneurons import startup
 from keras_taskneurons.reports import (
     check_writable,
+    functions_path,
     json_writer,
+    plot_functions,
     plot_report,
     report_paths,
+    verdict,
     write_together,
 )
 from keras_taskneurons.saved_model_commands import (
@@ -161,7 +165,8 @@ def command_fit(args):
     )
     check_writable(args.output, args.overwrite)
     report_json, report_png = report_paths(args.output)
-    for path in (report_json, report_png):
+    functions_png = functions_path(args.output)
+    for path in (report_json, report_png, functions_png):
         check_writable(path, args.overwrite)
     if args.csv is None:
         print(f"no CSV given: using the {table.source} dataset")
@@ -172,6 +177,7 @@ def command_fit(args):
     import keras
 
     from keras_taskneurons import VectorizedSymbolicClassifier, VectorizedSymbolicRegressor
+    from keras_taskneurons.layers import TaskNeuronDense
 
     keras.utils.set_random_seed(args.seed)
     classes = None
@@ -222,8 +228,12 @@ def command_fit(args):
         fitness=args.fitness, random_state=args.seed, verbose=1,
     )  # scaling="auto": each column standardized on the training rows (input_map_)
     started = time.perf_counter()
-    search.fit(table.X[train_idx], y[train_idx])
+    with warnings.catch_warnings(record=True) as caught:  # said as notes, not warnings
+        warnings.simplefilter("always", UserWarning)
+        search.fit(table.X[train_idx], y[train_idx])
     search_seconds = time.perf_counter() - started
+    for warning in caught:
+        print(f"note: {warning.message}")
     formula = search.formula_
     # The search (verbose=1) has printed its Pareto front, the chosen formula marked ">".
     print(f"formula: f(x) = {formula.format(4)}")
@@ -278,7 +288,7 @@ def command_fit(args):
             "epochs": len(linear_history["loss"]),
             "seconds": linear_seconds,
         }
-    print_results(results)
+    print_results(results, args.task)
 
     saved = task_model
     if args.task == "regression":
@@ -327,14 +337,20 @@ def command_fit(args):
 
     # The model and its report appear together or not at all: predict needs both.
     write_together([(args.output, saved.save, ".keras"), (report_json, json_writer(report), ".json")])
-    plotted = plot_report(report_png, formula, search.input_map_.transform(table.X[train_idx]), histories, search.equations_,
-                          results["task_network"]["basis_shares"])
+    header = (f"{table.source}: {n} rows, {len(table.feature_names)} features, "
+              f"f(x) = {formula.format(3)}\n{verdict(results, args.task)}")
+    plotted = plot_report(report_png, formula, search.input_map_.transform(table.X[train_idx]),
+                          histories, search.equations_, results["task_network"]["basis_shares"],
+                          header=header)
+    first = next(layer for layer in task_model.layers if isinstance(layer, TaskNeuronDense))
+    if plotted:
+        plot_functions(functions_png, first, table.feature_names)
     print(f"\nsaved {args.output}")
-    print(f"report {report_json}" + (f" and {report_png}" if plotted else ""))
+    print(f"report {report_json}" + (f", {report_png} and {functions_png}" if plotted else ""))
     return 0
 
 
-def print_results(results):
+def print_results(results, task):
     print("\ntest results")
     rows = [("network", "parameters", "epochs")]
     metric_names = list(next(iter(results.values()))["metrics"])
@@ -345,6 +361,7 @@ def print_results(results):
     for (name, result), row in zip(results.items(), rows[1:]):
         values = [f"{result['metrics'][m]:.5f}" for m in metric_names]
         print("  ".join(f"{v:>16}" for v in list(row) + values))
+    print(verdict(results, task))
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -450,6 +467,9 @@ def main(argv=None):
     if getattr(args, "output", None) and args.command in ("fit", "prune") and not args.output.endswith(".keras"):
         parser.error(f"--output must end in .keras, got {args.output!r}")
     try:
+        # Keras and its backend only now (``--help`` and usage errors need
+        # neither), quietly unless --verbose (keras_taskneurons.startup).
+        startup.import_backend(command_line=True, verbose=args.verbose)
         return args.run(args)
     except CommandError as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)

@@ -16,9 +16,44 @@ from keras_taskneurons.tables import CommandError
 # --- writing files ----------------------------------------------------------------------------
 
 
+def _stem(model_path):
+    return model_path[: -len(".keras")] if model_path.endswith(".keras") else model_path
+
+
 def report_paths(model_path):
-    stem = model_path[: -len(".keras")] if model_path.endswith(".keras") else model_path
+    """The JSON report and the report picture beside ``model_path``."""
+    stem = _stem(model_path)
     return stem + ".report.json", stem + ".report.png"
+
+
+def functions_path(model_path):
+    """The picture of the first layer's learned functions beside ``model_path``."""
+    return _stem(model_path) + ".functions.png"
+
+
+PRIMARY_METRICS = {"regression": ("mse_normalized", False), "classification": ("accuracy", True)}
+"""Per task, the test metric that decides who won and whether higher is better."""
+
+
+def verdict(results, task):
+    """One line: each network's primary test metric and parameter count,
+    and which won (by how much)."""
+    metric, higher = PRIMARY_METRICS[task]
+    names = {"task_network": "task-based", "linear_network": "linear (Dense)"}
+    parts = [f"{names[key]} {r['metrics'][metric]:.4f} ({r['parameters']:,} parameters)"
+             for key, r in results.items()]
+    line = f"test {metric}: " + ", ".join(parts)
+    if len(results) < 2:
+        return line
+    task_value = results["task_network"]["metrics"][metric]
+    linear_value = results["linear_network"]["metrics"][metric]
+    if task_value == linear_value:
+        return line + " - a tie"
+    task_won = (task_value > linear_value) == higher
+    best, other = (task_value, linear_value) if task_won else (linear_value, task_value)
+    margin = abs(best - other) / max(abs(other), 1e-12) * 100
+    winner = "the task-based network" if task_won else "the linear network"
+    return line + f" - {winner} wins by {margin:.1f} %"
 
 
 def check_writable(path, overwrite):
@@ -84,10 +119,11 @@ def write_together(files):
 # --- the report's plot -----------------------------------------------------------------
 
 
-def plot_report(path, formula, x_train, histories, equations, shares=None):
+def plot_report(path, formula, x_train, histories, equations, shares=None, header=None):
     """f(x) over the data range, the search's Pareto front, the learning
     curves and (``shares``: ``{layer: {part: share}}``) each basis's share
-    of each task-neuron layer's output, as one PNG."""
+    of each task-neuron layer's output, as one PNG, under ``header`` (the
+    dataset, the test metrics and parameter counts, who won)."""
     try:
         import matplotlib
 
@@ -111,7 +147,8 @@ def plot_report(path, formula, x_train, histories, equations, shares=None):
     chosen = equations.best
     middle.scatter([chosen.complexity], [max(chosen.loss, 1e-16)], s=80,
                    facecolors="none", edgecolors="tab:red", label="chosen")
-    middle.set_yscale("log")
+    if max(losses) / min(losses) > 10:  # else a log axis labels one decade in 10⁻¹ steps
+        middle.set_yscale("log")
     middle.set_xlabel("complexity")
     middle.set_ylabel("held-out loss (1 - R²)")
     middle.set_title("search: Pareto front", fontsize=9)
@@ -141,7 +178,27 @@ def plot_report(path, formula, x_train, histories, equations, shares=None):
         bars.set_ylabel("share of the layer's output")
         bars.set_title("trained layers: each basis's share (training rows)", fontsize=9)
         bars.legend(fontsize=8)
+    if header:
+        figure.suptitle(header, fontsize=10, fontweight="bold")
     figure.tight_layout()
+    write_atomically(path, lambda p: figure.savefig(p, format="png", dpi=100), suffix=".png")
+    plt.close(figure)
+    return True
+
+
+def plot_functions(path, layer, feature_names):
+    """:func:`~keras_taskneurons.plot_learned_functions` of ``layer`` as a
+    PNG at ``path``; ``False`` without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    from keras_taskneurons.plotting import plot_learned_functions
+
+    figure = plot_learned_functions(layer, feature_names)
     write_atomically(path, lambda p: figure.savefig(p, format="png", dpi=100), suffix=".png")
     plt.close(figure)
     return True

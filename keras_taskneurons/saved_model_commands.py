@@ -125,9 +125,15 @@ def basis_shares(model, X):
 def command_inspect(args):
     from keras_taskneurons.layers import TaskNeuronDense
 
-    X = None
+    X, names = None, None
     if args.data:
-        X = read_model_input(args.data, read_report(args.model, "inspect --data")[1])
+        names = read_report(args.model, "inspect --data")[1]
+        X = read_model_input(args.data, names)
+    else:  # the report's feature names, where fit left one beside the model
+        try:
+            names = read_report(args.model, "inspect")[1]
+        except CommandError:
+            names = None
     model = load_model(args.model)
     layers = [layer for layer in _all_layers(model) if isinstance(layer, TaskNeuronDense)]
     print(f"{args.model}: {model.name}, {model.count_params()} parameters")
@@ -146,10 +152,11 @@ def command_inspect(args):
             print(f"    share of the output on {args.data}: "
                   + ", ".join(f"{basis} {share:.3f}" for basis, share in shares[layer.name].items()))
         if layer is layers[0] and not layer._parametric_bases:
-            print("    on average over its units, input i goes through (x: its value):")
+            named = names is not None and len(names) == layer.input_dim
+            print("    on average over its units, each input goes through (x: its value):")
             for i, function in enumerate(layer.average_functions()[:INSPECT_INPUTS]):
                 text = "0" if function is None else function.format(3)
-                print(f"      {i}: {text[:120]}")
+                print(f"      {names[i] if named else i}: {text[:120]}")
             if layer.input_dim > INSPECT_INPUTS:
                 print(f"      ... ({layer.input_dim - INSPECT_INPUTS} more inputs)")
     return 0

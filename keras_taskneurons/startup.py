@@ -10,12 +10,17 @@ so its backend) with file descriptor 2 sent to a temporary file, then writes
 back every line except those informational notices: warnings and errors,
 from Python or C++, still reach the terminal.
 
+On TensorFlow it also looks for devices inside that import (a machine
+without a GPU would print cuInit's failure at the first operation) and
+leaves out tf.function's retracing warnings.
+
 ``--verbose`` on the command line, or ``KERAS_TASKNEURONS_VERBOSE=1`` in the
 environment, shows everything. Importing the package from Python never
 touches standard error.
 """
 
 import importlib
+import logging
 import os
 import re
 import sys
@@ -31,6 +36,9 @@ NOISE = (
     re.compile(r"^I\d{4} [\d:. ]+\d+ (port|cudart_stub|cpu_feature_guard|cuda_executor|"
                r"gpu_device|cuda_dnn|cuda_fft|cuda_blas)\.cc:\d+\] "),
     re.compile(r"^To enable the following instructions: .* rebuild TensorFlow"),
+    # A machine without a GPU: TensorFlow's first look for one (the CPU runs on).
+    re.compile(r"^E\d{4} [\d:. ]+\d+ cuda_(platform|executor|diagnostics)\.cc:\d+\] "
+               r"failed call to cuInit"),
     # The same notices as TensorFlow before 2.20 writes them.
     re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: I \S*(port|cudart_stub|"
                r"cpu_feature_guard)\.cc:\d+\] "),
@@ -62,26 +70,57 @@ def filtered(text):
     )
 
 
-def import_backend():
-    """Import Keras; quietly when this process is the command line."""
-    if "keras" in sys.modules or not is_command_line() or wants_everything():
+def import_backend(command_line=None, verbose=False):
+    """Import Keras; quietly when this process is the command line
+    (``command_line``: ``None`` asks :func:`is_command_line`) and nothing
+    asks for everything (``verbose``, :func:`wants_everything`)."""
+    if command_line is None:
+        command_line = is_command_line()
+    if "keras" in sys.modules or not command_line or verbose or wants_everything():
         importlib.import_module("keras")
     else:
-        import_quietly("keras")
+        import_quietly("keras", then=_quiet_tensorflow)
 
 
-def import_quietly(name):
-    """Import module ``name`` with the :data:`NOISE` lines it writes to file
-    descriptor 2 left out; everything else it writes there is passed on."""
+class _RetracingFilter(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warnings (the
+    command line predicts on splits of different sizes: expected, harmless)."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _quiet_tensorflow(keras):
+    """On TensorFlow: look for devices now (inside the quiet import, so a
+    machine without a GPU does not print cuInit's failure later) and leave
+    out its retracing warnings."""
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    tf.config.list_physical_devices()
+    logging.getLogger("tensorflow").addFilter(_RetracingFilter())
+
+
+def import_quietly(name, then=None):
+    """Import module ``name`` (and call ``then(module)``) with the
+    :data:`NOISE` lines written to file descriptor 2 left out; everything
+    else written there is passed on."""
+    def run():
+        module = importlib.import_module(name)
+        if then is not None:
+            then(module)
+        return module
+
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError, AttributeError):  # no real descriptor 2
-        return importlib.import_module(name)
+        return run()
     with tempfile.TemporaryFile() as caught:
         os.dup2(caught.fileno(), 2)
         try:
-            return importlib.import_module(name)
+            return run()
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)

@@ -101,6 +101,49 @@ def test_fit_on_the_bundled_dataset_writes_model_and_report(fitted_default):
     shares = results["task_network"]["basis_shares"]
     assert len(shares) == 1 and set(next(iter(shares.values()))) >= {"x"}  # --hidden 8
     assert all(abs(sum(s.values()) - 1.0) < 1e-6 for s in shares.values())
+    functions = (folder / "model.functions.png").read_bytes()  # one panel per input
+    assert functions[:8] == b"\x89PNG\r\n\x1a\n" and len(functions) > 1000
+
+
+@pytest.mark.once
+def test_the_verdict_names_the_winner_the_metrics_and_the_parameters():
+    from keras_taskneurons.reports import verdict
+
+    def results(task_value, linear_value, metric):
+        return {"task_network": {"metrics": {metric: task_value}, "parameters": 2817},
+                "linear_network": {"metrics": {metric: linear_value}, "parameters": 2830}}
+
+    line = verdict(results(0.3558, 0.3454, "mse_normalized"), "regression")
+    assert line == ("test mse_normalized: task-based 0.3558 (2,817 parameters), linear (Dense) "
+                    "0.3454 (2,830 parameters) - the linear network wins by 2.9 %")
+    assert verdict(results(0.30, 0.40, "mse_normalized"), "regression").endswith(
+        "the task-based network wins by 25.0 %")
+    assert verdict(results(0.95, 0.90, "accuracy"), "classification").endswith(
+        "the task-based network wins by 5.6 %")  # higher is better
+    assert verdict(results(0.9, 0.9, "accuracy"), "classification").endswith("a tie")
+    alone = {"task_network": results(0.9, 0.9, "accuracy")["task_network"]}
+    assert verdict(alone, "classification") == "test accuracy: task-based 0.9000 (2,817 parameters)"
+
+
+def test_the_report_picture_says_who_won(fitted_default, capsys, monkeypatch):
+    """The picture's header holds the dataset, the metrics and the winner."""
+    from keras_taskneurons import reports
+
+    titles = []
+    original = reports.plot_report
+
+    def spy(*args, header=None, **kwargs):
+        titles.append(header)
+        return original(*args, header=header, **kwargs)
+
+    monkeypatch.setattr(cli, "plot_report", spy)
+    folder, _ = fitted_default
+    code, out, _ = run(["fit", "--output", str(folder / "again.keras"), "--compare", *FAST],
+                       capsys)
+    assert code == 0
+    assert titles[0].startswith("scikit-learn diabetes: 442 rows, 10 features, f(x) = ")
+    assert "wins by" in titles[0] or "a tie" in titles[0]
+    assert titles[0].splitlines()[1] in out  # the same verdict line printed
 
 
 @pytest.mark.once
@@ -113,10 +156,17 @@ def test_inspect_shows_the_formula(fitted_default, capsys):
     assert code == 0
     assert f"formula: {report['formula']}" in out
     assert "parameterization=terms" in out
-    averages = out.split("on average over its units, input i goes through (x: its value):\n")[1]
-    lines = averages.splitlines()[:10]  # diabetes: 10 inputs
-    assert [line.split(":")[0].strip() for line in lines] == [str(i) for i in range(10)]
+    averages = out.split("on average over its units, each input goes through (x: its value):\n")[1]
+    lines = averages.splitlines()[:10]  # diabetes: 10 inputs, named as the report names them
+    assert [line.split(":")[0].strip() for line in lines] == report["features"]
+    assert report["features"][:3] == ["age", "sex", "bmi"]
     Formula(lines[0].split(": ", 1)[1])  # a formula that parses
+    os.rename(folder / "model.report.json", folder / "aside.json")
+    try:  # without the report: the inputs' positions
+        code, out, _ = run(["inspect", model], capsys)
+    finally:
+        os.rename(folder / "aside.json", folder / "model.report.json")
+    assert code == 0 and "\n      0: " in out and "\n      9: " in out
 
 
 def diabetes_csv(path, rows=80):

@@ -67,11 +67,13 @@ def _start(*extra, environment=None):
     env = dict(os.environ, KERAS_BACKEND="tensorflow", **(environment or {}))
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     done = subprocess.run(
-        [sys.executable, "-m", "keras_taskneurons", *extra, "inspect", "--help"],
+        [sys.executable, "-m", "keras_taskneurons", *extra, "inspect", "missing-model.keras"],
         capture_output=True, text=True, env=env, timeout=300,
     )
-    assert done.returncode == 0, done.stderr
-    assert "usage" in done.stdout
+    # A command runs (so Keras and its backend are imported), then stops at
+    # its first check with one error line.
+    assert done.returncode == 2, done.stderr
+    assert "keras-taskneurons: error: " in done.stderr and "missing-model.keras" in done.stderr
     return done.stderr
 
 
@@ -85,4 +87,40 @@ def test_the_command_line_starts_quietly_and_verbose_shows_everything():
     tensorflow = tuple(int(p) for p in metadata.version("tensorflow").split(".")[:2])
     if tensorflow >= (2, 20):  # its notices ignore TF_CPP_MIN_LOG_LEVEL since 2.20
         assert BANNER in everything, everything
-        assert quiet == "", quiet  # older versions add warnings of their own (TensorRT, cuFFT)
+        # older versions add warnings of their own (TensorRT, cuFFT)
+        assert quiet.startswith("keras-taskneurons: error: "), quiet
+
+
+def test_help_answers_without_importing_a_backend():
+    import time
+
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    for argv in (["--help"], ["fit", "--help"], ["prune", "--help"]):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "keras_taskneurons",
+                               *argv], capture_output=True, text=True, env=env, timeout=120)
+        seconds = time.perf_counter() - start
+        assert done.returncode == 0 and "usage: keras-taskneurons" in done.stdout, done.stderr
+        imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+                    if line.startswith("import time:")}
+        assert "keras_taskneurons.cli" in imported
+        assert not imported & {"keras", "tensorflow", "jax", "torch", "sklearn"}, argv
+        assert seconds < 3.0, (argv, seconds)
+
+
+def test_a_whole_fit_writes_nothing_but_real_warnings_to_stderr(tmp_path):
+    """No banner, no cuInit failure on a machine without a GPU, no
+    tf.function retracing lines; the search's notes go to stdout."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_taskneurons", "fit", "--compare", "--epochs", "3",
+         "--generations", "2", "--population", "60", "--hidden", "8", "--quiet",
+         "--output", str(tmp_path / "m.keras")],
+        capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "test results" in done.stdout
+    noise = [line for line in done.stderr.splitlines()
+             if "cuInit" in line or "retracing" in line or "absl::InitializeLog" in line
+             or any(pattern.match(line) for pattern in startup.NOISE)]
+    assert noise == [], done.stderr

@@ -228,10 +228,16 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         if self.verbose:
             print("\n".join(["Pareto front (loss on held-out rows; > marks the chosen formula):"]
                             + self.equations_.table()), flush=True)
-            scores = (
-                f"held-out 1-R² {self.equations_.best.loss:.5f}, x alone "
-                f"{self.linear_loss_:.5f}" if self.fitness == "separable" else
-                f"1-R² {self.evolved_fitness_:.5f} evolved, {self.fitness_:.5f} refined")
+            if self.fitness == "separable":
+                scores = (f"held-out 1-R² {self.equations_.best.loss:.5f}, x alone "
+                          f"{self.linear_loss_:.5f}")
+            elif self.fitness_ > self.evolved_fitness_:  # say why the chosen one scores worse
+                scores = (
+                    f"1-R² on the evolution rows {self.fitness_:.5f}, the best evolved "
+                    f"program's {self.evolved_fitness_:.5f}: the front chose this formula "
+                    "on held-out rows, where it is as good and simpler or steadier")
+            else:
+                scores = f"1-R² {self.evolved_fitness_:.5f} evolved, {self.fitness_:.5f} refined"
             print(
                 f"formula: {self.formula_.format(4)}  ({scores}; x = the input map's u)",
                 flush=True,
