@@ -21,6 +21,7 @@ import common  # noqa: E402
 CONFIGS = {
     "terms, 1 term (x)": ("x", "terms"),
     "terms, 2 terms (x**2 + x)": ("x**2 + x", "terms"),
+    "terms, 2 terms, no running statistics": ("x**2 + x", "terms", 0, {"basis_range": None}),
     "terms, 3 terms": ("x**3 + x**2 + x", "terms"),
     "terms, 4 terms": ("x**4 + x**3 + x**2 + x", "terms"),
     "terms, 5 terms": ("x**5 + x**4 + x**3 + x**2 + x", "terms"),
@@ -30,13 +31,14 @@ CONFIGS = {
     "terms, x**2 + x, interaction rank 2": ("x**2 + x", "terms", 2),
     "terms, x**2 + x, interaction rank 4": ("x**2 + x", "terms", 4),
 }
-"""name: (formula, parameterization[, interaction_rank])."""
-QUICK_CONFIGS = ["terms, 2 terms (x**2 + x)", "terms, x**2 + x, interaction rank 1"]
+"""name: (formula, parameterization[, interaction_rank[, other layer options]])."""
+QUICK_CONFIGS = ["terms, 2 terms (x**2 + x)", "terms, 2 terms, no running statistics",
+                 "terms, x**2 + x, interaction rank 1"]
 """CI's smoke run (the other parameterizations' cost is in the full run; the
 suite tests them)."""
 
 
-def build(formula, parameterization, interaction_rank=0, *, width, batch):
+def build(formula, parameterization, interaction_rank=0, options=None, *, width, batch):
     import keras
     import numpy as np
 
@@ -47,7 +49,8 @@ def build(formula, parameterization, interaction_rank=0, *, width, batch):
         layer = keras.layers.Dense(width)
     else:
         layer = keras_taskneurons.TaskNeuronDense(width, formula, parameterization=parameterization,
-                                                  interaction_rank=interaction_rank)
+                                                  interaction_rank=interaction_rank,
+                                                  **(options or {}))
     model = keras.Sequential([keras.Input((width,)), layer])
     model.compile(optimizer=keras.optimizers.SGD(1e-4), loss="mse")
     rng = np.random.default_rng(0)

@@ -97,13 +97,12 @@ class InputRangeMixin:
         dtype = u.dtype
         if training and self.trainable:
             axes = tuple(a for a in range(len(u.shape)) if a != axis % len(u.shape))
-            batch_mean, batch_variance = ops.moments(u, axes)  # one backend-fused pass
+            batch_mean, batch_variance = ops.moments(ops.stop_gradient(u), axes)  # one pass
             m = RUNNING_MOMENTUM
             self.range_mean.assign(
-                m * self.range_mean + (1 - m) * ops.cast(ops.stop_gradient(batch_mean), "float32"))
+                m * self.range_mean + (1 - m) * ops.cast(batch_mean, "float32"))
             self.range_variance.assign(
-                m * self.range_variance
-                + (1 - m) * ops.cast(ops.stop_gradient(batch_variance), "float32"))
+                m * self.range_variance + (1 - m) * ops.cast(batch_variance, "float32"))
             self.range_count.assign(self.range_count + 1.0)
         count = ops.cast(self.range_count, dtype)
         seen = ops.greater(count, 0)
