@@ -8,6 +8,7 @@ Two steps (Fan et al., "No One-Size-Fits-All Neurons", arXiv 2405.02369):
    coefficients.
 """
 
+# ruff: noqa: F401  (the public names are imported in _load_public for __all__)
 from keras_taskneurons import startup
 
 __version__ = "0.2.0"

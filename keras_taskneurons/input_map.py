@@ -115,6 +115,22 @@ def _safe_scale(scale):
     return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
 
 
+CONSTANT = 1e-10
+"""A column whose standard deviation is at most this fraction of its
+largest magnitude is constant (the rest is rounding): it gets scale 1."""
+
+
+def spread(values, axis=0):
+    """The standard deviation of ``values`` along ``axis``, 1 where they are
+    constant up to rounding (:data:`CONSTANT`): a constant column's std is
+    often 1e-17 rather than 0, and dividing by it would blow rounding noise
+    up to values of 1e13."""
+    values = np.asarray(values, dtype=np.float64)
+    std = values.std(axis=axis)
+    size = np.max(np.abs(values), axis=axis) if values.size else np.zeros_like(std)
+    return np.where(np.isfinite(std) & (std > CONSTANT * size), std, 1.0)
+
+
 def _float_vector(name, values):
     if isinstance(values, (str, bytes)):
         raise TypeError(f"The input map's {name} must be a list of numbers. Received: {values!r:.100}")
@@ -166,12 +182,15 @@ class InputMap:
             fitted to (the range the formula is searched on). Default
             ``(-1, 1)``.
         scaling: The name of the rule that produced the map (informative).
-        u_mean, u_std: ``None`` or each column's mean and (positive)
-            standard deviation of ``u`` on the fitted rows: a layer's
-            linear basis then sees ``(u - u_mean) / u_std``.
-        low, high: ``None`` or each column's own domain of ``u``
-            (``low < high``): the search and the layers clip each column
-            there; without them every column has ``domain``.
+        u_mean: ``None`` or each column's mean of ``u`` on the fitted rows:
+            a layer's linear basis then sees ``(u - u_mean) / u_std``.
+        u_std: ``None`` or each column's (positive) standard deviation of
+            ``u`` on the fitted rows.
+        low: ``None`` or each column's lower end of its own domain of
+            ``u`` (``low < high``): the search and the layers clip each
+            column there; without ``low`` and ``high`` every column has
+            ``domain``.
+        high: ``None`` or each column's upper end of its own domain.
     """
 
     def __init__(self, center, scale, domain=(-1.0, 1.0), scaling="custom",
@@ -226,13 +245,13 @@ class InputMap:
             low, high = X.min(axis=0), X.max(axis=0)
             center, scale = (low + high) / 2, _safe_scale((high - low) / 2)
         elif scaling == "standard":
-            center, scale = X.mean(axis=0), _safe_scale(X.std(axis=0))
+            center, scale = X.mean(axis=0), spread(X)
         elif scaling == "global":
-            center, scale = np.full(d, X.mean()), np.full(d, float(_safe_scale(X.std())))
+            center, scale = np.full(d, X.mean()), np.full(d, float(spread(X.ravel())))
         else:
             center, scale = np.zeros(d), np.ones(d)
         mapped = (X - center) / scale
-        u_mean, u_std = mapped.mean(axis=0), _safe_scale(mapped.std(axis=0))
+        u_mean, u_std = mapped.mean(axis=0), spread(mapped)
         if scaling == "minmax":  # exactly (-1, 1) unless every column is constant
             low, high = float(mapped.min()), float(mapped.max())
             low, high = (-1.0, 1.0) if high > low else (low - 1.0, high + 1.0)

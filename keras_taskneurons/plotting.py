@@ -65,12 +65,13 @@ def plot_learned_functions(layer, feature_names=None, points=200, columns=4, uni
     Returns:
         A matplotlib ``Figure`` with one axes per input (``figure.axes``).
 
-    >>> import numpy as np, keras_taskneurons as ktn
-    >>> layer = ktn.TaskNeuronDense(4, "x**2", basis_initializer="ones")
-    >>> _ = layer(np.zeros((1, 3)))
-    >>> figure = ktn.plot_learned_functions(layer, ["age", "bmi", "bp"])
-    >>> [axes.get_title() for axes in figure.axes]
-    ['age', 'bmi', 'bp']
+    Examples:
+        >>> import numpy as np, keras_taskneurons as ktn
+        >>> layer = ktn.TaskNeuronDense(4, "x**2", basis_initializer="ones")
+        >>> _ = layer(np.zeros((1, 3)))
+        >>> figure = ktn.plot_learned_functions(layer, ["age", "bmi", "bp"])
+        >>> [axes.get_title() for axes in figure.axes]
+        ['age', 'bmi', 'bp']
     """
     _check_layer(layer)
     names = _names(layer, feature_names)

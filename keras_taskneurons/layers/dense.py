@@ -417,12 +417,13 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
         exactly where the bases' values lie inside ``basis_domain`` (the
         layer clips beyond it).
 
-        >>> import numpy as np
-        >>> layer = TaskNeuronDense(2, formula="x**2", kernel_initializer="ones",
-        ...                         basis_initializer="ones", basis_range="clip")
-        >>> _ = layer(np.zeros((1, 3)))
-        >>> layer.learned_functions()[0][1]  # m = 0.1 for x**2 (basis_scale)
-        Formula('x + 0.1*x**2')
+        Examples:
+            >>> import numpy as np
+            >>> layer = TaskNeuronDense(2, formula="x**2", kernel_initializer="ones",
+            ...                         basis_initializer="ones", basis_range="clip")
+            >>> _ = layer(np.zeros((1, 3)))
+            >>> layer.learned_functions()[0][1]  # m = 0.1 for x**2 (basis_scale)
+            Formula('x + 0.1*x**2')
         """
         return readout.learned_functions(self)
 

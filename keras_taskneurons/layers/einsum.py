@@ -131,16 +131,18 @@ class TaskNeuronEinsumDense(Int8Mixin, LoraMixin, BasisLayer):
             input.
         activation: Activation function, ``None`` for the identity.
         bias_axes: Output letters that get a bias (``None``: no bias).
-        kernel_initializer, bias_initializer, kernel_regularizer,
-        bias_regularizer, activity_regularizer, kernel_constraint,
-        bias_constraint, lora_rank, lora_alpha: as in ``EinsumDense``.
         formula: (keyword) a :class:`~keras_taskneurons.Formula` or string.
-        linear_basis, basis_scale, normalize_bases, input_map, basis_range,
-        basis_domain, basis_initializer, interaction_rank, bases: the basis
-            options of :class:`~keras_taskneurons.TaskNeuronDense`
-            (``interaction_rank``: its projections are this layer's einsum,
-            split along the kernel's first output axis).
         **kwargs: Base layer keyword arguments, such as ``name``.
+
+    ``kernel_initializer``, ``bias_initializer``, ``kernel_regularizer``,
+    ``bias_regularizer``, ``activity_regularizer``, ``kernel_constraint``,
+    ``bias_constraint``, ``lora_rank`` and ``lora_alpha`` are as in
+    ``EinsumDense``; ``linear_basis``, ``basis_scale``, ``normalize_bases``,
+    ``input_map``, ``basis_range``, ``basis_domain``, ``basis_initializer``,
+    ``interaction_rank`` and ``bases`` are the basis options of
+    :class:`~keras_taskneurons.TaskNeuronDense` (``interaction_rank``: its
+    projections are this layer's einsum, split along the kernel's first
+    output axis).
 
     Input shape:
         As the equation's input, e.g. ``(batch, sequence, features)``.

@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
 )
 
 from keras_taskneurons.formula import Formula, apply_primitive
-from keras_taskneurons.input_map import InputMap, _safe_scale
+from keras_taskneurons.input_map import InputMap, spread
 from keras_taskneurons.layers import layer_factory
 from keras_taskneurons.search.fitness import (
     BAD_FITNESS,
@@ -187,7 +187,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         self.input_map_ = InputMap.fit(X, self._scaling())
         self.x_mean_, self.x_scale_ = self.input_map_.center, self.input_map_.scale
         self.y_mean_ = targets.mean(axis=0)
-        self.y_scale_ = _safe_scale(targets.std(axis=0))
+        self.y_scale_ = spread(targets)
         return (self.input_map_.bounded(X), self.input_map_.standardized(X, bounded=True),
                 (targets - self.y_mean_) / self.y_scale_)
 

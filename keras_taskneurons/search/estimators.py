@@ -22,9 +22,9 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
+from keras_taskneurons.input_map import spread
 from keras_taskneurons.search.base import (  # noqa: F401  (DEFAULT_FUNCTION_SET: public)
     DEFAULT_FUNCTION_SET,
-    _safe_scale,
     _VectorizedSymbolicBase,
 )
 
@@ -324,7 +324,7 @@ class VectorizedSymbolicClassifier(ClassifierMixin, _VectorizedSymbolicBase):
         self._logistic_maps = []
         for equation in self.equations_:
             features = self._features(X, equation.formula)
-            scale = _safe_scale(features.std(axis=0))
+            scale = spread(features)
             logistic = LogisticRegression(C=1e4, max_iter=1000).fit(
                 features / scale, y, sample_weight=sample_weight
             )
