@@ -7,6 +7,7 @@ a fresh process while it runs training steps of one layer only.
 
     python benchmarks/layer.py            # full: 3 backends, all configurations
     python benchmarks/layer.py --quick    # CI: current backend, 2 configurations
+    python benchmarks/layer.py --ranges   # the default layer by basis_range, one process each
 """
 
 import argparse
@@ -21,7 +22,6 @@ import common  # noqa: E402
 CONFIGS = {
     "terms, 1 term (x)": ("x", "terms"),
     "terms, 2 terms (x**2 + x)": ("x**2 + x", "terms"),
-    "terms, 2 terms, no running statistics": ("x**2 + x", "terms", 0, {"basis_range": None}),
     "terms, 3 terms": ("x**3 + x**2 + x", "terms"),
     "terms, 4 terms": ("x**4 + x**3 + x**2 + x", "terms"),
     "terms, 5 terms": ("x**5 + x**4 + x**3 + x**2 + x", "terms"),
@@ -32,8 +32,7 @@ CONFIGS = {
     "terms, x**2 + x, interaction rank 4": ("x**2 + x", "terms", 4),
 }
 """name: (formula, parameterization[, interaction_rank[, other layer options]])."""
-QUICK_CONFIGS = ["terms, 2 terms (x**2 + x)", "terms, 2 terms, no running statistics",
-                 "terms, x**2 + x, interaction rank 1"]
+QUICK_CONFIGS = ["terms, 2 terms (x**2 + x)", "terms, x**2 + x, interaction rank 1"]
 """CI's smoke run (the other parameterizations' cost is in the full run; the
 suite tests them)."""
 
@@ -78,6 +77,65 @@ def worker_time(name, width, batch, steps, rounds):
     print(json.dumps(out))
 
 
+RANGES = {"Dense": None, "running (default without a map)": "running",
+          "clip (a layer with the search's map)": "clip", "None (unbounded)": None}
+"""``--ranges``: the default layer by ``basis_range``, beside Dense, in ONE
+process (the ratios between processes move by ±20 % on a 2-core machine)."""
+
+
+def worker_ranges(width, batch, steps, rounds):
+    import keras
+    import numpy as np
+
+    import keras_taskneurons
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (batch, width)).astype("float32")
+    y = rng.normal(size=(batch, width)).astype("float32")
+    models = {}
+    for name, basis_range in RANGES.items():
+        keras.utils.set_random_seed(0)
+        layer = (keras.layers.Dense(width) if name == "Dense" else
+                 keras_taskneurons.TaskNeuronDense(width, "x**2 + x", basis_range=basis_range))
+        model = keras.Sequential([keras.Input((width,)), layer])
+        model.compile(optimizer=keras.optimizers.SGD(1e-4), loss="mse")
+        for _ in range(3):
+            model.train_on_batch(x, y)
+            model.predict_on_batch(x)
+        models[name] = model
+    samples = {name: {"train": [], "infer": []} for name in models}
+    for _ in range(rounds):  # interleaved
+        for name, model in models.items():
+            samples[name]["train"].append(common.timed(lambda: model.train_on_batch(x, y), steps))
+            samples[name]["infer"].append(common.timed(lambda: model.predict_on_batch(x), steps))
+    median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
+    print(json.dumps({n: {k: median(v) for k, v in s.items()} for n, s in samples.items()}))
+
+
+def ranges_report(args, backends, steps, rounds):
+    rows = []
+    for backend in backends:
+        times = json.loads(common.run_worker(
+            os.path.abspath(__file__), ["--width", str(args.width), "--batch", str(args.batch),
+                                        "--worker", "ranges", "-", str(steps), str(rounds)],
+            backend))
+        dense = times["Dense"]
+        for name, t in times.items():
+            rows.append([backend, name, f"{t['train']:.2f}", f"**{t['train'] / dense['train']:.2f}x**",
+                         f"{t['infer']:.2f}", f"{t['infer'] / dense['infer']:.2f}x"])
+    text = common.header("TaskNeuronDense(\"x**2 + x\") by basis_range, against Dense",
+                         sys.argv) + "\n".join([
+        f"Layer {args.width} → {args.width}, batch {args.batch}, float32, CPU; each backend in "
+        f"one process, the four layers timed interleaved, medians of {rounds} rounds of "
+        f"{steps} steps (ms per step); ratios against Dense in the same process.",
+        "",
+        common.table(["backend", "layer", "train ms", "train / Dense", "infer ms",
+                      "infer / Dense"], rows),
+        "",
+    ])
+    common.write("layer_ranges_quick.md" if args.quick else "layer_ranges.md", text)
+
+
 def worker_memory(name, width, batch, steps):
     import keras  # noqa: F401  (import cost is not the layer's)
 
@@ -99,11 +157,16 @@ def main():
     parser.add_argument("--configs", default=None,
                         help="only the configurations whose name has this text "
                         "(results/layer_<text>.md)")
+    parser.add_argument("--ranges", action="store_true",
+                        help="the default layer by basis_range beside Dense, in one process "
+                        "per backend (results/layer_ranges.md)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, name = args.worker[0], args.worker[1]
-        if kind == "time":
+        if kind == "ranges":
+            worker_ranges(args.width, args.batch, int(args.worker[2]), int(args.worker[3]))
+        elif kind == "time":
             worker_time(name, args.width, args.batch, int(args.worker[2]), int(args.worker[3]))
         else:
             worker_memory(name, args.width, args.batch, int(args.worker[2]))
@@ -117,6 +180,8 @@ def main():
     if args.configs:
         names = [n for n in names if args.configs in n]
     steps, rounds = (3, 3) if args.quick else (10, 5)
+    if args.ranges:
+        return ranges_report(args, backends, steps, 3 if args.quick else 9)
     script = os.path.abspath(__file__)
     shape = ["--width", str(args.width), "--batch", str(args.batch)]
     rows, plot = [], {}

@@ -44,6 +44,21 @@ def _along(values, x, axis):
         ops.convert_to_tensor(values, keras.backend.standardize_dtype(x.dtype)), shape)
 
 
+def _channel_moments(u, axis):
+    """Mean and (biased) variance of each channel of ``u`` (channels along
+    ``axis``), as two products with a row of ones: a matrix product is the
+    best-tuned reduction every backend has (a column-wise ``mean`` over a
+    batch costs several times as much on CPU)."""
+    flat = ops.reshape(ops.moveaxis(u, axis, -1), (-1, u.shape[axis]))
+    shift = flat[:1]  # moments about the first row: no cancellation when |mean| >> std
+    flat = ops.subtract(flat, shift)
+    count = ops.shape(flat)[0]
+    ones = ops.ones((1, count), dtype=u.dtype) / ops.cast(count, u.dtype)
+    mean = ops.matmul(ones, flat)[0]
+    second = ops.matmul(ones, ops.square(flat))[0]
+    return ops.add(mean, shift[0]), ops.maximum(second - ops.square(mean), 0.0)
+
+
 class InputRangeMixin:
     """The input map and the range of what the bases see (module docstring)."""
 
@@ -96,8 +111,7 @@ class InputRangeMixin:
         ``BatchNormalization`` does)."""
         dtype = u.dtype
         if training and self.trainable:
-            axes = tuple(a for a in range(len(u.shape)) if a != axis % len(u.shape))
-            batch_mean, batch_variance = ops.moments(ops.stop_gradient(u), axes)  # one pass
+            batch_mean, batch_variance = _channel_moments(ops.stop_gradient(u), axis)
             m = RUNNING_MOMENTUM
             self.range_mean.assign(
                 m * self.range_mean + (1 - m) * ops.cast(batch_mean, "float32"))
