@@ -2,7 +2,7 @@
 :mod:`.lora` and the range check in :mod:`.monitor`), the dense layer
 (:mod:`.dense`), the einsum layer (:mod:`.einsum`), the convolutions and
 transposed convolutions (:mod:`.conv`), the recurrent cells and layers
-(:mod:`.recurrent`), the interaction term (:mod:`.interaction`),
+(:mod:`.cells`, :mod:`.recurrent`), the interaction term (:mod:`.interaction`),
 :func:`layer_factory` (:mod:`.factory`) and tnlearn's expressions read in
 (:func:`from_tnlearn`, :mod:`.tnlearn`)."""
 
