@@ -12,7 +12,8 @@ kept; ``x`` dropped means ``linear_basis=False``), with the weights of the
 kept blocks; the saved model shrinks accordingly.
 
 Layers left as they are: those with an enabled LoRA adapter (its update
-mixes the blocks) and any layer that is not a ``TaskNeuronDense``. Every
+mixes the blocks), those quantized (``quantize("int8")``: prune the float
+model, then quantize) and any layer that is not a ``TaskNeuronDense``. Every
 layer keeps at least one basis; a removed interaction rank lowers the
 layer's ``interaction_rank``.
 """
@@ -31,6 +32,7 @@ base), which ``keras.models.clone_model`` rebuilds layer by layer."""
 
 def _prunable(layer):
     return (isinstance(layer, TaskNeuronDense) and layer.built and not layer.lora_enabled
+            and layer.quantization_mode is None
             and (len(layer.bases) > 1 or layer.interaction_rank > 0))
 
 
@@ -236,6 +238,10 @@ def _rebuild(model, layers, removed):
     for old, new in zip(model.layers, copy.layers):
         if old.name in changed:
             _copy_kept(old, new, _kept_ranks(old))
+        elif old.quantization_mode is not None:  # the layer's own order, as a file has it
+            store = {}
+            old.save_own_variables(store)
+            new.load_own_variables(store)
         elif old.weights:
             new.set_weights(old.get_weights())
     return copy

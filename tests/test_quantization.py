@@ -126,3 +126,15 @@ def test_an_int8_model_exports(tmp_path):
     model.export(path, format="tf_saved_model")
     served = tf.saved_model.load(path)
     np.testing.assert_allclose(served.serve(x[:8]).numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_prune_leaves_an_int8_model_as_it_predicts():
+    """Pruning zeroes float blocks; an int8 layer is left whole (prune the
+    float model, then quantize), its weights copied in its own order."""
+    model, x, _ = trained_model()
+    quantized(model)
+    expected = to_numpy(model.predict(x, verbose=0))
+    pruned, removed = ktn.prune(model, x, tolerance=0.5)
+    assert removed == {}
+    np.testing.assert_allclose(to_numpy(pruned.predict(x, verbose=0)), expected,
+                               rtol=1e-5, atol=1e-5)
