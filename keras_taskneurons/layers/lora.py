@@ -26,6 +26,17 @@ def _python_number(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def assign_in_order(layer, variables, store):
+    """Assign ``store``'s values ``"0"``, ``"1"``, … to ``variables`` (a
+    layer's own saving order), refusing a file with another count."""
+    if len(store.keys()) != len(variables):
+        raise ValueError(
+            f"Layer {layer.name!r} expects {len(variables)} variables in the file, "
+            f"found {len(store.keys())}.")
+    for index, variable in enumerate(variables):
+        variable.assign(store[str(index)])
+
+
 class LoraMixin:
     """LoRA on ``self.kernel`` for a layer that computes with
     :meth:`_kernel_value`; the layer sets ``lora_rank``/``lora_alpha`` in
@@ -127,13 +138,7 @@ class LoraMixin:
     def load_own_variables(self, store):
         if not self.lora_enabled:
             return super().load_own_variables(store)
-        variables = self._saved_variables()
-        if len(store.keys()) != len(variables):
-            raise ValueError(
-                f"Layer {self.name!r} expects {len(variables)} variables in the file, "
-                f"found {len(store.keys())}.")
-        for index, variable in enumerate(variables):
-            variable.assign(store[str(index)])
+        assign_in_order(self, self._saved_variables(), store)
         self.lora_kernel_a.assign(self._lora_a_initializer(self.lora_kernel_a.shape))
         self.lora_kernel_b.assign(ops.zeros(self.lora_kernel_b.shape))
 

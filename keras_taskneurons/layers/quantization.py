@@ -26,6 +26,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_taskneurons.layers.lora import assign_in_order
+
 QUANTIZATION_MODES = ("int8",)
 """The modes :meth:`Int8Mixin.quantize` accepts (Keras's others raise
 ``NotImplementedError``, which ``Model.quantize`` reports as a warning)."""
@@ -154,13 +156,7 @@ class Int8Mixin:
     def load_own_variables(self, store):
         if not self._is_int8 or not self.built:
             return super().load_own_variables(store)
-        variables = self._quantized_variables()
-        if len(store.keys()) != len(variables):
-            raise ValueError(
-                f"Layer {self.name!r} (int8) expects {len(variables)} variables in the file, "
-                f"found {len(store.keys())}.")
-        for index, variable in enumerate(variables):
-            variable.assign(store[str(index)])
+        assign_in_order(self, self._quantized_variables(), store)
 
     def enable_lora(self, *args, **kwargs):
         if self._is_int8:
