@@ -339,14 +339,16 @@ def command_fit(args):
     write_together([(args.output, saved.save, ".keras"), (report_json, json_writer(report), ".json")])
     header = (f"{table.source}: {n} rows, {len(table.feature_names)} features, "
               f"f(x) = {formula.format(3)}\n{verdict(results, args.task)}")
-    plotted = plot_report(report_png, formula, search.input_map_.transform(table.X[train_idx]),
-                          histories, search.equations_, results["task_network"]["basis_shares"],
-                          header=header)
-    first = next(layer for layer in task_model.layers if isinstance(layer, TaskNeuronDense))
-    if plotted:
-        plot_functions(functions_png, first, table.feature_names)
+    drawn = plot_report(report_png, formula, search.input_map_.transform(table.X[train_idx]),
+                        histories, search.equations_, results["task_network"]["basis_shares"],
+                        header=header)
+    first = next((layer for layer in task_model.layers if isinstance(layer, TaskNeuronDense)),
+                 None)
+    functions = drawn and first is not None and plot_functions(
+        functions_png, first, table.feature_names)
+    pictures = [path for path, made in ((report_png, drawn), (functions_png, functions)) if made]
     print(f"\nsaved {args.output}")
-    print(f"report {report_json}" + (f", {report_png} and {functions_png}" if plotted else ""))
+    print(f"report {report_json}" + "".join(f", {path}" for path in pictures))
     return 0
 
 
