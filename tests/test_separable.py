@@ -135,3 +135,15 @@ def test_a_layer_clips_each_input_to_its_own_domain_and_saves_it(tmp_path):
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(np.asarray(loaded.predict(X, verbose=0))[:, 0], got)
     assert loaded.layers[0].input_map == m and loaded.layers[0].input_map.low is not None
+
+
+@pytest.mark.once  # the search and the map: numpy only
+def test_a_formula_worse_than_x_cross_validated_is_said_so_plainly(monkeypatch):
+    """A cross-validated loss above x's reads as a multiple, not as a cut of
+    -200 %."""
+    U, t = signed_quadratic()
+    monkeypatch.setattr(separable, "linear_gain", lambda formula, train, validation: (-2.0, -1.5))
+    with pytest.warns(UserWarning, match=r"cross-validated it leaves 3 times x's loss "
+                                         r"\(-1.50 standard errors\)"):
+        reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(U, t)
+    assert reg.formula_ == Formula("x")

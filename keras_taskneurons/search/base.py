@@ -299,9 +299,11 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         if gain > separable.MIN_LINEAR_GAIN and t > separable.MIN_LINEAR_T:
             return
         others = [e for e in self.equations_ if e.formula != separable.LINEAR]
+        change = (f"cuts x's loss by {100 * gain:.1f} %" if gain >= 0 else
+                  f"leaves {1 - gain:.3g} times x's loss")  # gain = 1 - loss / x's loss
         best = (f"the chosen {chosen.formula.format(4)} leaves {chosen.loss:.4g} of the "
-                f"variance held out, x alone {self.linear_loss_:.4g}; cross-validated it cuts "
-                f"x's loss by {100 * gain:.1f} % ({t:.2f} standard errors)"
+                f"variance held out, x alone {self.linear_loss_:.4g}; cross-validated it "
+                f"{change} ({t:.2f} standard errors)"
                 if chosen.formula != separable.LINEAR else
                 f"the best, {min(others, key=lambda e: e.loss).formula.format(4)}, leaves "
                 f"{min(e.loss for e in others):.4g} of the variance held out, x alone "
