@@ -119,17 +119,26 @@ def write_together(files):
 # --- the report's plot -----------------------------------------------------------------
 
 
-def plot_report(path, formula, x_train, histories, equations, shares=None, header=None):
-    """f(x) over the data range, the search's Pareto front, the learning
-    curves and (``shares``: ``{layer: {part: share}}``) each basis's share
-    of each task-neuron layer's output, as one PNG, under ``header`` (the
-    dataset, the test metrics and parameter counts, who won)."""
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or ``None`` when
+    matplotlib is not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def plot_report(path, formula, x_train, histories, equations, shares=None, header=None):
+    """f(x) over the data range, the search's Pareto front, the learning
+    curves and (``shares``: ``{layer: {part: share}}``) each basis's share
+    of each task-neuron layer's output, as one PNG, under ``header`` (the
+    dataset, the test metrics and parameter counts, who won)."""
+    plt = _pyplot()
+    if plt is None:
         print("matplotlib is not installed: no plot (pip install 'keras-taskneurons[cli]')")
         return False
     low, high = np.percentile(x_train, [0.5, 99.5])
@@ -189,12 +198,8 @@ def plot_report(path, formula, x_train, histories, equations, shares=None, heade
 def plot_functions(path, layer, feature_names):
     """:func:`~keras_taskneurons.plot_learned_functions` of ``layer`` as a
     PNG at ``path``; ``False`` without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return False
     from keras_taskneurons.plotting import plot_learned_functions
 
