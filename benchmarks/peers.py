@@ -95,7 +95,7 @@ def control_networks(found, X, n_outputs, task, seed, hidden, function_set):
     import keras
 
     import keras_taskneurons
-    from keras_taskneurons.search.base import FIRST_LAYER_BASIS_SCALE
+    from keras_taskneurons.search.base import first_layer_options
 
     head = dict(activation="softmax") if task == "classification" else {}
     drawn = random_formula(tuple(function_set), seed)
@@ -105,7 +105,7 @@ def control_networks(found, X, n_outputs, task, seed, hidden, function_set):
         # What search.layer_factory() builds, the formula aside.
         make = keras_taskneurons.layer_factory(
             formula, input_map=found.input_map_,
-            first_layer={"basis_scale": FIRST_LAYER_BASIS_SCALE}, activation="relu")
+            first_layer=first_layer_options({}), activation="relu")
         models[kind] = keras.Sequential([keras.Input((X.shape[1],))] + [make(w, first=i == 0) for i, w in enumerate(hidden)]
                                         + [keras.layers.Dense(n_outputs, **head)])
     keras.utils.set_random_seed(seed)

@@ -31,6 +31,12 @@ Scalings (:data:`SCALINGS`):
   column alike; only right when the columns share a unit);
 - ``"none"``: the identity.
 
+Each column also keeps a sketch of its values (``quantiles``: its
+:data:`SKETCH_POINTS` quantiles of ``u`` at the probabilities ``(k + 0.5) /
+SKETCH_POINTS``, for maps of at most :data:`SKETCH_MAX_FEATURES` columns), from
+which a layer normalizes each basis by its spread on the search's rows
+(``normalize_bases="spread"``, :meth:`InputMap.column_sample`).
+
 A constant column gets scale 1 (it is only centred). ``"minmax"`` keeps the
 paper's exact ``[-1, 1]`` for every column (no per-column domains).
 
@@ -54,6 +60,7 @@ True
 
 import math
 import numbers
+import statistics
 
 import numpy as np
 
@@ -89,6 +96,28 @@ def column_domains(U):
     high = np.where(fenced, np.minimum(high, third + FENCE * spread), high)
     flat = ~(high > low)
     return np.where(flat, low - 1.0, low), np.where(flat, high + 1.0, high)
+
+
+SKETCH_POINTS = 16
+"""How many quantiles of each column a fitted map keeps (``quantiles``)."""
+
+SKETCH_MAX_FEATURES = 4096
+"""A map of more columns keeps no sketch (a saved map stays small: at most
+``SKETCH_MAX_FEATURES * SKETCH_POINTS`` numbers); :meth:`InputMap.column_sample`
+then draws each column from a normal law with its mean and spread."""
+
+
+def _normal_points(count):
+    """The standard normal's quantiles at ``(k + 0.5) / count``."""
+    law = statistics.NormalDist()
+    return np.array([law.inv_cdf((k + 0.5) / count) for k in range(count)])
+
+
+def sketch(U, points=SKETCH_POINTS):
+    """Each column's ``points`` quantiles of ``U`` (n, d) at the
+    probabilities ``(k + 0.5) / points``, as a ``(d, points)`` array."""
+    probabilities = 100.0 * (np.arange(points) + 0.5) / points
+    return np.percentile(np.asarray(U, dtype=np.float64), probabilities, axis=0).T
 
 
 EDGE_ROOM = 1e-5
@@ -191,10 +220,15 @@ class InputMap:
             column there; without ``low`` and ``high`` every column has
             ``domain``.
         high: ``None`` or each column's upper end of its own domain.
+        quantiles: ``None`` or a ``(columns, points)`` sketch of each
+            column's values of ``u`` (2 to 64 nondecreasing quantiles per
+            column, at the probabilities ``(k + 0.5) / points``; at most
+            :data:`SKETCH_MAX_FEATURES` columns), from which layers size
+            their bases (:meth:`column_sample`).
     """
 
     def __init__(self, center, scale, domain=(-1.0, 1.0), scaling="custom",
-                 u_mean=None, u_std=None, low=None, high=None):
+                 u_mean=None, u_std=None, low=None, high=None, quantiles=None):
         self.center = _float_vector("center", center)
         self.scale = _float_vector("scale", scale)
         self.u_mean = None if u_mean is None else _float_vector("u_mean", u_mean)
@@ -225,10 +259,33 @@ class InputMap:
                     f"The input map's {name} values must be positive. Received: "
                     f"{name}={list(values)!r:.200}"
                 )
+        self.quantiles = None if quantiles is None else self._checked_sketch(quantiles)
         self.domain = _domain_pair(domain)
         if not isinstance(scaling, str) or len(scaling) > 32:
             raise TypeError(f"scaling must be a short string. Received: scaling={scaling!r:.100}")
         self.scaling = scaling
+
+    def _checked_sketch(self, quantiles):
+        """``quantiles`` as a ``(n_features, points)`` float64 array, or a
+        ``ValueError``/``TypeError`` naming what is wrong (untrusted data)."""
+        if not isinstance(quantiles, (list, tuple, np.ndarray)) or len(quantiles) != self.center.size:
+            raise ValueError(
+                f"The input map's quantiles must hold one row per column ({self.center.size}). "
+                f"Received: quantiles={quantiles!r:.100}")
+        if self.center.size > SKETCH_MAX_FEATURES:
+            raise ValueError(
+                f"An input map of {self.center.size} columns keeps no quantiles (at most "
+                f"{SKETCH_MAX_FEATURES} columns do).")
+        rows = [_float_vector("quantiles", row) for row in quantiles]
+        points = {row.size for row in rows}
+        if len(points) != 1 or not 2 <= points.pop() <= 64:
+            raise ValueError(
+                "The input map's quantiles must hold the same number (2 to 64) of values "
+                f"per column. Received: {sorted({row.size for row in rows})!r:.100}")
+        array = np.stack(rows)
+        if not np.all(np.diff(array, axis=1) >= 0):
+            raise ValueError("The input map's quantiles must be nondecreasing in every column.")
+        return array
 
     @classmethod
     def fit(cls, X, scaling="auto"):
@@ -252,13 +309,14 @@ class InputMap:
             center, scale = np.zeros(d), np.ones(d)
         mapped = (X - center) / scale
         u_mean, u_std = mapped.mean(axis=0), spread(mapped)
+        quantiles = sketch(mapped) if d <= SKETCH_MAX_FEATURES else None
         if scaling == "minmax":  # exactly (-1, 1) unless every column is constant
             low, high = float(mapped.min()), float(mapped.max())
             low, high = (-1.0, 1.0) if high > low else (low - 1.0, high + 1.0)
-            return cls(center, scale, (low, high), scaling, u_mean, u_std)
+            return cls(center, scale, (low, high), scaling, u_mean, u_std, quantiles=quantiles)
         lows, highs = column_domains(mapped)
         domain = (float(np.median(lows)), float(np.median(highs)))
-        return cls(center, scale, domain, scaling, u_mean, u_std, lows, highs)
+        return cls(center, scale, domain, scaling, u_mean, u_std, lows, highs, quantiles)
 
     @property
     def n_features(self):
@@ -285,6 +343,25 @@ class InputMap:
         if self.low is not None:
             return self.low, self.high
         return np.full(self.n_features, self.domain[0]), np.full(self.n_features, self.domain[1])
+
+    def column_sample(self):
+        """``(points, n_features)``: values of ``u`` that stand for each
+        column's rows, clipped to its domain as the bases see them: the
+        column's stored quantiles, else (a map without ``quantiles``) the
+        normal law's quantiles with the column's mean and spread of ``u``
+        (without those, centred in ``domain`` with a quarter of its width
+        as spread). A layer normalizes its bases by their spread over these
+        (``normalize_bases="spread"``)."""
+        if self.quantiles is not None:
+            sample = self.quantiles.T
+        else:
+            normal = _normal_points(SKETCH_POINTS)[:, None]
+            if self.u_mean is not None:
+                sample = self.u_mean + self.u_std * normal
+            else:
+                middle, width = sum(self.domain) / 2, self.domain[1] - self.domain[0]
+                sample = np.repeat(middle + width / 4 * normal, self.n_features, axis=1)
+        return np.clip(sample, *self.column_domains())
 
     def bounded(self, X):
         """``u`` clipped to each column's domain (numpy): what the bases of a
@@ -314,6 +391,9 @@ class InputMap:
             stats = dict(u_mean=[mean], u_std=[max(second - mean**2, 0.0) ** 0.5 or 1.0])
         if self.low is not None:  # every column's domain in one
             stats.update(low=[float(self.low.min())], high=[float(self.high.max())])
+        if self.quantiles is not None:  # the pooled columns' quantiles
+            stats["quantiles"] = sketch(self.quantiles.reshape(-1, 1),
+                                        self.quantiles.shape[1])
         return InputMap(self.center[:1], self.scale[:1], self.domain, self.scaling, **stats)
 
     def get_config(self):
@@ -326,6 +406,8 @@ class InputMap:
         for name in ("u_mean", "u_std", "low", "high"):
             if getattr(self, name) is not None:
                 config[name] = [float(v) for v in getattr(self, name)]
+        if self.quantiles is not None:
+            config["quantiles"] = [[float(v) for v in row] for row in self.quantiles]
         return config
 
     def linear_map(self):
@@ -363,7 +445,8 @@ class InputMap:
             return config
         if not isinstance(config, dict) or not {"center", "scale"} <= set(config) or not set(
             config
-        ) <= {"center", "scale", "domain", "scaling", "u_mean", "u_std", "low", "high"}:
+        ) <= {"center", "scale", "domain", "scaling", "u_mean", "u_std", "low", "high",
+              "quantiles"}:
             raise TypeError(
                 "An input map must be an InputMap or a dict with keys 'center', 'scale' "
                 f"(and 'domain', 'scaling'). Received: {config!r:.200}"
@@ -371,7 +454,7 @@ class InputMap:
         return cls(
             config["center"], config["scale"], config.get("domain", (-1.0, 1.0)),
             config.get("scaling", "custom"), config.get("u_mean"), config.get("u_std"),
-            config.get("low"), config.get("high"),
+            config.get("low"), config.get("high"), config.get("quantiles"),
         )
 
     def __eq__(self, other):

@@ -45,7 +45,9 @@ def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
             gets the same map as a ``Normalization`` layer first, so both
             see the same inputs.
         first_layer: Options for the first task-based layer only (the
-            search's suggested ``interaction_rank``).
+            search's suggested ``interaction_rank``); with ``input_map``,
+            on top of the options ``search.layer_factory()`` gives it
+            (its bases at full scale, sized by their spread).
         **layer_options: More ``TaskNeuronDense`` arguments.
 
     Returns:
@@ -63,6 +65,10 @@ def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
     inputs = keras.Input((n_features,), name="features")
     hidden = inputs if preprocessing is None else preprocessing(inputs)
     if kind == "task":
+        if input_map is not None:  # the search's first layer, as its layer_factory() builds it
+            from keras_taskneurons.search.base import first_layer_options
+
+            first_layer = {**first_layer_options(layer_options), **(first_layer or {})}
         make = layer_factory(formula, input_map, first_layer, activation=activation,
                              **layer_options)
     elif input_map is not None:  # what the task network's linear basis sees

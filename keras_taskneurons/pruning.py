@@ -128,7 +128,7 @@ def _copy_kept(old, new, ranks):
     old_kernel = None if old.kernel is None else keras.ops.convert_to_numpy(old.kernel)
     for name, (kind, index, d, constants) in new_blocks.items():
         old_kind, old_index, _, old_constants = old_blocks[name]
-        ratio = old_factor[name] / new_factor[name]
+        ratio = np.reshape(np.asarray(old_factor[name] / new_factor[name]), (-1, 1))
         if kind == "kernel":
             kernel[index * d:(index + 1) * d] = old_kernel[old_index * d:(old_index + 1) * d] * ratio
         else:

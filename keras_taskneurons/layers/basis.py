@@ -100,7 +100,19 @@ def check_format_version(kind, version, bases):
         )
 
 
-def scaled(features, multiplier):
+NORMALIZATIONS = (True, False, "spread")
+
+SPREAD_FLOOR = 1e-12
+"""A basis whose spread over a column's sample is at most this fraction of
+its largest magnitude there is constant on that column: it keeps factor
+``basis_scale`` there (dividing by its spread would blow rounding up)."""
+
+
+def scaled(features, multiplier, axis=-1):
+    """``features`` times the basis's factor: a number, or one factor per
+    input channel (an array, laid along ``axis``)."""
+    if isinstance(multiplier, np.ndarray):
+        return ops.multiply(features, _along(multiplier, features, axis))
     return features if multiplier == 1.0 else ops.multiply(features, multiplier)
 
 
@@ -167,9 +179,18 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
         check_format_version(type(self).__name__, format_version, bases)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         given_bases = bases
-        for name, value in (("use_bias", use_bias), ("linear_basis", linear_basis),
-                            ("normalize_bases", normalize_bases)):
+        for name, value in (("use_bias", use_bias), ("linear_basis", linear_basis)):
             _check_bool(name, value)
+        if not isinstance(normalize_bases, (bool, str)):
+            raise TypeError(
+                "Received an invalid value for `normalize_bases`, expected a bool or "
+                f"'spread'. Received: normalize_bases={normalize_bases!r:.100}")
+        if normalize_bases not in NORMALIZATIONS:
+            raise ValueError(
+                "Received an invalid value for `normalize_bases`, expected True (by "
+                "the largest magnitude), 'spread' (by the spread on the search's rows) "
+                f"or False. Received: normalize_bases={normalize_bases!r:.100}"
+            )
         if basis_scale != "coefficients" and not _is_positive_number(basis_scale):
             raise ValueError(
                 "Received an invalid value for `basis_scale`, expected a "
@@ -226,6 +247,7 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
             self._matmul_bases = bases
             self._parametric_bases = []
         self._multipliers = [self._multiplier(b) for b in self.bases]
+        self._state_multipliers = [self._multiplier(b, per_input=False) for b in self.bases]
         if given_bases is not None:
             self._check_bases(given_bases)
         self._range_checked = False  # the once-per-layer saturation check
@@ -258,17 +280,29 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
 
     @property
     def multipliers(self):
-        """The fixed factor ``m_k`` of each basis, in kernel order."""
+        """The fixed factor ``m_k`` of each basis, in kernel order: a number,
+        or (``normalize_bases="spread"`` in a layer whose bases see each
+        input on its own domain) an array with one factor per input."""
         return tuple(self._multipliers)
 
-    def _multiplier(self, basis):
-        """The fixed factor ``m_k`` of a basis's features (1 for ``x``)."""
+    def input_multipliers(self, size):
+        """The factors as a ``(bases, size)`` float64 array: each basis's
+        factor for each of ``size`` inputs."""
+        return np.stack([np.broadcast_to(np.asarray(m, dtype=np.float64), (size,))
+                         for m in self._multipliers])
+
+    def _multiplier(self, basis, per_input=True):
+        """The fixed factor ``m_k`` of a basis's features (1 for ``x``);
+        without ``per_input``, one number sized on ``basis_domain`` (what a
+        recurrent cell's state sees)."""
         if basis == LINEAR:
             return 1.0
         scale = (
             self._coefficients[str(basis)] if self.basis_scale == "coefficients"
             else self.basis_scale
         )
+        if self.normalize_bases == "spread":
+            return self._spread_multiplier(basis, scale, per_input)
         size = 1.0
         if self.normalize_bases:
             grid = np.linspace(*self.basis_domain, 201)
@@ -276,6 +310,33 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
             largest = float(values.max()) if np.all(np.isfinite(values)) else 0.0
             size = largest if largest > 0 else 1.0
         return scale / size
+
+    def _spread_multiplier(self, basis, scale, per_input=True):
+        """``scale`` over the basis's standard deviation on values standing
+        for what the bases see (:meth:`_basis_sample`): per input where the
+        bases see each input on its own domain, else one number. A basis
+        constant there (or not finite) keeps ``scale``."""
+        values = basis.evaluate(self._basis_sample(per_input))
+        with np.errstate(invalid="ignore", over="ignore"):
+            spread = values.std(axis=0)
+            largest = np.abs(values).max(axis=0)
+        usable = np.isfinite(spread) & np.isfinite(largest) & (spread > SPREAD_FLOOR * largest)
+        factors = np.where(usable, scale / np.where(usable, spread, 1.0), scale)
+        return factors if factors.size > 1 else float(factors[0])
+
+    def _basis_sample(self, per_input=True):
+        """``(points, columns)``: values standing for what the bases see. In
+        a layer holding the search's map (but ``basis_range="running"``), the map's
+        :meth:`~keras_taskneurons.input_map.InputMap.column_sample` (the
+        search's rows); else one column: a normal law centred in
+        ``basis_domain`` with a quarter of its width as spread, clipped
+        there (the ``"running"`` range maps ``mean ± 2 std`` onto the
+        domain's ends)."""
+        if per_input and self.input_map is not None and self.basis_range != "running":
+            return self.input_map.column_sample()
+        low, high = self.basis_domain
+        normal = InputMap([0.0], [1.0], (-2.0, 2.0)).column_sample()
+        return np.clip((low + high) / 2 + (high - low) / 4 * normal, low, high)
 
     # -- weights and computing -------------------------------------------------------
 
@@ -304,22 +365,25 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
         compute = self.compute_dtype
         return "float32" if compute in LOW_PRECISION else compute
 
-    def _matmul_features(self, u, bounded, axis=-1, groups=1, constants=None):
+    def _matmul_features(self, u, bounded, axis=-1, groups=1, constants=None, state=False):
         """The features ``m_k g_k`` of the kernel's bases, concatenated along
         the channel ``axis``. With ``groups > 1`` the channels are split into
         ``groups`` consecutive groups and the features are laid out group by
         group (``[g_1(group 1), ..., g_K(group 1), g_1(group 2), ...]``), so
         that a grouped operation keeps each basis of a channel in its
         channel's group. ``constants`` (one list of tensors or ``None`` per
-        basis) replace the formula's constants inside the bases."""
+        basis) replace the formula's constants inside the bases. ``state``:
+        a recurrent cell's state, whose factors are sized on
+        ``basis_domain``."""
         constants = constants or [None] * len(self._matmul_bases)
         features = [
             scaled(
                 basis.evaluate_keras(u if basis == LINEAR else bounded, values),
-                multiplier,
+                multiplier, axis,
             )
             for basis, multiplier, values in zip(
-                self._matmul_bases, self._multipliers, constants
+                self._matmul_bases, self._state_multipliers if state else self._multipliers,
+                constants,
             )
         ]
         if len(features) == 1:

@@ -102,7 +102,7 @@ class TaskNeuronRNNCellBase(BasisLayer):
         return projection if interaction is None else ops.add(projection, interaction)
 
     def _recurrent_features(self, h):
-        return self._matmul_features(h, self._basis_input(h, -1, None, state=True))
+        return self._matmul_features(h, self._basis_input(h, -1, None, state=True), state=True)
 
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [self.state_size]

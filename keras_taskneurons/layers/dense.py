@@ -57,8 +57,8 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     same units and initializer. The other bases are trained gently and on a
     common scale: their features are multiplied by
     ``m_k = basis_scale / max|g_k|`` (the maximum over ``basis_domain``, the
-    range the formula is searched on; ``normalize_bases=False`` drops the
-    division). Under Adam a weight moves about the learning rate per step
+    range the formula is searched on; ``normalize_bases="spread"`` divides
+    by ``g_k``'s spread on each input instead, ``False`` not at all). Under Adam a weight moves about the learning rate per step
     whatever its gradient, so ``W_k = m_k V_k`` moves ``basis_scale`` times
     as fast as the linear weights, and ``x**8`` next to ``x`` no longer
     dominates the start. ``m_k = 1`` for ``x``.
@@ -139,8 +139,14 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
             other bases train relative to the linear one. ``"coefficients"``
             uses each basis's coefficient in the formula, relative to the
             largest.
-        normalize_bases: Whether each basis but ``x`` is also divided by its
-            largest magnitude on ``basis_domain``.
+        normalize_bases: How each basis but ``x`` is sized before
+            ``basis_scale``: ``True``, divided by its largest magnitude on
+            ``basis_domain``; ``"spread"``, by its standard deviation over
+            values standing for the layer's input (in a layer holding the
+            search's map, each input's own: the map's sketch of the search's
+            rows, one factor per input and basis, so every basis varies as
+            much as the standardized ``x``; else a normal law over
+            ``basis_domain``); ``False``, not at all.
         input_map: ``None`` or an ``InputMap`` (or its config dict): the
             map from the layer's input to the values the formula was
             searched on (see above).
@@ -393,7 +399,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
             kernel = weights[position]
             constants = weights[position + 1:position + 1 + len(basis.constants)]
             position += 1 + len(basis.constants)
-            values = scaled(basis.evaluate_keras(expanded, constants), multiplier)
+            values = scaled(basis.evaluate_keras(expanded, constants), multiplier, axis=-2)
             term = ops.sum(ops.multiply(values, kernel), axis=-2)
             total = term if total is None else ops.add(total, term)
         return total

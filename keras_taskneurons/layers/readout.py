@@ -75,8 +75,8 @@ def input_maps(layer):
 
 
 def _block_weights(layer):
-    """Per basis, in kernel order: ``(basis, multiplier, weights (input_dim,
-    units), constants)``; ``constants`` is ``None`` (the formula's own), or
+    """Per basis, in kernel order: ``(basis, multipliers (input_dim,),
+    weights (input_dim, units), constants)``; ``constants`` is ``None`` (the formula's own), or
     the trained constants as arrays of shape ``(input_dim,)``
     (``"input_constants"``) or ``(input_dim, units)`` (``"constants"``)."""
     d, units = layer.input_dim, layer.units
@@ -84,17 +84,17 @@ def _block_weights(layer):
     def arrays(variables):
         return [ops.convert_to_numpy(v).astype(np.float64) for v in variables]
 
-    blocks = []
+    blocks, factors = [], layer.input_multipliers(d)
     if layer.kernel is not None:
         kernel = ops.convert_to_numpy(layer._kernel_value("float32")).astype(np.float64)
         for k, basis in enumerate(layer._matmul_bases):
             values = layer.input_constants[k]
-            blocks.append((basis, layer.multipliers[k], kernel[k * d:(k + 1) * d],
+            blocks.append((basis, factors[k], kernel[k * d:(k + 1) * d],
                            None if values is None else arrays(values)))
     offset = len(layer._matmul_bases)
     for index, basis in enumerate(layer._parametric_bases):
         weights = ops.convert_to_numpy(layer.term_kernels[index]).astype(np.float64)
-        blocks.append((basis, layer.multipliers[offset + index], weights.reshape(d, units),
+        blocks.append((basis, factors[offset + index], weights.reshape(d, units),
                        arrays(layer.term_constants[index])))
     return blocks
 
@@ -104,7 +104,7 @@ def _function(blocks, linear_maps, other_maps, i, weight_of, constants_of):
     (``None`` when every weight is zero)."""
     total = None
     for k, (basis, multiplier, _, constants) in enumerate(blocks):
-        weight = float(weight_of(k)) * float(multiplier)
+        weight = float(weight_of(k)) * float(multiplier[i])
         if weight == 0.0:
             continue
         shaped = basis if constants is None else basis.with_constants(constants_of(k))
@@ -188,11 +188,11 @@ def function_values(layer, grids):
             if constants is None or constants[0].ndim == 1:
                 shaped = basis if constants is None else basis.with_constants(
                     [c[i] for c in constants])
-                values[i] += multiplier * np.outer(shaped.evaluate(v), weights[i])
+                values[i] += multiplier[i] * np.outer(shaped.evaluate(v), weights[i])
             else:  # "constants": each unit its own
                 for j in range(layer.units):
                     g = basis.with_constants([c[i, j] for c in constants]).evaluate(v)
-                    values[i, :, j] += multiplier * weights[i, j] * g
+                    values[i, :, j] += multiplier[i] * weights[i, j] * g
     return values
 
 
@@ -240,7 +240,8 @@ def contributions(layer, x, rows=4096):
                 values = multiplier * basis.evaluate_with_constants(v, constants)
                 total[start:start + rows] = values @ weights
             else:  # constants per input and unit
-                values = multiplier * basis.evaluate_with_constants(v[:, :, None], constants)
+                values = multiplier[:, None] * basis.evaluate_with_constants(v[:, :, None],
+                                                                             constants)
                 total[start:start + rows] = np.einsum("nij,ij->nj", values, weights)
         terms.append(total)
     return terms
