@@ -28,16 +28,18 @@ def every_layer_model():
     """Conv1D/2D/3D, Conv2DTranspose, EinsumDense and the dense layer in all
     three parameterizations,
     every basis block non-zero (the layers start as their plain kin); an
-    input map on the Conv1D, running ranges (statistics set) on the dense
+    input map and bases sized by their spread per channel on the Conv1D, running ranges (statistics set) on the dense
     layers, interaction terms on a dense and the transposed convolution."""
     keras.utils.set_random_seed(0)
     grow = dict(basis_initializer="glorot_uniform", activation="tanh")
     inputs = {name: keras.Input(shape, name=name) for name, shape in SHAPES.items()}
-    # Per-column domains: the second column's clips the sample inputs.
+    # Per-column domains: the second column's clips the sample inputs; each
+    # basis sized by its spread on each column's sketch (a factor per channel).
     mapped = ktn.InputMap([0.5, -0.2], [2.0, 0.7], (-1.5, 1.5), low=[-1.2, -1.5],
-                          high=[1.5, 0.9])
+                          high=[1.5, 0.9], quantiles=[[-1.0, 0.0, 0.4, 1.2], [-0.1, 0.0, 0.1, 0.8]])
     sequence = ktn.TaskNeuronConv1D(3, 3, formula="x**2 + sin(x)", padding="causal",
-                                    input_map=mapped, **grow)(inputs["sequence"])
+                                    input_map=mapped, normalize_bases="spread",
+                                    **grow)(inputs["sequence"])
     image = ktn.TaskNeuronConv2D(3, 3, formula="x**3 + x", strides=2, padding="same", **grow)(
         inputs["image"])
     branches = [
@@ -97,9 +99,11 @@ def test_the_model_holds_every_task_neuron_layer():
     assert {layer.parameterization for layer in dense} == {
         "terms", "constants", "input_constants"}
     assert {layer.basis_range for layer in dense} == {"running"}
-    mapped = model.layers[[type(la).__name__ for la in model.layers].index(
-        "TaskNeuronConv1D")].input_map
+    conv1d = model.layers[[type(la).__name__ for la in model.layers].index("TaskNeuronConv1D")]
+    mapped = conv1d.input_map
     assert mapped is not None and mapped.low is not None
+    factors = conv1d.input_multipliers(2)[1:]  # one per channel, and they differ
+    assert np.shape(conv1d.multipliers[1]) == (2,) and np.all(factors[:, 0] != factors[:, 1])
     u = mapped.transform(sample_inputs()["sequence"])
     assert np.any(u > mapped.high) and np.any(u < mapped.high.max())  # clipping is exercised
 
