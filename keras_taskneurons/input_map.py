@@ -107,7 +107,7 @@ SKETCH_MAX_FEATURES = 4096
 then draws each column from a normal law with its mean and spread."""
 
 
-def _normal_points(count):
+def normal_points(count):
     """The standard normal's quantiles at ``(k + 0.5) / count``."""
     law = statistics.NormalDist()
     return np.array([law.inv_cdf((k + 0.5) / count) for k in range(count)])
@@ -355,7 +355,7 @@ class InputMap:
         if self.quantiles is not None:
             sample = self.quantiles.T
         else:
-            normal = _normal_points(SKETCH_POINTS)[:, None]
+            normal = normal_points(SKETCH_POINTS)[:, None]
             if self.u_mean is not None:
                 sample = self.u_mean + self.u_std * normal
             else:

@@ -42,7 +42,7 @@ import numpy as np
 from keras import ops
 
 from keras_taskneurons.formula import Formula, as_formula
-from keras_taskneurons.input_map import InputMap, _domain_pair
+from keras_taskneurons.input_map import SKETCH_POINTS, InputMap, _domain_pair, normal_points
 from keras_taskneurons.layers.handoff import HandOffMixin
 from keras_taskneurons.layers.interaction import InteractionMixin, check_interaction_rank
 from keras_taskneurons.layers.ranges import (  # noqa: F401  (imported from here too)
@@ -335,7 +335,7 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
         if per_input and self.input_map is not None and self.basis_range != "running":
             return self.input_map.column_sample()
         low, high = self.basis_domain
-        normal = InputMap([0.0], [1.0], (-2.0, 2.0)).column_sample()
+        normal = normal_points(SKETCH_POINTS)[:, None]
         return np.clip((low + high) / 2 + (high - low) / 4 * normal, low, high)
 
     # -- weights and computing -------------------------------------------------------
