@@ -113,6 +113,14 @@ def normal_points(count):
     return np.array([law.inv_cdf((k + 0.5) / count) for k in range(count)])
 
 
+def domain_sample(low, high, points=SKETCH_POINTS):
+    """``(points, 1)``: the normal law centred in ``(low, high)`` with a
+    quarter of its width as spread (its ``mean ± 2 std`` on the ends, as
+    the ``"running"`` range maps what a layer sees), clipped there."""
+    normal = normal_points(points)[:, None]
+    return np.clip((low + high) / 2 + (high - low) / 4 * normal, low, high)
+
+
 def sketch(U, points=SKETCH_POINTS):
     """Each column's ``points`` quantiles of ``U`` (n, d) at the
     probabilities ``(k + 0.5) / points``, as a ``(d, points)`` array."""
@@ -355,12 +363,10 @@ class InputMap:
         if self.quantiles is not None:
             sample = self.quantiles.T
         else:
-            normal = normal_points(SKETCH_POINTS)[:, None]
             if self.u_mean is not None:
-                sample = self.u_mean + self.u_std * normal
+                sample = self.u_mean + self.u_std * normal_points(SKETCH_POINTS)[:, None]
             else:
-                middle, width = sum(self.domain) / 2, self.domain[1] - self.domain[0]
-                sample = np.repeat(middle + width / 4 * normal, self.n_features, axis=1)
+                sample = np.repeat(domain_sample(*self.domain), self.n_features, axis=1)
         return np.clip(sample, *self.column_domains())
 
     def bounded(self, X):

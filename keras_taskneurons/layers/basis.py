@@ -42,7 +42,7 @@ import numpy as np
 from keras import ops
 
 from keras_taskneurons.formula import Formula, as_formula
-from keras_taskneurons.input_map import SKETCH_POINTS, InputMap, _domain_pair, normal_points
+from keras_taskneurons.input_map import InputMap, _domain_pair, domain_sample
 from keras_taskneurons.layers.handoff import HandOffMixin
 from keras_taskneurons.layers.interaction import InteractionMixin, check_interaction_rank
 from keras_taskneurons.layers.ranges import (  # noqa: F401  (imported from here too)
@@ -281,8 +281,9 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
     @property
     def multipliers(self):
         """The fixed factor ``m_k`` of each basis, in kernel order: a number,
-        or (``normalize_bases="spread"`` in a layer whose bases see each
-        input on its own domain) an array with one factor per input."""
+        or (``normalize_bases="spread"`` in a layer holding an input map
+        of several columns, its range not ``"running"``) an array with one
+        factor per input."""
         return tuple(self._multipliers)
 
     def input_multipliers(self, size):
@@ -334,9 +335,7 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
         domain's ends)."""
         if per_input and self.input_map is not None and self.basis_range != "running":
             return self.input_map.column_sample()
-        low, high = self.basis_domain
-        normal = normal_points(SKETCH_POINTS)[:, None]
-        return np.clip((low + high) / 2 + (high - low) / 4 * normal, low, high)
+        return domain_sample(*self.basis_domain)
 
     # -- weights and computing -------------------------------------------------------
 
