@@ -29,7 +29,15 @@ Scalings (:data:`SCALINGS`):
 - ``"minmax"`` (the paper's): each column to ``[-1, 1]``;
 - ``"global"``: ONE mean and ONE standard deviation over all values (every
   column alike; only right when the columns share a unit);
-- ``"none"``: the identity.
+- ``"none"``: the identity;
+- ``"quantile"`` (the robust map, as tabular deep learning feeds its
+  networks): each column first through its own piecewise-linear *warp*
+  ``q`` (:func:`quantile_warp`: :data:`QUANTILE_KNOTS` of the column's
+  quantiles onto the standard normal's, held at the ends beyond the fitted
+  rows' range), then standardized: a heavy tail or an outlier no longer
+  stretches the column, and every column's bulk fills the same domain.
+  ``u = (q(x) - center) / scale``; the layers apply the same warp in
+  ``keras.ops``, and their read-back speaks of ``q(x)``.
 
 Each column also keeps a sketch of its values (``quantiles``: its
 :data:`SKETCH_POINTS` quantiles of ``u`` at the probabilities ``(k + 0.5) /
@@ -64,7 +72,7 @@ import statistics
 
 import numpy as np
 
-SCALINGS = ("auto", "standard", "minmax", "global", "none")
+SCALINGS = ("auto", "standard", "minmax", "global", "none", "quantile")
 
 ALIKE_SPREAD = 2.0
 """``"auto"`` keeps one map for all columns while their standard deviations
@@ -126,6 +134,59 @@ def sketch(U, points=SKETCH_POINTS):
     probabilities ``(k + 0.5) / points``, as a ``(d, points)`` array."""
     probabilities = 100.0 * (np.arange(points) + 0.5) / points
     return np.percentile(np.asarray(U, dtype=np.float64), probabilities, axis=0).T
+
+
+QUANTILE_KNOTS = 32
+"""How many of a column's quantiles (at ``k / (QUANTILE_KNOTS - 1)``, its
+smallest and largest value among them) the ``"quantile"`` warp keeps; tied
+quantiles (a binary or discrete column) merge into one knot."""
+
+MAX_WARP_KNOTS = 64
+"""The most knots a stored warp may hold per column (untrusted data)."""
+
+
+def quantile_warp(X, knots=QUANTILE_KNOTS):
+    """``(knots_x, knots_q)``, two ``(d, K)`` arrays: for each column of
+    ``X`` (n, d) its quantiles at ``k / (K - 1)`` and the standard normal's
+    quantiles at the same probabilities (the ends at ``0.5 / n`` and ``1 -
+    0.5 / n``, as the smallest and largest of ``n`` normal rows), tied
+    quantiles merged into one knot with their mean value and the rows
+    padded by repeating their last knot; ``K = min(knots, n)``, at least
+    2."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    count = max(min(knots, n), 2)
+    probabilities = np.linspace(0.0, 1.0, count)
+    law = statistics.NormalDist()
+    targets = np.array([law.inv_cdf(p) for p in np.clip(probabilities, 0.5 / n, 1 - 0.5 / n)]
+                       ) if n > 1 else np.zeros(count)
+    quantiles = np.quantile(X, probabilities, axis=0).T  # (d, count)
+    knots_x, knots_q = np.empty((d, count)), np.empty((d, count))
+    for column, row in enumerate(quantiles):
+        unique, inverse = np.unique(row, return_inverse=True)
+        merged = np.bincount(inverse, targets) / np.bincount(inverse)
+        knots_x[column] = np.r_[unique, np.full(count - unique.size, unique[-1])]
+        knots_q[column] = np.r_[merged, np.full(count - unique.size, merged[-1])]
+    return knots_x, knots_q
+
+
+def apply_warp(X, knots_x, knots_q):
+    """The piecewise-linear warp through ``(knots_x, knots_q)`` (rows per
+    column) of ``X`` (..., d), held at the end knots beyond them (numpy,
+    float64; the layers compute the same sum of clipped segments)."""
+    low, high = knots_x[:, :-1], knots_x[:, 1:]
+    width = high - low
+    slope = np.divide(np.diff(knots_q, axis=1), width, out=np.zeros_like(width),
+                      where=width > 0)
+    X = np.asarray(X, dtype=np.float64)
+    flat = X.reshape(-1, X.shape[-1]) if X.ndim else X.reshape(1, 1)
+    out = np.empty(flat.shape)
+    rows = max(1, (1 << 22) // max(1, low.size))  # a bounded temporary per chunk
+    for start in range(0, len(flat), rows):
+        part = flat[start:start + rows, :, None]
+        out[start:start + rows] = knots_q[:, 0] + np.sum(
+            slope * (np.clip(part, low, high) - low), axis=-1)
+    return out.reshape(X.shape)
 
 
 EDGE_ROOM = 1e-5
@@ -210,7 +271,8 @@ def _domain_pair(domain):
 
 
 class InputMap:
-    """``u = (x - center) / scale`` per column, and the domain of ``u``.
+    """``u = (q(x) - center) / scale`` per column (``q`` a warp, the identity
+    for every scaling but ``"quantile"``), and the domain of ``u``.
 
     Args:
         center: One number per column.
@@ -233,10 +295,17 @@ class InputMap:
             column, at the probabilities ``(k + 0.5) / points``; at most
             :data:`SKETCH_MAX_FEATURES` columns), from which layers size
             their bases (:meth:`column_sample`).
+        warp_knots: ``None`` or a ``(columns, K)`` array (2 to
+            :data:`MAX_WARP_KNOTS` nondecreasing values per column): the
+            values of ``x`` where the warp ``q`` bends.
+        warp_values: ``None`` or ``q`` at ``warp_knots`` (same shape,
+            nondecreasing per column); ``q`` is linear between knots and
+            held at its end values beyond them (:func:`apply_warp`).
     """
 
     def __init__(self, center, scale, domain=(-1.0, 1.0), scaling="custom",
-                 u_mean=None, u_std=None, low=None, high=None, quantiles=None):
+                 u_mean=None, u_std=None, low=None, high=None, quantiles=None,
+                 warp_knots=None, warp_values=None):
         self.center = _float_vector("center", center)
         self.scale = _float_vector("scale", scale)
         self.u_mean = None if u_mean is None else _float_vector("u_mean", u_mean)
@@ -268,31 +337,42 @@ class InputMap:
                     f"{name}={list(values)!r:.200}"
                 )
         self.quantiles = None if quantiles is None else self._checked_sketch(quantiles)
+        if (warp_knots is None) != (warp_values is None):
+            raise ValueError("The input map's warp_knots and warp_values come together.")
+        self.warp_knots = self.warp_values = None
+        if warp_knots is not None:
+            self.warp_knots = self._checked_sketch(warp_knots, "warp_knots", MAX_WARP_KNOTS)
+            self.warp_values = self._checked_sketch(warp_values, "warp_values", MAX_WARP_KNOTS)
+            if self.warp_knots.shape != self.warp_values.shape:
+                raise ValueError(
+                    "The input map's warp_knots and warp_values must have the same shape. "
+                    f"Received: {self.warp_knots.shape} and {self.warp_values.shape}")
         self.domain = _domain_pair(domain)
         if not isinstance(scaling, str) or len(scaling) > 32:
             raise TypeError(f"scaling must be a short string. Received: scaling={scaling!r:.100}")
         self.scaling = scaling
 
-    def _checked_sketch(self, quantiles):
-        """``quantiles`` as a ``(n_features, points)`` float64 array, or a
-        ``ValueError``/``TypeError`` naming what is wrong (untrusted data)."""
+    def _checked_sketch(self, quantiles, name="quantiles", most=64):
+        """``quantiles`` (the sketch, or a warp's knots or values) as a
+        ``(n_features, points)`` float64 array, or a ``ValueError``/
+        ``TypeError`` naming what is wrong (untrusted data)."""
         if not isinstance(quantiles, (list, tuple, np.ndarray)) or len(quantiles) != self.center.size:
             raise ValueError(
-                f"The input map's quantiles must hold one row per column ({self.center.size}). "
-                f"Received: quantiles={quantiles!r:.100}")
+                f"The input map's {name} must hold one row per column ({self.center.size}). "
+                f"Received: {name}={quantiles!r:.100}")
         if self.center.size > SKETCH_MAX_FEATURES:
             raise ValueError(
-                f"An input map of {self.center.size} columns keeps no quantiles (at most "
+                f"An input map of {self.center.size} columns keeps no {name} (at most "
                 f"{SKETCH_MAX_FEATURES} columns do).")
-        rows = [_float_vector("quantiles", row) for row in quantiles]
+        rows = [_float_vector(name, row) for row in quantiles]
         points = {row.size for row in rows}
-        if len(points) != 1 or not 2 <= points.pop() <= 64:
+        if len(points) != 1 or not 2 <= points.pop() <= most:
             raise ValueError(
-                "The input map's quantiles must hold the same number (2 to 64) of values "
+                f"The input map's {name} must hold the same number (2 to {most}) of values "
                 f"per column. Received: {sorted({row.size for row in rows})!r:.100}")
         array = np.stack(rows)
         if not np.all(np.diff(array, axis=1) >= 0):
-            raise ValueError("The input map's quantiles must be nondecreasing in every column.")
+            raise ValueError(f"The input map's {name} must be nondecreasing in every column.")
         return array
 
     @classmethod
@@ -306,10 +386,19 @@ class InputMap:
         d = X.shape[1]
         if scaling == "auto":
             scaling = "global" if alike(X) else "standard"
+        warp = {}
+        if scaling == "quantile":
+            if d > SKETCH_MAX_FEATURES:
+                raise ValueError(
+                    f"scaling='quantile' keeps a warp per column, for at most "
+                    f"{SKETCH_MAX_FEATURES} columns. Received: {d} columns")
+            knots, values = quantile_warp(X)
+            warp = dict(warp_knots=knots, warp_values=values)
+            X = apply_warp(X, knots, values)
         if scaling == "minmax":
             low, high = X.min(axis=0), X.max(axis=0)
             center, scale = (low + high) / 2, _safe_scale((high - low) / 2)
-        elif scaling == "standard":
+        elif scaling in ("standard", "quantile"):
             center, scale = X.mean(axis=0), spread(X)
         elif scaling == "global":
             center, scale = np.full(d, X.mean()), np.full(d, float(spread(X.ravel())))
@@ -324,7 +413,7 @@ class InputMap:
             return cls(center, scale, (low, high), scaling, u_mean, u_std, quantiles=quantiles)
         lows, highs = column_domains(mapped)
         domain = (float(np.median(lows)), float(np.median(highs)))
-        return cls(center, scale, domain, scaling, u_mean, u_std, lows, highs, quantiles)
+        return cls(center, scale, domain, scaling, u_mean, u_std, lows, highs, quantiles, **warp)
 
     @property
     def n_features(self):
@@ -332,17 +421,42 @@ class InputMap:
 
     @property
     def is_identity(self):
-        return bool(np.all(self.center == 0) and np.all(self.scale == 1))
+        return bool(np.all(self.center == 0) and np.all(self.scale == 1)
+                    and self.warp_knots is None)
 
     @property
     def is_uniform(self):
         """Whether every column has the same map (so a convolution can apply
         it to every channel)."""
-        return bool(np.all(self.center == self.center[0]) and np.all(self.scale == self.scale[0]))
+        same = np.all(self.center == self.center[0]) and np.all(self.scale == self.scale[0])
+        if self.warp_knots is not None:
+            same = same and np.all(self.warp_knots == self.warp_knots[0]) and np.all(
+                self.warp_values == self.warp_values[0])
+        return bool(same)
+
+    def warp(self, X):
+        """``q(X)``: each column through the map's warp (``"quantile"``;
+        ``X`` itself, as float64, without one)."""
+        X = self._checked(X)
+        if self.warp_knots is None:
+            return X
+        return apply_warp(X, self.warp_knots, self.warp_values)
+
+    def unwarp(self, Q):
+        """The values ``x`` whose warp is ``Q`` (..., n_features) inside the
+        knots' range (the warp's inverse; ``Q`` itself without a warp)."""
+        Q = self._checked(Q)
+        if self.warp_knots is None:
+            return Q
+        flat = Q.reshape(-1, self.n_features)
+        out = np.column_stack([np.interp(flat[:, i], self.warp_values[i], self.warp_knots[i])
+                               for i in range(self.n_features)])
+        return out.reshape(Q.shape)
 
     def transform(self, X):
-        """``(X - center) / scale`` in float64 (numpy)."""
-        return (self._checked(X) - self.center) / self.scale
+        """``(q(X) - center) / scale`` in float64 (numpy; ``q`` the warp,
+        the identity without one)."""
+        return (self.warp(X) - self.center) / self.scale
 
     def column_domains(self):
         """``(low, high)``: each column's domain of ``u`` (arrays of
@@ -400,6 +514,8 @@ class InputMap:
         if self.quantiles is not None:  # the pooled columns' quantiles
             stats["quantiles"] = sketch(self.quantiles.reshape(-1, 1),
                                         self.quantiles.shape[1])
+        if self.warp_knots is not None:
+            stats.update(warp_knots=self.warp_knots[:1], warp_values=self.warp_values[:1])
         return InputMap(self.center[:1], self.scale[:1], self.domain, self.scaling, **stats)
 
     def get_config(self):
@@ -412,8 +528,9 @@ class InputMap:
         for name in ("u_mean", "u_std", "low", "high"):
             if getattr(self, name) is not None:
                 config[name] = [float(v) for v in getattr(self, name)]
-        if self.quantiles is not None:
-            config["quantiles"] = [[float(v) for v in row] for row in self.quantiles]
+        for name in ("quantiles", "warp_knots", "warp_values"):
+            if getattr(self, name) is not None:
+                config[name] = [[float(v) for v in row] for row in getattr(self, name)]
         return config
 
     def linear_map(self):
@@ -441,7 +558,7 @@ class InputMap:
         ``bounded``, clipped to :meth:`linear_domain` as in a layer holding
         the map with ``basis_range="clip"``."""
         center, scale = self.linear_map()
-        z = (self._checked(X) - center) / scale
+        z = (self.warp(X) - center) / scale
         return np.clip(z, *self.linear_domain()) if bounded else z
 
     @classmethod
@@ -452,7 +569,7 @@ class InputMap:
         if not isinstance(config, dict) or not {"center", "scale"} <= set(config) or not set(
             config
         ) <= {"center", "scale", "domain", "scaling", "u_mean", "u_std", "low", "high",
-              "quantiles"}:
+              "quantiles", "warp_knots", "warp_values"}:
             raise TypeError(
                 "An input map must be an InputMap or a dict with keys 'center', 'scale' "
                 f"(and 'domain', 'scaling'). Received: {config!r:.200}"
@@ -461,6 +578,7 @@ class InputMap:
             config["center"], config["scale"], config.get("domain", (-1.0, 1.0)),
             config.get("scaling", "custom"), config.get("u_mean"), config.get("u_std"),
             config.get("low"), config.get("high"), config.get("quantiles"),
+            config.get("warp_knots"), config.get("warp_values"),
         )
 
     def __eq__(self, other):

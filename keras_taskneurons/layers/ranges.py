@@ -44,6 +44,24 @@ def _along(values, x, axis):
         ops.convert_to_tensor(values, keras.backend.standardize_dtype(x.dtype)), shape)
 
 
+def _warp(x, knots, values, axis):
+    """The input map's piecewise-linear warp of ``x`` (channels along
+    ``axis``): per channel, its first value plus each segment's slope times
+    how far ``x`` reaches into the segment (``x`` clipped to it), as
+    :func:`~keras_taskneurons.input_map.apply_warp` computes it in numpy."""
+    low, high = knots[:, :-1], knots[:, 1:]
+    width = high - low
+    slope = np.divide(np.diff(values, axis=1), width, out=np.zeros_like(width),
+                      where=width > 0)
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    last = ops.expand_dims(ops.moveaxis(x, axis, -1), -1)
+    low_t, high_t, slope_t = (ops.convert_to_tensor(v, dtype) for v in (low, high, slope))
+    inside = ops.subtract(ops.minimum(ops.maximum(last, low_t), high_t), low_t)
+    warped = ops.add(ops.sum(ops.multiply(inside, slope_t), axis=-1),
+                     ops.convert_to_tensor(values[:, 0], dtype))
+    return ops.moveaxis(warped, -1, axis)
+
+
 def _channel_moments(u, axis):
     """Mean and (biased) variance of each channel of ``u`` (channels along
     ``axis``), as two products with a row of ones: a matrix product is the
@@ -79,6 +97,8 @@ class InputRangeMixin:
             return _along(values, x, axis)
 
         m = self.input_map
+        if m.warp_knots is not None:
+            x = _warp(x, m.warp_knots, m.warp_values, axis)
         u = ops.divide(ops.subtract(x, constant(m.center)), constant(m.scale))
         if m.u_mean is None:
             return u, u

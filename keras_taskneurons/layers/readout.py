@@ -13,12 +13,20 @@ has its trained constants where the parameterization trains them.
 objects of the layer's own input; they are exact where the values the bases
 see lie inside ``basis_domain`` (the layer clips beyond it) and leave out the
 bias and any interaction term (which are not functions of one input).
+
+A layer whose input map warps its columns (``scaling="quantile"``) applies
+these functions to the warped value ``q_i(x)``: :func:`learned_functions`
+and :func:`average_functions` are formulas of ``q_i(x)`` (the warp is a
+piecewise-linear table, not a formula), while :func:`contributions`,
+:func:`function_values` and :func:`seen_ranges` take and give the values
+the layer receives.
 """
 
 import numpy as np
 from keras import ops
 
 from keras_taskneurons.formula import Formula
+from keras_taskneurons.input_map import apply_warp
 from keras_taskneurons.formula import tree as trees
 from keras_taskneurons.layers.basis import LINEAR, RUNNING_MOMENTUM, RUNNING_SPREAD
 
@@ -119,8 +127,8 @@ def _function(blocks, linear_maps, other_maps, i, weight_of, constants_of):
 def learned_functions(layer):
     """``[unit][input]``: the univariate function unit ``j`` applies to input
     ``i``'s value, as a :class:`~keras_taskneurons.Formula` of the value the
-    layer receives (module docstring); ``None`` where every weight of the
-    pair is zero."""
+    layer receives (of its warp ``q_i(x)`` where the input map warps: module
+    docstring); ``None`` where every weight of the pair is zero."""
     _check_built(layer)
     maps = input_maps(layer)
     blocks = _block_weights(layer)
@@ -164,7 +172,12 @@ def seen_ranges(layer):
                  for v in layer._basis_bounds())
     scale, shift = other[:, 0], other[:, 1]
     ends = np.stack([(low - shift) / scale, (high - shift) / scale])
-    return ends.min(axis=0), ends.max(axis=0)
+    low, high = ends.min(axis=0), ends.max(axis=0)
+    rows = _warp_rows(layer)
+    if rows is not None:  # back through the warp to the values received
+        low, high = (np.array([np.interp(v[i], rows[1][i], rows[0][i]) for i in range(len(v))])
+                     for v in (low, high))
+    return low, high
 
 
 def function_values(layer, grids):
@@ -181,6 +194,7 @@ def function_values(layer, grids):
     linear, other = input_maps(layer)
     blocks = _block_weights(layer)
     values = np.zeros(grids.shape + (layer.units,))
+    grids = _warped(layer, grids.T).T
     for i, grid in enumerate(grids):
         for basis, multiplier, weights, constants in blocks:
             scale, shift = (linear if basis == LINEAR else other)[i]
@@ -194,6 +208,23 @@ def function_values(layer, grids):
                     g = basis.with_constants([c[i, j] for c in constants]).evaluate(v)
                     values[i, :, j] += multiplier[i] * weights[i, j] * g
     return values
+
+
+def _warp_rows(layer):
+    """``(knots, values)`` of the layer's input warp, one row per input
+    (a one-column map's row repeated), or ``None`` without a warp."""
+    m = layer.input_map
+    if m is None or m.warp_knots is None:
+        return None
+    shape = (layer.input_dim, m.warp_knots.shape[1])
+    return np.broadcast_to(m.warp_knots, shape), np.broadcast_to(m.warp_values, shape)
+
+
+def _warped(layer, x):
+    """``x`` (..., input_dim) through the layer's input warp (itself
+    without one): what the affine maps of :func:`input_maps` act on."""
+    rows = _warp_rows(layer)
+    return x if rows is None else apply_warp(x, *rows)
 
 
 def _check_built(layer):
@@ -212,7 +243,7 @@ def _check_data(layer, x):
             f"received data of shape {x.shape}.")
     if not np.all(np.isfinite(x)):
         raise ValueError(f"The data for layer {layer.name!r} holds NaN or infinite values.")
-    return x
+    return _warped(layer, x)
 
 
 def contributions(layer, x, rows=4096):
