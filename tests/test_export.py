@@ -28,15 +28,19 @@ def every_layer_model():
     """Conv1D/2D/3D, Conv2DTranspose, EinsumDense and the dense layer in all
     three parameterizations,
     every basis block non-zero (the layers start as their plain kin); an
-    input map and bases sized by their spread per channel on the Conv1D, running ranges (statistics set) on the dense
+    input map (warped per channel) and bases sized by their spread per channel on the Conv1D, running ranges (statistics set) on the dense
     layers, interaction terms on a dense and the transposed convolution."""
     keras.utils.set_random_seed(0)
     grow = dict(basis_initializer="glorot_uniform", activation="tanh")
     inputs = {name: keras.Input(shape, name=name) for name, shape in SHAPES.items()}
     # Per-column domains: the second column's clips the sample inputs; each
     # basis sized by its spread on each column's sketch (a factor per channel).
+    # A piecewise-linear warp per channel first (scaling="quantile"), held
+    # beyond its knots, which the sample inputs reach past.
     mapped = ktn.InputMap([0.5, -0.2], [2.0, 0.7], (-1.5, 1.5), low=[-1.2, -1.5],
-                          high=[1.5, 0.9], quantiles=[[-1.0, 0.0, 0.4, 1.2], [-0.1, 0.0, 0.1, 0.8]])
+                          high=[1.5, 0.9], quantiles=[[-1.0, 0.0, 0.4, 1.2], [-0.1, 0.0, 0.1, 0.8]],
+                          warp_knots=[[-1.0, 0.0, 1.0], [-0.5, 0.2, 0.6]],
+                          warp_values=[[-1.0, 0.2, 1.4], [-1.0, 0.0, 1.0]])
     sequence = ktn.TaskNeuronConv1D(3, 3, formula="x**2 + sin(x)", padding="causal",
                                     input_map=mapped, normalize_bases="spread",
                                     **grow)(inputs["sequence"])
