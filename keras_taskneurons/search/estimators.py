@@ -83,7 +83,7 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
     refine : bool, default=True
         Expand the evolved formula into terms and refine its constants by
         least squares.
-    scaling : {"auto", "standard", "minmax", "global", "none"}, default="auto"
+    scaling : {"auto", "standard", "minmax", "global", "none", "quantile"}, default="auto"
         The input map: how each column of ``X`` is brought to the values
         ``u`` the formula is searched on (``input_map_``). ``"auto"``:
         ``"global"`` when the columns look like one unit (standard
@@ -95,7 +95,13 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         ``"minmax"`` (the paper's normalization): each column to ``[-1,
         1]``; ``"global"``: one mean and one standard deviation over all
         values (0.2's ``standardize=True``: exact when every column has the
-        same unit, as pixels); ``"none"``: ``X`` as it is. The default:
+        same unit, as pixels); ``"none"``: ``X`` as it is; ``"quantile"``
+        (the robust map): each column first warped piecewise-linearly onto
+        the normal law's quantiles (32 knots, held at the ends beyond the
+        training rows' range), then standardized: skew and outliers no
+        longer stretch a column (the layers apply the same warp; a
+        ``Normalization`` layer cannot, so ``networks.mlp`` refuses it for a
+        Dense network; ``benchmarks/robust_map.py`` measures it). The default:
         ``benchmarks/handoff.py`` measures ``"standard"`` and ``"minmax"``
         alike on mixed units (``"global"`` 5-20x worse), and a mean and a
         standard deviation are steadier estimates than a minimum and a
