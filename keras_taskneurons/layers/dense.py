@@ -320,6 +320,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
         self.bias = self._add_bias(self.units)
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
         self._build_lora()
+        self._build_float8()
 
     def call(self, inputs, training=None):
         dtype = self._feature_dtype()
@@ -333,6 +334,9 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
             features = self._matmul_features(u, bounded, constants=constants)
             if self._is_int8:
                 outputs = self._int8_matmul(features, dtype)
+            elif self._is_float8:
+                outputs = self._float8_product(features, self._kernel_value(dtype), ops.matmul,
+                                               training, dtype)
             else:
                 outputs = ops.matmul(features, self._kernel_value(dtype))
         if self._parametric_bases:

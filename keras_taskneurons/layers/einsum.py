@@ -218,6 +218,7 @@ class TaskNeuronEinsumDense(Int8Mixin, LoraMixin, BasisLayer):
                 autocast=False,
             )
         self._build_lora()
+        self._build_float8()
 
     def _build_einsum_interaction(self, kernel_shape, initializer):
         """The interaction's blocks along the kernel's first output axis
@@ -254,7 +255,12 @@ class TaskNeuronEinsumDense(Int8Mixin, LoraMixin, BasisLayer):
         dtype = self._feature_dtype()
         z, bounded = self._inputs(ops.cast(inputs, dtype), self._feature_axis, training)
         features = self._matmul_features(z, bounded, axis=self._feature_axis)
-        outputs = ops.einsum(self.equation, features, self._kernel_value(dtype))
+        if self._is_float8:
+            outputs = self._float8_product(
+                features, self._kernel_value(dtype),
+                lambda values, kernel: ops.einsum(self.equation, values, kernel), training, dtype)
+        else:
+            outputs = ops.einsum(self.equation, features, self._kernel_value(dtype))
         interaction = self._interaction(
             z, bounded, lambda values, kernel: ops.einsum(self.equation, values, kernel), dtype,
             self._feature_axis)

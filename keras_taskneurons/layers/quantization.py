@@ -20,6 +20,16 @@ stay in float: only the kernel is stored in 8 bits.
 layer; the dtype policy becomes ``"int8_from_<policy>"``, so a saved model
 reloads quantized. A quantized kernel is frozen (the other weights still
 train); LoRA and pruning apply to the float layer, before quantizing.
+
+``quantize("float8")`` is Keras's float8 *training* mode, as its ``Dense``
+and ``EinsumDense`` have it: the kernel stays float and trains; in every
+step the fused features and the kernel are quantized to ``float8_e4m3fn``
+and back, and the output's gradient to ``float8_e5m2``, each with one scale
+from the history of its absolute maxima (delayed scaling: ``inputs_scale``,
+``kernel_scale``, ``outputs_grad_scale`` and their ``*_amax_history``,
+variables the optimizer overwrites with their "gradients"). The bases were
+sized alike (``normalize_bases``), so one scale serves the concatenated
+features of every basis. The policy becomes ``"float8_from_<policy>"``.
 """
 
 import keras
@@ -28,9 +38,15 @@ from keras import ops
 
 from keras_taskneurons.layers.lora import assign_in_order
 
-QUANTIZATION_MODES = ("int8",)
+QUANTIZATION_MODES = ("int8", "float8")
 """The modes :meth:`Int8Mixin.quantize` accepts (Keras's others raise
 ``NotImplementedError``, which ``Model.quantize`` reports as a warning)."""
+
+FLOAT8_MAX = {"float8_e4m3fn": 448.0, "float8_e5m2": 57344.0}
+"""The largest finite value of each float8 format."""
+
+FLOAT8_HISTORY = 1024
+"""The amax history's length when the policy names none (Keras's default)."""
 
 
 def _split_blocks(shape, blocks, axis):
@@ -68,6 +84,76 @@ class Int8Mixin:
     def _is_int8(self):
         return self.quantization_mode == "int8"
 
+    @property
+    def _is_float8(self):
+        return self.quantization_mode == "float8"
+
+    def _build_float8(self, force=False):
+        """The float8 scales and amax histories (Keras's names, shapes and
+        defaults), when the layer's policy is float8 (or ``force``); called
+        last in ``build`` and by ``quantize("float8")``, so both give the
+        same variable order."""
+        if not (self._is_float8 or force):
+            return
+        length = getattr(self.dtype_policy, "amax_history_length", FLOAT8_HISTORY)
+        for name, shape, initializer in (
+                ("inputs_scale", (), "ones"), ("inputs_amax_history", (length,), "zeros"),
+                ("kernel_scale", (), "ones"), ("kernel_amax_history", (length,), "zeros"),
+                ("outputs_grad_scale", (), "ones"),
+                ("outputs_grad_amax_history", (length,), "zeros")):
+            variable = self.add_weight(name=name, shape=shape, initializer=initializer,
+                                       dtype="float32", trainable=True, autocast=False)
+            variable.overwrite_with_gradient = True  # the optimizer assigns the "gradient"
+            setattr(self, name, variable)
+        self._is_quantized = True
+
+    def _float8_product(self, features, kernel, product, training, dtype):
+        """``product(features, kernel)`` with both quantized to float8
+        e4m3 and back, and the output's gradient to e5m2 (module
+        docstring); in training, each scale's "gradient" is its next value
+        and each history's its next history."""
+        e4m3, e5m2 = FLOAT8_MAX["float8_e4m3fn"], FLOAT8_MAX["float8_e5m2"]
+        q = keras.quantizers
+
+        @ops.custom_gradient
+        def quantized(values, scale, history):
+            new_scale = new_history = None
+            if training:
+                new_scale = q.compute_float8_scale(ops.max(history, axis=0), scale,
+                                                   ops.cast(e4m3, "float32"))
+                new_history = q.compute_float8_amax_history(values, history)
+
+            def gradient(*args, upstream=None, variables=None):
+                if upstream is None:
+                    (upstream,) = args
+                return upstream, new_scale, new_history
+
+            return q.quantize_and_dequantize(values, scale, "float8_e4m3fn", dtype), gradient
+
+        @ops.custom_gradient
+        def gradient_quantized(outputs, scale, history):
+            def gradient(*args, upstream=None, variables=None):
+                if upstream is None:
+                    (upstream,) = args
+                new_scale = q.compute_float8_scale(ops.max(history, axis=0), scale,
+                                                   ops.cast(e5m2, "float32"))
+                new_history = q.compute_float8_amax_history(upstream, history)
+                return (q.quantize_and_dequantize(upstream, scale, "float8_e5m2", dtype),
+                        new_scale, new_history)
+
+            return outputs, gradient
+
+        tensor = ops.convert_to_tensor
+        outputs = product(
+            quantized(features, tensor(self.inputs_scale), tensor(self.inputs_amax_history)),
+            quantized(kernel, tensor(self.kernel_scale), tensor(self.kernel_amax_history)))
+        return gradient_quantized(outputs, tensor(self.outputs_grad_scale),
+                                  tensor(self.outputs_grad_amax_history))
+
+    def _float8_call(self, inputs, training=None):
+        """The call of a layer in float8 training mode."""
+        return self.call(inputs, training=training)
+
     def _add_kernel(self, shape, initializer, **kwargs):
         """The fused kernel: float, or int8 with its ``kernel_scale`` when
         the layer's policy is int8 (a quantized model being loaded)."""
@@ -90,10 +176,12 @@ class Int8Mixin:
 
     def quantize(self, mode=None, type_check=True, config=None):
         """Store the fused kernel in int8 (``mode="int8"``), one scale per
-        basis block and output channel (module docstring).
+        basis block and output channel, or train in float8 (``"float8"``;
+        module docstring).
 
         Args:
-            mode: ``"int8"``. Keras's other modes raise
+            mode: ``"int8"`` or ``"float8"`` (training in float8, module
+                docstring). Keras's other modes raise
                 ``NotImplementedError`` (``Model.quantize`` warns and leaves
                 the layer in float).
             type_check: Accepted for Keras's ``Model.quantize``.
@@ -120,6 +208,18 @@ class Int8Mixin:
             raise ValueError(
                 f"Layer {self.name!r} has LoRA enabled: save and reload the model (the "
                 "update is merged into the kernel), then quantize.")
+        policy = self.dtype_policy
+        if mode == "float8":
+            locked = self._tracker.locked
+            self._tracker.unlock()
+            try:
+                self._build_float8(force=True)
+            finally:
+                if locked:
+                    self._tracker.lock()
+            if policy.quantization_mode is None:  # after the variables: the setter locks
+                self.dtype_policy = keras.dtype_policies.get(f"float8_from_{policy.name}")
+            return
         blocks, axis, summed = self._kernel_blocks()
         shape = tuple(self.kernel.shape)
         q, scale = quantize_blocks(ops.convert_to_numpy(self.kernel), blocks, axis, summed)
@@ -136,7 +236,6 @@ class Int8Mixin:
         self.kernel.assign(q)
         self.kernel_scale.assign(scale)
         self._is_quantized = True
-        policy = self.dtype_policy
         if policy.quantization_mode is None:
             self.dtype_policy = keras.dtype_policies.get(f"int8_from_{policy.name}")
 
@@ -159,9 +258,10 @@ class Int8Mixin:
         assign_in_order(self, self._quantized_variables(), store)
 
     def enable_lora(self, *args, **kwargs):
-        if self._is_int8:
+        if self._is_int8 or self._is_float8:
             raise ValueError(
-                f"Layer {self.name!r} is quantized to int8: enable LoRA on the float layer.")
+                f"Layer {self.name!r} is quantized to {self.quantization_mode}: enable LoRA "
+                "on the float layer.")
         return super().enable_lora(*args, **kwargs)
 
     def _kernel_value(self, dtype):
