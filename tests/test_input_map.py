@@ -368,6 +368,24 @@ def test_running_statistics_follow_the_training_batches():
     assert float(to_numpy(layer.range_count)) == 1
 
 
+def test_a_dense_layer_takes_its_statistics_from_the_batchs_first_rows():
+    from keras_taskneurons.layers.ranges import MOMENT_ROWS
+
+    x = np.random.default_rng(2).normal(size=(4 * MOMENT_ROWS, 3)).astype("float32")
+    x[MOMENT_ROWS:] += 10.0  # rows past the sample: not seen
+    dense = TaskNeuronDense(2, "x**2", basis_range="running")
+    dense(x, training=True)
+    mean, _ = (to_numpy(t) for t in dense._running_statistics(
+        keras.ops.convert_to_tensor(x), -1, False))
+    np.testing.assert_allclose(mean, x[:MOMENT_ROWS].mean(axis=0), rtol=1e-5, atol=1e-6)
+    sequence = keras_taskneurons.TaskNeuronEinsumDense(
+        "abc,cd->abd", (None, 2), formula="x**2", basis_range="running")
+    sequence(x.reshape(4, MOMENT_ROWS, 3), training=True)  # every row of every sample
+    mean, _ = (to_numpy(t) for t in sequence._running_statistics(
+        keras.ops.convert_to_tensor(x), -1, False))
+    np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-5, atol=1e-5)
+
+
 def test_relu_activations_stay_inside_the_range_of_the_next_layer():
     x = np.random.default_rng(1).normal(size=(512, 6)).astype("float32") * 40
     hidden = np.maximum(x, 0)
