@@ -39,7 +39,7 @@ TARGETS = {
 """name: (g, its family: the functions a formula of it calls, or a
 polynomial's degree)."""
 NON_POLYNOMIAL = {"sin", "cos", "exp", "log", "sqrt", "div", "inv", "abs", "tanh"}
-SCALINGS = ("minmax", "standard", "global")
+SCALINGS = ("minmax", "standard", "global", "quantile")
 DEFAULT = "standard"
 """What the estimators' default (``scaling="auto"``) picks for these
 columns of different units: the README recipe's column."""
