@@ -1,8 +1,9 @@
 """Which input map should the search and its first layer use? The affine map
 (``scaling="auto"``: each column standardized, its domain cut at Tukey's
-far-out fences) against the robust, non-affine one (``scaling="quantile"``:
-each column warped onto the normal law's quantiles, as tabular deep learning
-feeds its networks, then standardized).
+far-out fences) against the robust one for the bases (``scaling=
+"quantile"``: x sees each column standardized as before; every other basis
+sees it warped onto the normal law's quantiles, as tabular deep learning
+feeds its networks).
 
 Per dataset and seed: the README recipe of ``tabular_recipe.py`` (the same
 20 datasets, 8:2 splits, row cap, standardized targets, search defaults,

@@ -30,14 +30,15 @@ Scalings (:data:`SCALINGS`):
 - ``"global"``: ONE mean and ONE standard deviation over all values (every
   column alike; only right when the columns share a unit);
 - ``"none"``: the identity;
-- ``"quantile"`` (the robust map, as tabular deep learning feeds its
-  networks): each column first through its own piecewise-linear *warp*
-  ``q`` (:func:`quantile_warp`: :data:`QUANTILE_KNOTS` of the column's
-  quantiles onto the standard normal's, held at the ends beyond the fitted
-  rows' range), then standardized: a heavy tail or an outlier no longer
-  stretches the column, and every column's bulk fills the same domain.
-  ``u = (q(x) - center) / scale``; the layers apply the same warp in
-  ``keras.ops``, and their read-back speaks of ``q(x)``.
+- ``"quantile"`` (the robust map for the bases): each column
+  standardized as ``"standard"`` does, ``a = (x - center) / scale``, which
+  the linear basis sees (as a ``Dense`` layer after ``Normalization``),
+  then through its own piecewise-linear *warp* ``q`` (:func:`quantile_warp`:
+  :data:`QUANTILE_KNOTS` of the column's quantiles onto the standard
+  normal's, held at the ends beyond the fitted rows' range), which every
+  other basis sees: ``u = q(a)``, so a heavy tail or an outlier no longer
+  stretches what ``f`` is evaluated on, and every column's bulk fills the
+  same domain. The layers apply the same warp in ``keras.ops``.
 
 Each column also keeps a sketch of its values (``quantiles``: its
 :data:`SKETCH_POINTS` quantiles of ``u`` at the probabilities ``(k + 0.5) /
@@ -271,7 +272,7 @@ def _domain_pair(domain):
 
 
 class InputMap:
-    """``u = (q(x) - center) / scale`` per column (``q`` a warp, the identity
+    """``u = q((x - center) / scale)`` per column (``q`` a warp, the identity
     for every scaling but ``"quantile"``), and the domain of ``u``.
 
     Args:
@@ -297,7 +298,9 @@ class InputMap:
             their bases (:meth:`column_sample`).
         warp_knots: ``None`` or a ``(columns, K)`` array (2 to
             :data:`MAX_WARP_KNOTS` nondecreasing values per column): the
-            values of ``x`` where the warp ``q`` bends.
+            values of ``(x - center) / scale`` where the warp ``q`` bends;
+            the linear basis then sees ``(x - center) / scale``, clipped
+            to the knots' range in a layer that clips.
         warp_values: ``None`` or ``q`` at ``warp_knots`` (same shape,
             nondecreasing per column); ``q`` is linear between knots and
             held at its end values beyond them (:func:`apply_warp`).
@@ -386,15 +389,10 @@ class InputMap:
         d = X.shape[1]
         if scaling == "auto":
             scaling = "global" if alike(X) else "standard"
-        warp = {}
-        if scaling == "quantile":
-            if d > SKETCH_MAX_FEATURES:
-                raise ValueError(
-                    f"scaling='quantile' keeps a warp per column, for at most "
-                    f"{SKETCH_MAX_FEATURES} columns. Received: {d} columns")
-            knots, values = quantile_warp(X)
-            warp = dict(warp_knots=knots, warp_values=values)
-            X = apply_warp(X, knots, values)
+        if scaling == "quantile" and d > SKETCH_MAX_FEATURES:
+            raise ValueError(
+                f"scaling='quantile' keeps a warp per column, for at most "
+                f"{SKETCH_MAX_FEATURES} columns. Received: {d} columns")
         if scaling == "minmax":
             low, high = X.min(axis=0), X.max(axis=0)
             center, scale = (low + high) / 2, _safe_scale((high - low) / 2)
@@ -405,6 +403,11 @@ class InputMap:
         else:
             center, scale = np.zeros(d), np.ones(d)
         mapped = (X - center) / scale
+        warp = {}
+        if scaling == "quantile":  # the bases' values: the standardized column, warped
+            knots, values = quantile_warp(mapped)
+            warp = dict(warp_knots=knots, warp_values=values)
+            mapped = apply_warp(mapped, knots, values)
         u_mean, u_std = mapped.mean(axis=0), spread(mapped)
         quantiles = sketch(mapped) if d <= SKETCH_MAX_FEATURES else None
         if scaling == "minmax":  # exactly (-1, 1) unless every column is constant
@@ -434,29 +437,19 @@ class InputMap:
                 self.warp_values == self.warp_values[0])
         return bool(same)
 
-    def warp(self, X):
-        """``q(X)``: each column through the map's warp (``"quantile"``;
-        ``X`` itself, as float64, without one)."""
-        X = self._checked(X)
+    def warp(self, A):
+        """``q(A)``: standardized values ``A`` (``(x - center) / scale``)
+        through each column's warp (``A`` itself, as float64, without a
+        warp)."""
+        A = self._checked(A)
         if self.warp_knots is None:
-            return X
-        return apply_warp(X, self.warp_knots, self.warp_values)
-
-    def unwarp(self, Q):
-        """The values ``x`` whose warp is ``Q`` (..., n_features) inside the
-        knots' range (the warp's inverse; ``Q`` itself without a warp)."""
-        Q = self._checked(Q)
-        if self.warp_knots is None:
-            return Q
-        flat = Q.reshape(-1, self.n_features)
-        out = np.column_stack([np.interp(flat[:, i], self.warp_values[i], self.warp_knots[i])
-                               for i in range(self.n_features)])
-        return out.reshape(Q.shape)
+            return A
+        return apply_warp(A, self.warp_knots, self.warp_values)
 
     def transform(self, X):
-        """``(q(X) - center) / scale`` in float64 (numpy; ``q`` the warp,
-        the identity without one)."""
-        return (self.warp(X) - self.center) / self.scale
+        """``u``: ``(X - center) / scale``, through the warp where the map
+        has one (numpy, float64)."""
+        return self.warp((self._checked(X) - self.center) / self.scale)
 
     def column_domains(self):
         """``(low, high)``: each column's domain of ``u`` (arrays of
@@ -536,8 +529,9 @@ class InputMap:
     def linear_map(self):
         """``(center, scale)`` of the ONE affine map from ``x`` to what the
         layer's linear basis sees: ``z = (x - center) / scale``, each column
-        standardized on the fitted rows (``u`` itself without statistics)."""
-        if self.u_mean is None:
+        standardized on the fitted rows (``u`` itself without statistics;
+        the map's own affine part, before the warp, with one)."""
+        if self.u_mean is None or self.warp_knots is not None:
             return self.center, self.scale
         return self.center + self.scale * self.u_mean, self.scale * self.u_std
 
@@ -548,17 +542,34 @@ class InputMap:
         inside it, computed along another affine path, pass unchanged in
         float32."""
         low, high = self.column_domains()
-        if self.u_mean is not None:
+        if self.warp_knots is not None:  # before the warp: the fitted range, fenced
+            low, high = self._fenced_knots()
+        elif self.u_mean is not None:
             low, high = (low - self.u_mean) / self.u_std, (high - self.u_mean) / self.u_std
-        room = EDGE_ROOM * (high - low)
+        room = EDGE_ROOM * np.maximum(high - low, 1.0 if self.warp_knots is not None else 0.0)
         return low - room, high + room
+
+    def _fenced_knots(self):
+        """Each column's range of ``(x - center) / scale`` on the fitted
+        rows (its warp's end knots), cut at Tukey's far-out fences
+        (:data:`FENCE`) as :func:`column_domains` cuts, the quartiles read
+        back through the warp (where the normal law's quartiles fall)."""
+        knots, values = self.warp_knots, self.warp_values
+        quartile = statistics.NormalDist().inv_cdf(0.75)
+        first, third = (np.array([np.interp(z, v, k) for v, k in zip(values, knots)])
+                        for z in (-quartile, quartile))
+        spread = third - first
+        low, high = knots[:, 0], knots[:, -1]
+        fenced = spread > 0
+        return (np.where(fenced, np.maximum(low, first - FENCE * spread), low),
+                np.where(fenced, np.minimum(high, third + FENCE * spread), high))
 
     def standardized(self, X, bounded=False):
         """What the layer's linear basis sees for ``X`` (numpy); with
         ``bounded``, clipped to :meth:`linear_domain` as in a layer holding
         the map with ``basis_range="clip"``."""
         center, scale = self.linear_map()
-        z = (self.warp(X) - center) / scale
+        z = (self._checked(X) - center) / scale
         return np.clip(z, *self.linear_domain()) if bounded else z
 
     @classmethod

@@ -72,11 +72,6 @@ def mlp(kind, widths, n_features, n_outputs, formula=None, task="regression",
         make = layer_factory(formula, input_map, first_layer, activation=activation,
                              **layer_options)
     elif input_map is not None:  # what the task network's linear basis sees
-        if input_map.warp_knots is not None:
-            raise ValueError(
-                f"A Normalization layer cannot apply the warp of input_map={input_map!r}; "
-                "give the linear network input_map.warp(X) as its features and "
-                "input_map=None, or search with another scaling.")
         center, scale = input_map.linear_map()
         hidden = keras.layers.Normalization(mean=center, variance=scale**2, name="input_map")(
             hidden)

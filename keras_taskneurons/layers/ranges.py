@@ -106,9 +106,9 @@ class InputRangeMixin:
             return _along(values, x, axis)
 
         m = self.input_map
-        if m.warp_knots is not None:
-            x = _warp(x, m.warp_knots, m.warp_values, axis)
         u = ops.divide(ops.subtract(x, constant(m.center)), constant(m.scale))
+        if m.warp_knots is not None:  # x sees the affine part; the bases its warp
+            return u, _warp(u, m.warp_knots, m.warp_values, axis)
         if m.u_mean is None:
             return u, u
         center, scale = m.linear_map()  # one affine map of x, not two in a row

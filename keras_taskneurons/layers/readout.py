@@ -14,12 +14,11 @@ objects of the layer's own input; they are exact where the values the bases
 see lie inside ``basis_domain`` (the layer clips beyond it) and leave out the
 bias and any interaction term (which are not functions of one input).
 
-A layer whose input map warps its columns (``scaling="quantile"``) applies
-these functions to the warped value ``q_i(x)``: :func:`learned_functions`
-and :func:`average_functions` are formulas of ``q_i(x)`` (the warp is a
-piecewise-linear table, not a formula), while :func:`contributions`,
-:func:`function_values` and :func:`seen_ranges` take and give the values
-the layer receives.
+A layer whose input map warps its columns (``scaling="quantile"``) gives
+its bases ``q_i(a_i(x))``, a piecewise-linear table of the value, which no
+formula of the function set writes: :func:`learned_functions` and
+:func:`average_functions` refuse such a layer, and :func:`function_values`
+(on a grid), :func:`contributions` and :func:`seen_ranges` read it.
 """
 
 import numpy as np
@@ -127,9 +126,10 @@ def _function(blocks, linear_maps, other_maps, i, weight_of, constants_of):
 def learned_functions(layer):
     """``[unit][input]``: the univariate function unit ``j`` applies to input
     ``i``'s value, as a :class:`~keras_taskneurons.Formula` of the value the
-    layer receives (of its warp ``q_i(x)`` where the input map warps: module
-    docstring); ``None`` where every weight of the pair is zero."""
+    layer receives (module docstring; refused where the input map warps);
+    ``None`` where every weight of the pair is zero."""
     _check_built(layer)
+    _check_formulas(layer)
     maps = input_maps(layer)
     blocks = _block_weights(layer)
     return [
@@ -146,6 +146,7 @@ def average_functions(layer):
     over the units); ``None`` where that average is zero. Not defined for
     ``parameterization="constants"``, whose constants differ per unit."""
     _check_built(layer)
+    _check_formulas(layer)
     if layer._parametric_bases:
         raise ValueError(
             f"Layer {layer.name!r} (parameterization='constants') has constants per "
@@ -171,13 +172,12 @@ def seen_ranges(layer):
     low, high = (np.broadcast_to(np.asarray(v, np.float64), (layer.input_dim,))
                  for v in layer._basis_bounds())
     scale, shift = other[:, 0], other[:, 1]
-    ends = np.stack([(low - shift) / scale, (high - shift) / scale])
-    low, high = ends.min(axis=0), ends.max(axis=0)
     rows = _warp_rows(layer)
-    if rows is not None:  # back through the warp to the values received
+    if rows is not None:  # back through the warp to the standardized values
         low, high = (np.array([np.interp(v[i], rows[1][i], rows[0][i]) for i in range(len(v))])
                      for v in (low, high))
-    return low, high
+    ends = np.stack([(low - shift) / scale, (high - shift) / scale])
+    return ends.min(axis=0), ends.max(axis=0)
 
 
 def function_values(layer, grids):
@@ -194,11 +194,13 @@ def function_values(layer, grids):
     linear, other = input_maps(layer)
     blocks = _block_weights(layer)
     values = np.zeros(grids.shape + (layer.units,))
-    grids = _warped(layer, grids.T).T
+    rows = _warp_rows(layer)
     for i, grid in enumerate(grids):
         for basis, multiplier, weights, constants in blocks:
             scale, shift = (linear if basis == LINEAR else other)[i]
             v = scale * grid + shift
+            if basis != LINEAR and rows is not None:
+                v = apply_warp(v[:, None], rows[0][i:i + 1], rows[1][i:i + 1])[:, 0]
             if constants is None or constants[0].ndim == 1:
                 shaped = basis if constants is None else basis.with_constants(
                     [c[i] for c in constants])
@@ -220,11 +222,20 @@ def _warp_rows(layer):
     return np.broadcast_to(m.warp_knots, shape), np.broadcast_to(m.warp_values, shape)
 
 
-def _warped(layer, x):
-    """``x`` (..., input_dim) through the layer's input warp (itself
-    without one): what the affine maps of :func:`input_maps` act on."""
+def _warped(layer, v):
+    """``v`` (..., input_dim), the standardized values :func:`input_maps`
+    gives the bases, through the layer's input warp (itself without one)."""
     rows = _warp_rows(layer)
-    return x if rows is None else apply_warp(x, *rows)
+    return v if rows is None else apply_warp(v, *rows)
+
+
+def _check_formulas(layer):
+    """Refuse formulas of a layer whose bases see a warped input."""
+    if _warp_rows(layer) is not None:
+        raise ValueError(
+            f"Layer {layer.name!r} warps its inputs (input map scaling="
+            f"{layer.input_map.scaling!r}): its bases see a piecewise-linear table of each "
+            "input, which no formula writes. Read function_values() on a grid instead.")
 
 
 def _check_built(layer):
@@ -243,7 +254,7 @@ def _check_data(layer, x):
             f"received data of shape {x.shape}.")
     if not np.all(np.isfinite(x)):
         raise ValueError(f"The data for layer {layer.name!r} holds NaN or infinite values.")
-    return _warped(layer, x)
+    return x
 
 
 def contributions(layer, x, rows=4096):
@@ -261,6 +272,8 @@ def contributions(layer, x, rows=4096):
         total = np.zeros((len(x), layer.units))
         for start in range(0, len(x), rows):
             v = x[start:start + rows] * maps[:, 0] + maps[:, 1]
+            if basis != LINEAR:
+                v = _warped(layer, v)
             if basis != LINEAR and layer.basis_range is not None:
                 v = np.clip(v, low, high)
             elif basis == LINEAR and layer._clips_linear():
@@ -291,7 +304,8 @@ def interaction_contributions(layer, x):
     if layer.basis_range is None:
         z = x * linear_maps[:, 0] + linear_maps[:, 1]
     else:  # bounded as the layer's term sees it (_interaction_input)
-        z = np.clip(x * other_maps[:, 0] + other_maps[:, 1], *layer._basis_bounds())
+        z = np.clip(_warped(layer, x * other_maps[:, 0] + other_maps[:, 1]),
+                    *layer._basis_bounds())
         if m is not None and m.u_mean is not None:  # in z's units
             z = (z - np.asarray(m.u_mean, np.float64)) / np.asarray(m.u_std, np.float64)
     kernel = ops.convert_to_numpy(layer.interaction_kernel).astype(np.float64)
