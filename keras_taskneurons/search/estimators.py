@@ -96,12 +96,13 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         1]``; ``"global"``: one mean and one standard deviation over all
         values (0.2's ``standardize=True``: exact when every column has the
         same unit, as pixels); ``"none"``: ``X`` as it is; ``"quantile"``
-        (the robust map): each column first warped piecewise-linearly onto
-        the normal law's quantiles (32 knots, held at the ends beyond the
-        training rows' range), then standardized: skew and outliers no
-        longer stretch a column (the layers apply the same warp; a
-        ``Normalization`` layer cannot, so ``networks.mlp`` refuses it for a
-        Dense network; ``benchmarks/robust_map.py`` measures it). The default:
+        (the robust map for the bases): ``x`` sees each column standardized
+        as with ``"standard"``, every other basis sees the standardized
+        column warped piecewise-linearly onto the normal law's quantiles
+        (32 knots, held at the ends beyond the training rows' range), so
+        skew and outliers no longer stretch what ``f`` is evaluated on (the
+        layers apply the same warp; ``benchmarks/robust_map.py`` measures
+        it against the default). The default:
         ``benchmarks/handoff.py`` measures ``"standard"`` and ``"minmax"``
         alike on mixed units (``"global"`` 5-20x worse), and a mean and a
         standard deviation are steadier estimates than a minimum and a
