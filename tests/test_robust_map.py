@@ -11,7 +11,8 @@ import pytest
 
 import keras_taskneurons
 from keras_taskneurons import TaskNeuronDense, VectorizedSymbolicRegressor, networks
-from keras_taskneurons.input_map import QUANTILE_KNOTS, InputMap, apply_warp, quantile_warp
+from keras_taskneurons.columns import QUANTILE_KNOTS, apply_warp, quantile_warp
+from keras_taskneurons.input_map import InputMap
 from keras_taskneurons.layers import readout
 from tests.helpers import run_layer_checks, to_numpy
 

@@ -42,7 +42,8 @@ import numpy as np
 from keras import ops
 
 from keras_taskneurons.formula import Formula, as_formula
-from keras_taskneurons.input_map import InputMap, _domain_pair, domain_sample
+from keras_taskneurons.columns import domain_sample
+from keras_taskneurons.input_map import InputMap, _domain_pair
 from keras_taskneurons.layers.handoff import HandOffMixin
 from keras_taskneurons.layers.interaction import InteractionMixin, check_interaction_rank
 from keras_taskneurons.layers.ranges import (  # noqa: F401  (imported from here too)

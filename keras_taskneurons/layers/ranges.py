@@ -57,7 +57,7 @@ def _warp(x, knots, values, axis):
     """The input map's piecewise-linear warp of ``x`` (channels along
     ``axis``): per channel, its first value plus each segment's slope times
     how far ``x`` reaches into the segment (``x`` clipped to it), as
-    :func:`~keras_taskneurons.input_map.apply_warp` computes it in numpy."""
+    :func:`~keras_taskneurons.columns.apply_warp` computes it in numpy."""
     low, high = knots[:, :-1], knots[:, 1:]
     width = high - low
     slope = np.divide(np.diff(values, axis=1), width, out=np.zeros_like(width),

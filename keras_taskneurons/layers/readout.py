@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_taskneurons.formula import Formula
-from keras_taskneurons.input_map import apply_warp
+from keras_taskneurons.columns import apply_warp
 from keras_taskneurons.formula import tree as trees
 from keras_taskneurons.layers.basis import LINEAR, RUNNING_MOMENTUM, RUNNING_SPREAD
 

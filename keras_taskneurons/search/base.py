@@ -18,7 +18,8 @@ from sklearn.utils.validation import (
 )
 
 from keras_taskneurons.formula import Formula, apply_primitive
-from keras_taskneurons.input_map import InputMap, spread
+from keras_taskneurons.columns import spread
+from keras_taskneurons.input_map import InputMap
 from keras_taskneurons.layers import layer_factory
 from keras_taskneurons.search.fitness import (
     BAD_FITNESS,

@@ -22,7 +22,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from keras_taskneurons.input_map import spread
+from keras_taskneurons.columns import spread
 from keras_taskneurons.search.base import (  # noqa: F401  (DEFAULT_FUNCTION_SET: public)
     DEFAULT_FUNCTION_SET,
     _VectorizedSymbolicBase,
