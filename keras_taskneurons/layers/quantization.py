@@ -32,6 +32,8 @@ sized alike (``normalize_bases``), so one scale serves the concatenated
 features of every basis. The policy becomes ``"float8_from_<policy>"``.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 from keras import ops
@@ -174,6 +176,18 @@ class Int8Mixin:
             name="kernel_scale", shape=tuple(split), initializer="ones", trainable=False,
             dtype="float32", autocast=False)
 
+    @contextlib.contextmanager
+    def _state_unlocked(self):
+        """New variables may be added inside (the layer is built); the
+        tracker's lock is restored after."""
+        locked = self._tracker.locked
+        self._tracker.unlock()
+        try:
+            yield
+        finally:
+            if locked:
+                self._tracker.lock()
+
     def quantize(self, mode=None, type_check=True, config=None):
         """Store the fused kernel in int8 (``mode="int8"``), one scale per
         basis block and output channel, or train in float8 (``"float8"``;
@@ -210,29 +224,19 @@ class Int8Mixin:
                 "update is merged into the kernel), then quantize.")
         policy = self.dtype_policy
         if mode == "float8":
-            locked = self._tracker.locked
-            self._tracker.unlock()
-            try:
+            with self._state_unlocked():
                 self._build_float8(force=True)
-            finally:
-                if locked:
-                    self._tracker.lock()
             if policy.quantization_mode is None:  # after the variables: the setter locks
                 self.dtype_policy = keras.dtype_policies.get(f"float8_from_{policy.name}")
             return
         blocks, axis, summed = self._kernel_blocks()
         shape = tuple(self.kernel.shape)
         q, scale = quantize_blocks(ops.convert_to_numpy(self.kernel), blocks, axis, summed)
-        locked = self._tracker.locked
-        self._tracker.unlock()
-        try:
+        with self._state_unlocked():
             del self.kernel
             self.kernel = self.add_weight(name="kernel", shape=shape, initializer="zeros",
                                           dtype="int8", trainable=False, autocast=False)
             self._add_kernel_scale(shape)
-        finally:
-            if locked:
-                self._tracker.lock()
         self.kernel.assign(q)
         self.kernel_scale.assign(scale)
         self._is_quantized = True
