@@ -105,14 +105,22 @@ def quantile_warp(X, knots=QUANTILE_KNOTS):
     return knots_x, knots_q
 
 
-def apply_warp(X, knots_x, knots_q):
-    """The piecewise-linear warp through ``(knots_x, knots_q)`` (rows per
-    column) of ``X`` (..., d), held at the end knots beyond them (numpy,
-    float64; the layers compute the same sum of clipped segments)."""
+def warp_segments(knots_x, knots_q):
+    """``(low, high, slope)`` of each segment of the warp through
+    ``(knots_x, knots_q)``, three ``(d, K - 1)`` arrays; a segment of zero
+    width (padding, merged ties) has slope 0."""
     low, high = knots_x[:, :-1], knots_x[:, 1:]
     width = high - low
     slope = np.divide(np.diff(knots_q, axis=1), width, out=np.zeros_like(width),
                       where=width > 0)
+    return low, high, slope
+
+
+def apply_warp(X, knots_x, knots_q):
+    """The piecewise-linear warp through ``(knots_x, knots_q)`` (rows per
+    column) of ``X`` (..., d), held at the end knots beyond them (numpy,
+    float64; the layers compute the same sum of clipped segments)."""
+    low, high, slope = warp_segments(knots_x, knots_q)
     X = np.asarray(X, dtype=np.float64)
     flat = X.reshape(-1, X.shape[-1]) if X.ndim else X.reshape(1, 1)
     out = np.empty(flat.shape)

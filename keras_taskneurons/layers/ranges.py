@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_taskneurons.columns import warp_segments
 from keras_taskneurons.formula import Formula
 
 LINEAR = Formula("x")
@@ -58,10 +59,7 @@ def _warp(x, knots, values, axis):
     ``axis``): per channel, its first value plus each segment's slope times
     how far ``x`` reaches into the segment (``x`` clipped to it), as
     :func:`~keras_taskneurons.columns.apply_warp` computes it in numpy."""
-    low, high = knots[:, :-1], knots[:, 1:]
-    width = high - low
-    slope = np.divide(np.diff(values, axis=1), width, out=np.zeros_like(width),
-                      where=width > 0)
+    low, high, slope = warp_segments(knots, values)
     dtype = keras.backend.standardize_dtype(x.dtype)
     last = ops.expand_dims(ops.moveaxis(x, axis, -1), -1)
     low_t, high_t, slope_t = (ops.convert_to_tensor(v, dtype) for v in (low, high, slope))
