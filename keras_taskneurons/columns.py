@@ -25,6 +25,16 @@ standard deviations out is cut where its bulk ends, so neither the bases'
 normalization nor an oscillating basis spreads over the outliers' range."""
 
 
+def fenced(low, high, first, third):
+    """Each column's range ``(low, high)`` cut at Tukey's far-out fences
+    ``first - FENCE·IQR``, ``third + FENCE·IQR`` (quartiles ``first``,
+    ``third``); a column whose interquartile range is 0 keeps its range."""
+    spread = third - first
+    cut = spread > 0
+    return (np.where(cut, np.maximum(low, first - FENCE * spread), low),
+            np.where(cut, np.minimum(high, third + FENCE * spread), high))
+
+
 def column_domains(U):
     """``(low, high)``, one value per column of ``U`` (n, d): the column's
     range, cut at the fences ``Q1 - FENCE·IQR``, ``Q3 + FENCE·IQR``; a
@@ -32,11 +42,7 @@ def column_domains(U):
     events) keeps its whole range; a constant column gets ``c ± 1``."""
     U = np.asarray(U, dtype=np.float64)
     first, third = np.percentile(U, [25, 75], axis=0)
-    spread = third - first
-    low, high = U.min(axis=0), U.max(axis=0)
-    fenced = spread > 0
-    low = np.where(fenced, np.maximum(low, first - FENCE * spread), low)
-    high = np.where(fenced, np.minimum(high, third + FENCE * spread), high)
+    low, high = fenced(U.min(axis=0), U.max(axis=0), first, third)
     flat = ~(high > low)
     return np.where(flat, low - 1.0, low), np.where(flat, high + 1.0, high)
 
@@ -114,6 +120,13 @@ def warp_segments(knots_x, knots_q):
     slope = np.divide(np.diff(knots_q, axis=1), width, out=np.zeros_like(width),
                       where=width > 0)
     return low, high, slope
+
+
+def invert_warp(Q, knots_x, knots_q):
+    """The values (one per column, ``Q`` of shape ``(d,)``) whose warp
+    through ``(knots_x, knots_q)`` is ``Q``, inside the knots' range."""
+    return np.array([np.interp(q, values, knots)
+                     for q, values, knots in zip(Q, knots_q, knots_x)])
 
 
 def apply_warp(X, knots_x, knots_q):

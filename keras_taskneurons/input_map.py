@@ -86,6 +86,8 @@ from keras_taskneurons.columns import (  # noqa: F401  (the map's helpers, impor
     apply_warp,
     column_domains,
     domain_sample,
+    fenced,
+    invert_warp,
     normal_points,
     quantile_warp,
     sketch,
@@ -429,14 +431,9 @@ class InputMap:
         (:data:`FENCE`) as :func:`column_domains` cuts, the quartiles read
         back through the warp (where the normal law's quartiles fall)."""
         knots, values = self.warp_knots, self.warp_values
-        quartile = statistics.NormalDist().inv_cdf(0.75)
-        first, third = (np.array([np.interp(z, v, k) for v, k in zip(values, knots)])
-                        for z in (-quartile, quartile))
-        spread = third - first
-        low, high = knots[:, 0], knots[:, -1]
-        fenced = spread > 0
-        return (np.where(fenced, np.maximum(low, first - FENCE * spread), low),
-                np.where(fenced, np.minimum(high, third + FENCE * spread), high))
+        quartile = np.full(self.n_features, statistics.NormalDist().inv_cdf(0.75))
+        first, third = (invert_warp(z, knots, values) for z in (-quartile, quartile))
+        return fenced(knots[:, 0], knots[:, -1], first, third)
 
     def standardized(self, X, bounded=False):
         """What the layer's linear basis sees for ``X`` (numpy); with

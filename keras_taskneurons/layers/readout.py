@@ -25,7 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_taskneurons.formula import Formula
-from keras_taskneurons.columns import apply_warp
+from keras_taskneurons.columns import apply_warp, invert_warp
 from keras_taskneurons.formula import tree as trees
 from keras_taskneurons.layers.basis import LINEAR, RUNNING_MOMENTUM, RUNNING_SPREAD
 
@@ -174,8 +174,7 @@ def seen_ranges(layer):
     scale, shift = other[:, 0], other[:, 1]
     rows = _warp_rows(layer)
     if rows is not None:  # back through the warp to the standardized values
-        low, high = (np.array([np.interp(v[i], rows[1][i], rows[0][i]) for i in range(len(v))])
-                     for v in (low, high))
+        low, high = (invert_warp(v, *rows) for v in (low, high))
     ends = np.stack([(low - shift) / scale, (high - shift) / scale])
     return ends.min(axis=0), ends.max(axis=0)
 
