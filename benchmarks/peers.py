@@ -5,7 +5,7 @@
   the obvious guess?
 - **Random formula** (:func:`random_formula`): a formula drawn at random
   from the search's function set (depth at most 3, constants in [-1, 1]),
-  seeded per dataset and seed, on the same map: tnlearn's random baselines.
+  seeded per seed (the same draw on every dataset), on the same map: tnlearn's random baselines.
 - **MLP-PLR** (:class:`PeriodicEmbedding`): the tabular peer a user would
   pick, written from Gorishniy et al. (2022): per feature ``k`` trainable
   frequencies ``c ~ N(0, σ)``, ``[cos(2π c x), sin(2π c x)]``, a linear map

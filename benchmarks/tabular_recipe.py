@@ -121,7 +121,12 @@ CONTROLS = ("LN", "fixed", "random", "PLR")
 """What TN is compared with, in the report's columns."""
 
 
-def report(results, quick, argv):
+def report(results, quick, argv, stem="tabular_recipe",
+           title="The README recipe on raw tabular features (untuned)", intro=None,
+           networks=("TN (README recipe)", "LN + Normalization")):
+    """Write ``stem.md``/``.json``: per dataset, TN against each control
+    (paired seeds), the bases' share and the formulas (also
+    ``tabular_controls.py``)."""
     import keras
 
     rows = []
@@ -159,8 +164,8 @@ def report(results, quick, argv):
         f"{kind}: better on {c['better']}, within one {kind} std on {c['within']}, worse by more "
         f"on {c['worse']} (better with ≥ 60 % of paired seeds: {c['paired']})"
         for kind, c in counts.items())
-    text = common.header("The README recipe on raw tabular features (untuned)", argv) + "\n".join([
-        (__doc__.split("\n\n")[1]).replace("\n", " "),
+    text = common.header(title, argv) + "\n".join([
+        intro or (__doc__.split("\n\n")[1]).replace("\n", " "),
         "",
         f"Backend: {keras.backend.backend()}. Seeds per dataset: up to {seeds}. Each control "
         "cell: its mean (std), whether TN is better (`<`/`>`: TN's mean better), and on how many "
@@ -172,12 +177,12 @@ def report(results, quick, argv):
         f"**TN against {line}. Searched formula better than both the fixed and the random one "
         f"on {both_controls} of {len(rows)} datasets.**",
         "",
-        common.table(["dataset", "N × d", "metric", "TN (README recipe)", "LN + Normalization",
+        common.table(["dataset", "N × d", "metric", *networks,
                       "fixed x**2", "random formula", "MLP-PLR", "bases' share", "x chosen",
                       "x**2 found", "formula (seed 0)"], rows),
         "",
     ])
-    common.write_results("tabular_recipe", text, results, quick, lambda raw: None)
+    common.write_results(stem, text, results, quick, lambda raw: None)
 
 
 def arguments(doc, name):
