@@ -5,7 +5,9 @@
   the obvious guess?
 - **Random formula** (:func:`random_formula`): a formula drawn at random
   from the search's function set (depth at most 3, constants in [-1, 1]),
-  seeded per seed (the same draw on every dataset), on the same map: tnlearn's random baselines.
+  seeded per seed (the same draw on every dataset in ``tabular_recipe.py``;
+  per dataset and seed, never the fixed formula's bases, in
+  ``tabular_controls.py``), on the same map: tnlearn's random baselines.
 - **MLP-PLR** (:class:`PeriodicEmbedding`): the tabular peer a user would
   pick, written from Gorishniy et al. (2022): per feature ``k`` trainable
   frequencies ``c ~ N(0, σ)``, ``[cos(2π c x), sin(2π c x)]``, a linear map
@@ -22,13 +24,23 @@ PLR_WIDTH = 16
 PLR_SIGMA = 0.3
 
 
-def random_formula(function_set, seed, depth=3):
+def random_formula(function_set, seed, depth=3, dataset=None, exclude=()):
     """A formula drawn from ``function_set`` (names of the primitives), a
     tree of at most ``depth`` levels with leaves ``x`` or a constant; drawn
-    again until it is a valid layer formula that is not ``x`` alone."""
+    again until it is a valid layer formula that is not ``x`` alone and
+    whose bases but ``x`` differ from those of each formula in ``exclude``.
+    Seeded by ``seed`` and, when given, the ``dataset`` name (otherwise the
+    same draw on every dataset)."""
+    import zlib
+
     from keras_taskneurons import Formula, primitives
 
-    rng = np.random.default_rng([seed, 7919])
+    def other_bases(formula):
+        return sorted(str(b) for _, b in Formula(formula).terms()[1] if str(b) != "x")
+
+    excluded = [other_bases(f) for f in exclude]
+    salt = [] if dataset is None else [zlib.crc32(dataset.encode())]
+    rng = np.random.default_rng([seed, 7919, *salt])
     arity = {name: primitives.get_primitive(name).arity for name in function_set}
 
     def draw(level):
@@ -43,7 +55,7 @@ def random_formula(function_set, seed, depth=3):
             bases = [str(b) for _, b in formula.terms()[1]]
         except ValueError:
             continue
-        if bases and bases != ["x"]:
+        if bases and bases != ["x"] and other_bases(formula) not in excluded:
             return formula
     raise RuntimeError("no valid random formula drawn")
 

@@ -8,7 +8,8 @@ structure S2 (hidden 32, 16) with each kind's tuned recipe read from that
 table's stored results (activation, learning rate), and five networks
 trained alike in this one run: TN (the searched formula), LN (Dense, at
 least as many parameters), the same TN layers with a FIXED ``x**2`` and with
-a RANDOM formula from the function set on the search's map (TN's recipe),
+a RANDOM formula from the function set (drawn per dataset and seed, never
+the fixed formula's bases) on the search's map (TN's recipe),
 and MLP-PLR (``peers.py``: periodic embeddings on quantile-normal inputs,
 LN's recipe). Epochs as in the tables (300 for the paper's sets, 150 for the
 further ones), early stopping with patience 20. Recorded too: each basis's
@@ -62,7 +63,8 @@ def run(name, seed, recipes, epochs, quick):
     search, seconds = tabular.search_formula(data, task, seed, quick)
     sizes = tabular.STRUCTURES["S1" if quick else STRUCTURE]
     built, widths = tabular.networks(sizes, shape[1], n_outputs, task, search, recipes, seed)
-    drawn = peers.random_formula(tuple(search.function_set), seed)
+    drawn = peers.random_formula(tuple(search.function_set), seed, dataset=name,
+                                 exclude=(peers.FIXED,))
     for kind, formula in (("fixed", peers.FIXED), ("random", drawn)):
         built[kind] = library.mlp("task", sizes, shape[1], n_outputs, formula=formula, task=task,
                                   activation=recipes["TN"][0], seed=seed,
