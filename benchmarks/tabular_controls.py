@@ -5,7 +5,8 @@ Per dataset (the 7 of ``results/tabular.md`` and the 13 of
 ``results/tabular_more.md``) and seed: the same split, scaling and search
 as ``tabular.py`` (polynomial function set, inputs scaled to [-1, 1]), its
 structure S2 (hidden 32, 16) with each kind's tuned recipe read from that
-table's stored results (activation, learning rate), and five networks
+table's stored results (activation, learning rate; tuned with the code of
+that table's run, not re-tuned here), and five networks
 trained alike in this one run: TN (the searched formula), LN (Dense, at
 least as many parameters), the same TN layers with a FIXED ``x**2`` and with
 a RANDOM formula from the function set (drawn per dataset and seed, never
