@@ -85,6 +85,19 @@ def test_no_formula_beats_linear_so_the_search_says_so_and_keeps_x():
 
 
 @pytest.mark.once  # the search and the map: numpy only
+def test_an_exactly_linear_target_keeps_x_whatever_the_ridge_leaves():
+    """x leaves about 1e-6 of an exactly linear target's variance (the
+    ridge's bias); a basis that cuts that by 70 % explains nothing."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, (200, 3))  # three values a column: any basis fits them
+    with pytest.warns(UserWarning, match="No formula beats the linear neuron"):
+        reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(X, X.sum(axis=1) * 1.0)
+    assert reg.formula_ == Formula("x") and reg.linear_loss_ < 1e-4
+    assert not separable.clears_linear(0.7, 50.0, 1e-6)
+    assert separable.clears_linear(0.7, 50.0, 1e-2)  # the same cut of a real loss
+
+
+@pytest.mark.once  # the search and the map: numpy only
 def test_fitness_is_validated():
     with pytest.raises(ValueError, match="fitness='paper'"):
         VectorizedSymbolicRegressor(fitness="paper").fit(np.eye(3), [1.0, 2.0, 3.0])

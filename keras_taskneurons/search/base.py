@@ -317,7 +317,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         chosen = self.equations_.best
         gain, t = (0.0, 0.0) if chosen.formula == separable.LINEAR else separable.linear_gain(
             chosen.formula, *self._unit_rows)
-        if gain > separable.MIN_LINEAR_GAIN and t > separable.MIN_LINEAR_T:
+        if separable.clears_linear(gain, t, self.linear_loss_):
             return
         others = [e for e in self.equations_ if e.formula != separable.LINEAR]
         change = (f"cuts x's loss by {100 * gain:.1f} %" if gain >= 0 else
@@ -332,8 +332,9 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
                 f"none leaves less of the variance than x alone, {self.linear_loss_:.4g}")
         warnings.warn(
             f"No formula beats the linear neuron: {best} (a formula must cut it by "
-            f"{100 * separable.MIN_LINEAR_GAIN:g} % and by {separable.MIN_LINEAR_T:g} "
-            "standard errors, cross-validated on the search's rows). The search chooses x: "
+            f"{100 * separable.MIN_LINEAR_GAIN:g} %, by {separable.MIN_LINEAR_T:g} "
+            f"standard errors, cross-validated on the search's rows, and by "
+            f"{separable.MIN_LINEAR_CUT:g} of the variance). The search chooses x: "
             "its layers are linear neurons on the search's map.",
             UserWarning, stacklevel=4,
         )

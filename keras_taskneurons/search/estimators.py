@@ -116,8 +116,9 @@ class VectorizedSymbolicRegressor(RegressorMixin, _VectorizedSymbolicBase):
         (ridge least squares; :mod:`~keras_taskneurons.search.separable`),
         so ``f`` is chosen for what it adds to a per-input linear neuron;
         ``x`` alone competes on the front, and a formula must cut its
-        held-out loss clearly (by 1 % and two standard errors; ``linear_loss_``) or the search warns and
-        keeps ``x``. ``"shared"``: the paper's ``a·Σ_i f(u_i) + b``, one
+        held-out loss clearly (by 1 %, by two standard errors and by
+        0.01 % of the targets' variance; ``linear_loss_``) or the search
+        warns and keeps ``x``. ``"shared"``: the paper's ``a·Σ_i f(u_i) + b``, one
         weight for every input (right when the target really is such a
         sum). ``predict`` and ``coef_`` follow the chosen model.
     standardize : bool, deprecated

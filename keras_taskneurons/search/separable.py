@@ -48,6 +48,12 @@ cross-validated over the search's rows (a one-sided test at about 2.3 %),
 else the search keeps the linear neuron (and says so): on a linear target
 with noise a basis cut the held-out loss of 100 rows by 3.6 % by chance."""
 
+MIN_LINEAR_CUT = 1e-4
+"""... and by this fraction of the targets' variance (held out): a basis
+that explains less is not worth its weights (on an exactly linear target
+``x`` leaves about 1e-6, the ridge's own bias, and a basis "cut" that by
+70 % at a t of several standard errors)."""
+
 CV_FOLDS = 5
 """Folds of the cross-validation that decides between ``f`` and ``x``."""
 
@@ -175,10 +181,18 @@ def linear_gain(formula, train, validation):
 
 def beats_linear(formula, train, validation):
     """Whether ``formula`` cuts the cross-validated loss of ``x`` alone by
-    :data:`MIN_LINEAR_GAIN` of it and by :data:`MIN_LINEAR_T` standard
-    errors of the rows' paired differences (:func:`linear_gain`)."""
+    :data:`MIN_LINEAR_GAIN` of it, by :data:`MIN_LINEAR_T` standard errors
+    of the rows' paired differences (:func:`linear_gain`) and by
+    :data:`MIN_LINEAR_CUT` of the targets' variance (x's held-out loss on
+    ``validation`` times the gain)."""
     gain, t = linear_gain(formula, train, validation)
-    return gain > MIN_LINEAR_GAIN and t > MIN_LINEAR_T
+    return clears_linear(gain, t, held_out_loss(LINEAR, train, validation))
+
+
+def clears_linear(gain, t, linear_loss):
+    """The decision of :func:`beats_linear` from its figures: ``gain`` and
+    ``t`` from :func:`linear_gain`, ``linear_loss`` x's held-out loss."""
+    return gain > MIN_LINEAR_GAIN and t > MIN_LINEAR_T and gain * linear_loss > MIN_LINEAR_CUT
 
 
 def in_sample_loss(formula, rows):
