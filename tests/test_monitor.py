@@ -26,6 +26,21 @@ def test_first_eager_training_batch_warns_once_with_name_and_fraction():
     assert len(found) == 1
     assert "'raw_features'" in str(found[0].message)
     assert "75.0 %" in str(found[0].message)
+    assert "or use basis_range='running'" in str(found[0].message)
+
+
+def test_a_running_layer_is_not_told_to_use_running_statistics():
+    from keras_taskneurons.layers.ranges import MOMENT_ROWS
+
+    x = np.random.default_rng(0).normal(size=(2 * MOMENT_ROWS, 3)).astype("float32")
+    x[MOMENT_ROWS:] += 10.0  # past the rows the statistics read: an unshuffled batch
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        TaskNeuronDense(2, "x**2", basis_range="running")(x, training=True)
+    (found,) = _saturation_warnings(record)
+    assert "basis_range='running'" in str(found.message)  # what it has
+    assert "use basis_range='running'" not in str(found.message)
+    assert "shuffle the rows" in str(found.message)
 
 
 def test_inputs_inside_the_domain_or_inference_do_not_warn():

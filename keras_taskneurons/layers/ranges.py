@@ -228,12 +228,16 @@ class InputRangeMixin:
             return
         self._range_warned = True
         low, high = self.basis_domain
+        advice = ("Give the first layer the search's input map (search.layer_factory())"
+                  + (", or use basis_range='running'." if self.basis_range != "running" else
+                     "; the running statistics follow what the layer sees over about 100 "
+                     "training steps (a dense layer reads each batch's first 256 rows: shuffle "
+                     "the rows)."))
         warnings.warn(
             f"{type(self).__name__} layer {self.name!r}: {100 * fraction:.1f} % of the "
             f"values its bases see fall outside basis_domain=({low:g}, {high:g}) "
             f"(basis_range={self.basis_range!r}), where every basis but x saturates. "
-            "Give the first layer the search's input map "
-            "(search.layer_factory()), or use basis_range='running'.",
+            + advice,
             UserWarning, stacklevel=2,
         )
 
