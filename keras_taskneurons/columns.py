@@ -24,25 +24,37 @@ beyond its quartiles (Tukey's far-out fences): a normal column is never cut
 standard deviations out is cut where its bulk ends, so neither the bases'
 normalization nor an oscillating basis spreads over the outliers' range."""
 
+FENCE_KEEP = 0.025
+"""... but the fences never cut more than this fraction of a column's rows
+on either side: they stop at the column's ``FENCE_KEEP`` and
+``1 - FENCE_KEEP`` quantiles. A discrete column whose middle value holds
+most rows has a tiny interquartile range, and the fences alone cut whole
+values of it (yacht's first column: its two outer values, 36 % of the
+rows, clipped for ``x`` and for the bases)."""
 
-def fenced(low, high, first, third):
+
+def fenced(low, high, first, third, inner_low, inner_high):
     """Each column's range ``(low, high)`` cut at Tukey's far-out fences
     ``first - FENCE·IQR``, ``third + FENCE·IQR`` (quartiles ``first``,
-    ``third``); a column whose interquartile range is 0 keeps its range."""
+    ``third``), never inside ``(inner_low, inner_high)`` (its
+    :data:`FENCE_KEEP` quantiles); a column whose interquartile range is 0
+    keeps its range."""
     spread = third - first
     cut = spread > 0
-    return (np.where(cut, np.maximum(low, first - FENCE * spread), low),
-            np.where(cut, np.minimum(high, third + FENCE * spread), high))
+    return (np.where(cut, np.maximum(low, np.minimum(first - FENCE * spread, inner_low)), low),
+            np.where(cut, np.minimum(high, np.maximum(third + FENCE * spread, inner_high)), high))
 
 
 def column_domains(U):
     """``(low, high)``, one value per column of ``U`` (n, d): the column's
-    range, cut at the fences ``Q1 - FENCE·IQR``, ``Q3 + FENCE·IQR``; a
-    column whose interquartile range is 0 (mostly one value: binary, rare
-    events) keeps its whole range; a constant column gets ``c ± 1``."""
+    range, cut at the fences ``Q1 - FENCE·IQR``, ``Q3 + FENCE·IQR`` but
+    never inside its :data:`FENCE_KEEP` quantiles; a column whose
+    interquartile range is 0 (mostly one value: binary, rare events) keeps
+    its whole range; a constant column gets ``c ± 1``."""
     U = np.asarray(U, dtype=np.float64)
-    first, third = np.percentile(U, [25, 75], axis=0)
-    low, high = fenced(U.min(axis=0), U.max(axis=0), first, third)
+    first, third, inner_low, inner_high = np.percentile(
+        U, [25, 75, 100 * FENCE_KEEP, 100 * (1 - FENCE_KEEP)], axis=0)
+    low, high = fenced(U.min(axis=0), U.max(axis=0), first, third, inner_low, inner_high)
     flat = ~(high > low)
     return np.where(flat, low - 1.0, low), np.where(flat, high + 1.0, high)
 

@@ -77,6 +77,7 @@ from keras_taskneurons.columns import (  # noqa: F401  (the map's helpers, impor
     ALIKE_SPREAD,
     CONSTANT,
     FENCE,
+    FENCE_KEEP,
     MAX_WARP_KNOTS,
     QUANTILE_KNOTS,
     SKETCH_MAX_FEATURES,
@@ -428,12 +429,15 @@ class InputMap:
     def _fenced_knots(self):
         """Each column's range of ``(x - center) / scale`` on the fitted
         rows (its warp's end knots), cut at Tukey's far-out fences
-        (:data:`FENCE`) as :func:`column_domains` cuts, the quartiles read
-        back through the warp (where the normal law's quartiles fall)."""
+        (:data:`FENCE`, never inside the :data:`FENCE_KEEP` quantiles) as
+        :func:`column_domains` cuts, the quantiles read back through the
+        warp (where the normal law's quantiles fall)."""
         knots, values = self.warp_knots, self.warp_values
-        quartile = np.full(self.n_features, statistics.NormalDist().inv_cdf(0.75))
-        first, third = (invert_warp(z, knots, values) for z in (-quartile, quartile))
-        return fenced(knots[:, 0], knots[:, -1], first, third)
+        law = statistics.NormalDist()
+        first, third, inner_low, inner_high = (
+            invert_warp(np.full(self.n_features, law.inv_cdf(p)), knots, values)
+            for p in (0.25, 0.75, FENCE_KEEP, 1 - FENCE_KEEP))
+        return fenced(knots[:, 0], knots[:, -1], first, third, inner_low, inner_high)
 
     def standardized(self, X, bounded=False):
         """What the layer's linear basis sees for ``X`` (numpy); with

@@ -131,6 +131,24 @@ def test_each_column_gets_its_own_domain_cut_at_its_fences():
         InputMap([0.0], [1.0], low=[0.0])
 
 
+@pytest.mark.once  # the search and the map: numpy only
+def test_the_fences_never_cut_whole_values_of_a_discrete_column():
+    """Yacht's first column: five values, the middle ones holding 70 % of
+    the rows, so the interquartile range is 0.1 and the fences alone fall
+    inside the column, cutting its two outer values (36 % of the rows)."""
+    values = np.repeat([-5.0, -2.4, -2.3, -2.2, 0.0], [56, 42, 140, 14, 56])
+    X = np.c_[values, np.random.default_rng(0).normal(size=len(values))]
+    for scaling in ("standard", "quantile"):
+        m = InputMap.fit(X, scaling)
+        np.testing.assert_array_equal(m.standardized(X, bounded=True), m.standardized(X))
+        if scaling == "standard":
+            np.testing.assert_array_equal(m.bounded(X), m.transform(X))
+    # A few far rows are still cut: at most FENCE_KEEP of a column a side.
+    X[:5, 1] = 100.0
+    low, high = InputMap.fit(X, "standard").column_domains()
+    assert high[1] < 5.0
+
+
 def test_a_layer_clips_each_input_to_its_own_domain_and_saves_it(tmp_path):
     X = heavy_columns()
     m = InputMap.fit(X, "standard")
