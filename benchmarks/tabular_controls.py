@@ -26,7 +26,6 @@ so an interrupted run resumes; seeds run in order over all datasets.
 import os
 import sys
 
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import datasets  # noqa: E402
