@@ -35,10 +35,10 @@ def random_formula(function_set, seed, depth=3, dataset=None, exclude=()):
 
     from keras_taskneurons import Formula, primitives
 
-    def other_bases(formula):
-        return sorted(str(b) for _, b in Formula(formula).terms()[1] if str(b) != "x")
+    def other_bases(bases):
+        return sorted(b for b in bases if b != "x")
 
-    excluded = [other_bases(f) for f in exclude]
+    excluded = [other_bases(str(b) for _, b in Formula(f).terms()[1]) for f in exclude]
     salt = [] if dataset is None else [zlib.crc32(dataset.encode())]
     rng = np.random.default_rng([seed, 7919, *salt])
     arity = {name: primitives.get_primitive(name).arity for name in function_set}
@@ -55,7 +55,7 @@ def random_formula(function_set, seed, depth=3, dataset=None, exclude=()):
             bases = [str(b) for _, b in formula.terms()[1]]
         except ValueError:
             continue
-        if bases and bases != ["x"] and other_bases(formula) not in excluded:
+        if bases and bases != ["x"] and other_bases(bases) not in excluded:
             return formula
     raise RuntimeError("no valid random formula drawn")
 
