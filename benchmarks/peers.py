@@ -120,9 +120,19 @@ def control_networks(found, X, n_outputs, task, seed, hidden, function_set):
             first_layer=first_layer_options({}), activation="relu")
         models[kind] = keras.Sequential([keras.Input((X.shape[1],))] + [make(w, first=i == 0) for i, w in enumerate(hidden)]
                                         + [keras.layers.Dense(n_outputs, **head)])
-    keras.utils.set_random_seed(seed)
-    models["PLR"] = keras.Sequential(
-        [keras.Input((X.shape[1],)), periodic_embedding_class()()]
-        + [keras.layers.Dense(w, activation="relu") for w in hidden]
-        + [keras.layers.Dense(n_outputs, **head)])
+    models["PLR"] = plr_network(hidden, X.shape[1], n_outputs, task, seed)
     return models, drawn
+
+
+def plr_network(hidden, n_features, n_outputs, task, seed, activation="relu"):
+    """MLP-PLR: :class:`PeriodicEmbedding` then ``Dense`` layers of the
+    ``hidden`` widths and the task's head, built after
+    ``keras.utils.set_random_seed(seed)``."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    head = dict(activation="softmax") if task == "classification" else {}
+    return keras.Sequential(
+        [keras.Input((n_features,)), periodic_embedding_class()()]
+        + [keras.layers.Dense(width, activation=activation) for width in hidden]
+        + [keras.layers.Dense(n_outputs, **head)])

@@ -68,7 +68,8 @@ def run(name, seed, recipes, epochs, quick):
         built[kind] = library.mlp("task", sizes, shape[1], n_outputs, formula=formula, task=task,
                                   activation=recipes["TN"][0], seed=seed,
                                   input_map=search.input_map_)
-    built["PLR"] = plr_network(sizes, shape[1], n_outputs, task, recipes["LN"][0], seed)
+    built["PLR"] = peers.plr_network(sizes, shape[1], n_outputs, task, seed,
+                                     activation=recipes["LN"][0])
     rates = {"TN": recipes["TN"][1], "fixed": recipes["TN"][1], "random": recipes["TN"][1],
              "LN": recipes["LN"][1], "PLR": recipes["LN"][1]}
     normal, normal_test = peers.quantile_normal(X, X_test)
@@ -87,18 +88,6 @@ def run(name, seed, recipes, epochs, quick):
     print(f"{name} seed {seed}: {result['formula']}  " + "  ".join(
         f"{k} {result[k]:.4f}" for k in ("TN", "LN", "fixed", "random", "PLR")), flush=True)
     return result
-
-
-def plr_network(sizes, n_features, n_outputs, task, activation, seed):
-    """MLP-PLR of the hidden ``sizes``: the tabular peer (``peers.py``)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    head = dict(activation="softmax") if task == "classification" else {}
-    return keras.Sequential(
-        [keras.Input((n_features,)), peers.periodic_embedding_class()()]
-        + [keras.layers.Dense(width, activation=activation) for width in sizes]
-        + [keras.layers.Dense(n_outputs, **head)])
 
 
 def run_to_file(name, seed, recipes):
