@@ -77,10 +77,26 @@ def worker_time(name, width, batch, steps, rounds):
     print(json.dumps(out))
 
 
+HELD = "running, statistics held (the affine map and clip only)"
 RANGES = {"Dense": None, "running (default without a map)": "running",
+          HELD: "running",
           "clip (a layer with the search's map)": "clip", "None (unbounded)": None}
 """``--ranges``: the default layer by ``basis_range``, beside Dense, in ONE
-process (the ratios between processes move by ±20 % on a 2-core machine)."""
+process (the ratios between processes move by ±20 % on a 2-core machine).
+``HELD`` is the default layer whose running statistics are read but not
+updated in training: the difference to ``"running"`` is what updating them
+costs, the difference to ``None`` what mapping and clipping the batch costs."""
+
+
+def held_statistics_layer(width):
+    """The default layer, its running statistics read but never updated."""
+    import keras_taskneurons
+
+    class Held(keras_taskneurons.TaskNeuronDense):
+        def _running_statistics(self, u, axis, training):
+            return super()._running_statistics(u, axis, False)
+
+    return Held(width, "x**2 + x")
 
 
 def worker_ranges(width, batch, steps, rounds):
@@ -96,6 +112,7 @@ def worker_ranges(width, batch, steps, rounds):
     for name, basis_range in RANGES.items():
         keras.utils.set_random_seed(0)
         layer = (keras.layers.Dense(width) if name == "Dense" else
+                 held_statistics_layer(width) if name == HELD else
                  keras_taskneurons.TaskNeuronDense(width, "x**2 + x", basis_range=basis_range))
         model = keras.Sequential([keras.Input((width,)), layer])
         model.compile(optimizer=keras.optimizers.SGD(1e-4), loss="mse")
@@ -126,7 +143,7 @@ def ranges_report(args, backends, steps, rounds):
     text = common.header("TaskNeuronDense(\"x**2 + x\") by basis_range, against Dense",
                          sys.argv) + "\n".join([
         f"Layer {args.width} → {args.width}, batch {args.batch}, float32, CPU; each backend in "
-        f"one process, the four layers timed interleaved, medians of {rounds} rounds of "
+        f"one process, the five layers timed interleaved, medians of {rounds} rounds of "
         f"{steps} steps (ms per step); ratios against Dense in the same process.",
         "",
         common.table(["backend", "layer", "train ms", "train / Dense", "infer ms",
