@@ -131,7 +131,8 @@ def report(results, quick, argv, stem="tabular_recipe",
 
     rows = []
     counts = {kind: {"better": 0, "within": 0, "worse": 0, "paired": 0} for kind in CONTROLS}
-    both_controls = 0
+    both_controls = controls_chosen = 0
+    peer = {"better": 0, "paired": 0}  # the peer against Dense: what the goal asks of TN
     for name in ALL:
         runs = sorted((r for r in results if r["dataset"] == name and "PLR" in r),
                       key=lambda r: r["seed"])
@@ -151,9 +152,14 @@ def report(results, quick, argv, stem="tabular_recipe",
                          if not classification else
                          f"{common.summary(other)} {'>' if is_better else '≤'} {wins}/{len(runs)}")
         both_controls += beats["fixed"] and beats["random"]
+        _, wins, plr_better = compare(np.array([r["PLR"] for r in runs]),
+                                      np.array([r["LN"] for r in runs]), classification)
+        peer["better"] += plr_better
+        peer["paired"] += plr_better and wins >= 0.6 * len(runs)
         shares = np.mean([1.0 - r["TN shares"].get("x", 0.0) for r in runs])
         linear = sum(r["formula"] == "x" for r in runs)
         fixed = sum(r["formula"] == peers.FIXED for r in runs)
+        controls_chosen += 2 * (linear + fixed) >= len(runs)
         rows.append([name, "{} × {}".format(*runs[0]["shape"]),
                      "acc ↑" if classification else "MSE ↓", common.summary(tn), *cells,
                      f"{100 * shares:.0f} %", f"{linear}/{len(runs)}", f"{fixed}/{len(runs)}",
@@ -175,7 +181,11 @@ def report(results, quick, argv, stem="tabular_recipe",
         "chose the fixed control's formula itself (the two networks are then the same).",
         "",
         f"**TN against {line}. Searched formula better than both the fixed and the random one "
-        f"on {both_controls} of {len(rows)} datasets.**",
+        f"on {both_controls} of {len(rows)} datasets.** On {controls_chosen} of {len(rows)} "
+        "datasets the search returned `x` or `x**2` on at least half the seeds: there the "
+        "searched network is a control itself (Dense on the search's map, or the fixed `x**2`). "
+        f"For scale, the tabular peer against Dense: MLP-PLR better on {peer['better']} of "
+        f"{len(rows)} (with ≥ 60 % of paired seeds: {peer['paired']}).",
         "",
         common.table(["dataset", "N × d", "metric", *networks,
                       "fixed x**2", "random formula", "MLP-PLR", "bases' share", "x chosen",
