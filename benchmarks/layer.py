@@ -88,7 +88,7 @@ updated in training: the difference to ``"running"`` is what updating them
 costs, the difference to ``None`` what mapping and clipping the batch costs."""
 
 
-def held_statistics_layer(width):
+def held_statistics_layer(width, basis_range):
     """The default layer, its running statistics read but never updated."""
     import keras_taskneurons
 
@@ -96,7 +96,7 @@ def held_statistics_layer(width):
         def _running_statistics(self, u, axis, training):
             return super()._running_statistics(u, axis, False)
 
-    return Held(width, "x**2 + x")
+    return Held(width, "x**2 + x", basis_range=basis_range)
 
 
 def worker_ranges(width, batch, steps, rounds):
@@ -112,7 +112,7 @@ def worker_ranges(width, batch, steps, rounds):
     for name, basis_range in RANGES.items():
         keras.utils.set_random_seed(0)
         layer = (keras.layers.Dense(width) if name == "Dense" else
-                 held_statistics_layer(width) if name == HELD else
+                 held_statistics_layer(width, basis_range) if name == HELD else
                  keras_taskneurons.TaskNeuronDense(width, "x**2 + x", basis_range=basis_range))
         model = keras.Sequential([keras.Input((width,)), layer])
         model.compile(optimizer=keras.optimizers.SGD(1e-4), loss="mse")

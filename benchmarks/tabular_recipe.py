@@ -152,10 +152,10 @@ def report(results, quick, argv, stem="tabular_recipe",
                          if not classification else
                          f"{common.summary(other)} {'>' if is_better else '≤'} {wins}/{len(runs)}")
         both_controls += beats["fixed"] and beats["random"]
-        _, wins, plr_better = compare(np.array([r["PLR"] for r in runs]),
-                                      np.array([r["LN"] for r in runs]), classification)
+        _, peer_wins, plr_better = compare(np.array([r["PLR"] for r in runs]),
+                                           np.array([r["LN"] for r in runs]), classification)
         peer["better"] += plr_better
-        peer["paired"] += plr_better and wins >= 0.6 * len(runs)
+        peer["paired"] += plr_better and peer_wins >= 0.6 * len(runs)
         shares = np.mean([1.0 - r["TN shares"].get("x", 0.0) for r in runs])
         linear = sum(r["formula"] == "x" for r in runs)
         fixed = sum(r["formula"] == peers.FIXED for r in runs)
