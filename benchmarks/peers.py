@@ -35,10 +35,10 @@ def random_formula(function_set, seed, depth=3, dataset=None, exclude=()):
 
     from keras_taskneurons import Formula, primitives
 
-    def other_bases(bases):
-        return sorted(b for b in bases if b != "x")
+    def other_bases(formula):
+        return sorted(str(b) for _, b in formula.terms()[1] if str(b) != "x")
 
-    excluded = [other_bases(str(b) for _, b in Formula(f).terms()[1]) for f in exclude]
+    excluded = [other_bases(Formula(f)) for f in exclude]
     salt = [] if dataset is None else [zlib.crc32(dataset.encode())]
     rng = np.random.default_rng([seed, 7919, *salt])
     arity = {name: primitives.get_primitive(name).arity for name in function_set}
@@ -52,10 +52,10 @@ def random_formula(function_set, seed, depth=3, dataset=None, exclude=()):
     for _ in range(1000):
         try:
             formula = Formula(draw(0))
-            bases = [str(b) for _, b in formula.terms()[1]]
+            others = other_bases(formula)
         except ValueError:
             continue
-        if bases and bases != ["x"] and other_bases(bases) not in excluded:
+        if others and others not in excluded:  # not x alone, not an excluded formula's bases
             return formula
     raise RuntimeError("no valid random formula drawn")
 
