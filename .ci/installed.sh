@@ -42,9 +42,25 @@ assert where.startswith(os.path.realpath(sys.prefix)), f"imported from {where}, 
 print("keras_taskneurons", keras_taskneurons.__version__, "imported from", where)
 EOF
 # The README's main job (smaller search and training), with the installed command.
+# Then a user's journey with it, one fresh process per command: predict,
+# inspect with data, prune, predict with the pruned model, load both from Python.
 "$env/keras-taskneurons" fit --compare --generations 3 --population 200 --epochs 5 --output model.keras
 test -s model.keras && test -s model.report.json
-"$env/keras-taskneurons" inspect model.keras
+"$env/python" -c "from sklearn.datasets import load_diabetes; load_diabetes(as_frame=True).frame.iloc[:40].to_csv('rows.csv', index=False)"
+"$env/keras-taskneurons" predict model.keras rows.csv --output predictions.csv
+"$env/keras-taskneurons" inspect model.keras --data rows.csv
+"$env/keras-taskneurons" prune model.keras rows.csv --output pruned.keras
+"$env/keras-taskneurons" predict pruned.keras rows.csv --output pruned_predictions.csv
+"$env/python" -m keras_taskneurons predict model.keras rows.csv > /dev/null
+"$env/python" - <<'EOF'
+import keras, pandas as pd
+import keras_taskneurons  # registers the layers
+x = pd.read_csv("rows.csv").drop(columns="target").to_numpy("float32")
+for path, written in (("model.keras", "predictions.csv"), ("pruned.keras", "pruned_predictions.csv")):
+    predicted = keras.models.load_model(path).predict(x, verbose=0)[:, 0]
+    assert abs(predicted - pd.read_csv(written)["prediction"].to_numpy()).max() < 1e-3, path
+print("the journey's models load from Python and predict what the command line wrote")
+EOF
 export KERAS_TASKNEURONS_QUICK=1
 "$env/python" quickstart.py > /dev/null
 "$env/python" classification.py > /dev/null

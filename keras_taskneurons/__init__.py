@@ -2,22 +2,56 @@
 
 Two steps (Fan et al., "No One-Size-Fits-All Neurons", arXiv 2405.02369):
 
-1. :class:`VectorizedSymbolicRegressor` finds ONE formula ``f`` in one
+1. [VectorizedSymbolicRegressor][keras_taskneurons.VectorizedSymbolicRegressor] finds ONE formula ``f`` in one
    variable, shared by every input, with ``y ≈ a·Σ_i f(x_i) + b``;
-2. :class:`TaskNeuronDense` turns ``f`` into a dense layer with trainable
+2. [TaskNeuronDense][keras_taskneurons.TaskNeuronDense] turns ``f`` into a dense layer with trainable
    coefficients.
 """
 
-# ruff: noqa: F401  (the public names are imported in _load_public for __all__)
+from typing import TYPE_CHECKING
+
 from keras_taskneurons import startup
+
+if TYPE_CHECKING:  # what _load_public imports, for type checkers, IDEs and the API docs
+    from keras_taskneurons.formula import Formula
+    from keras_taskneurons.input_map import InputMap
+    from keras_taskneurons.layers import (
+        BasisRangeMonitor,
+        TaskNeuronConv1D,
+        TaskNeuronConv1DTranspose,
+        TaskNeuronConv2D,
+        TaskNeuronConv2DTranspose,
+        TaskNeuronConv3D,
+        TaskNeuronConv3DTranspose,
+        TaskNeuronDense,
+        TaskNeuronEinsumDense,
+        TaskNeuronGRU,
+        TaskNeuronGRUCell,
+        TaskNeuronLSTM,
+        TaskNeuronLSTMCell,
+        TaskNeuronSimpleRNN,
+        TaskNeuronSimpleRNNCell,
+        basis_range_report,
+        from_tnlearn,
+        layer_factory,
+    )
+    from keras_taskneurons.plotting import plot_learned_functions
+    from keras_taskneurons.primitives import PRIMITIVES
+    from keras_taskneurons.pruning import prune
+    from keras_taskneurons.search import (
+        VectorizedSymbolicClassifier,
+        VectorizedSymbolicRegressor,
+    )
 
 __version__ = "0.2.0"
 
 
-def _load_public():
-    """Import the public names (Keras, its backend and every layer's
-    registration come with them)."""
-    startup.import_backend()  # before anything imports Keras: quiet for the command line
+def _load_public(command_line=None, verbose=False):
+    """Import the public names; Keras, its backend and every layer's
+    registration with ``keras.saving`` come with them. Runs at import, or,
+    in the command line's own process, when a command starts (``cli.main``)
+    or a public name is first used."""
+    startup.import_backend(command_line, verbose)  # before anything imports Keras: quiet for the command line
     from keras_taskneurons.formula import Formula
     from keras_taskneurons.input_map import InputMap
     from keras_taskneurons.layers import (
@@ -90,6 +124,7 @@ __all__ = [
 
 # Importing the package imports Keras and registers every layer, so that
 # keras.models.load_model finds them. The command line defers it until a
-# command runs, so that `--help` answers without importing a backend.
+# command runs (cli.main calls _load_public before any command), so that
+# `--help` answers without importing a backend.
 if not startup.is_command_line():
     _load_public()

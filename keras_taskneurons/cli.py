@@ -6,7 +6,7 @@ scikit-learn): split, normalize, search the formula, train a network of
 input normalization and the formula; a JSON report beside it holds the feature
 names, the target, the classes and the metrics, which ``predict`` uses to check
 a new CSV file (those commands on a saved model:
-:mod:`keras_taskneurons.saved_model_commands`).
+``keras_taskneurons.saved_model_commands``).
 """
 
 import argparse
@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+import keras_taskneurons
 from keras_taskneurons import startup
 from keras_taskneurons.reports import (
     check_writable,
@@ -75,7 +76,7 @@ def parse_functions(text):
 def build_network(kind, sizes, n_features, n_outputs, task, formula, input_map,
                   activation="relu", seed=0, interaction_rank=0):
     """An MLP of task-based (``kind="task"``) or linear (``"linear"``) layers
-    (:func:`keras_taskneurons.networks.mlp`): the same activation and the
+    (``keras_taskneurons.networks.mlp()``): the same activation and the
     search's input map for both, the seed set before any layer is built."""
     from keras_taskneurons import networks
 
@@ -469,9 +470,10 @@ def main(argv=None):
     if getattr(args, "output", None) and args.command in ("fit", "prune") and not args.output.endswith(".keras"):
         parser.error(f"--output must end in .keras, got {args.output!r}")
     try:
-        # Keras and its backend only now (``--help`` and usage errors need
-        # neither), quietly unless --verbose (keras_taskneurons.startup).
-        startup.import_backend(command_line=True, verbose=args.verbose)
+        # Keras, its backend and every layer's registration only now
+        # (``--help`` and usage errors need none of them), quietly unless
+        # --verbose (keras_taskneurons.startup).
+        keras_taskneurons._load_public(command_line=True, verbose=args.verbose)
         return args.run(args)
     except CommandError as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)

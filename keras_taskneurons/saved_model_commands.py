@@ -2,7 +2,7 @@
 
 Each reads the model ``fit`` saved and, where it takes a CSV, the JSON report
 beside the model (feature names, classes), so a CSV's columns are matched by
-name. Part of :mod:`keras_taskneurons.cli`, which parses the arguments.
+name. Part of ``keras_taskneurons.cli``, which parses the arguments.
 """
 
 import csv
@@ -28,7 +28,9 @@ def load_model(path):
         raise CommandError(f"model file not found: {path}")
     import keras
 
-    import keras_taskneurons  # noqa: F401  (registers TaskNeuronDense)
+    import keras_taskneurons
+
+    keras_taskneurons._load_public()  # every layer registered, however the process started
 
     try:
         return keras.models.load_model(path)
@@ -110,7 +112,7 @@ INSPECT_INPUTS = 12
 
 def basis_shares(model, X):
     """``{layer name: {basis: share}}`` of the model's TaskNeuronDense
-    layers on the rows ``X`` (what :func:`~keras_taskneurons.prune` reads)."""
+    layers on the rows ``X`` (what [prune][keras_taskneurons.prune] reads)."""
     from keras_taskneurons.layers import TaskNeuronDense
     from keras_taskneurons.pruning import layer_inputs
 

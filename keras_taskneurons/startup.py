@@ -5,7 +5,7 @@ while it is imported (absl's "All log messages before absl::InitializeLog()"
 banner, oneDNN, CUDA-driver and CPU-instruction notices), and since
 TensorFlow 2.20 ``TF_CPP_MIN_LOG_LEVEL`` no longer hides them. When the
 process is the command line (``keras-taskneurons`` or
-``python -m keras_taskneurons``), :func:`import_backend` imports Keras (and
+``python -m keras_taskneurons``), ``import_backend()`` imports Keras (and
 so its backend) with file descriptor 2 sent to a temporary file, then writes
 back every line except those informational notices: warnings and errors,
 from Python or C++, still reach the terminal.
@@ -46,14 +46,34 @@ NOISE = (
 """Start-up lines that carry no information for a user of the command line."""
 
 
-def is_command_line(argv=None):
-    """Whether this process was started as the command line."""
+def is_command_line(argv=None, orig_argv=None):
+    """Whether this process was started as the command line: the console
+    script, or ``python -m keras_taskneurons`` (not ``python -m`` of another
+    module that imports this package)."""
     argv = sys.argv if argv is None else argv
+    orig_argv = getattr(sys, "orig_argv", []) if orig_argv is None else orig_argv
     if not argv:
         return False
-    # ``python -m keras_taskneurons``: argv[0] is "-m" while the package is
-    # imported to find its __main__.
-    return argv[0] == "-m" or os.path.basename(argv[0]) in _COMMANDS
+    if argv[0] == "-m":
+        # The package is being imported to find a __main__: ours only when
+        # the interpreter was asked for ``-m keras_taskneurons``.
+        return _runs_module(orig_argv, "keras_taskneurons")
+    return os.path.basename(argv[0]) in _COMMANDS
+
+
+def _runs_module(orig_argv, module):
+    """Whether the interpreter's own arguments run ``-m module``."""
+    arguments = iter(orig_argv[1:])
+    for argument in arguments:
+        if argument == "-m":
+            return next(arguments, None) == module
+        if argument.startswith("-m"):  # "-mkeras_taskneurons"
+            return argument[2:] == module
+        if argument in ("-X", "-W"):  # options with a value of their own
+            next(arguments, None)
+        elif not argument.startswith("-") or argument.startswith("-c"):
+            return False  # a script or a command: not -m at all
+    return False
 
 
 def wants_everything(argv=None, environ=None):
@@ -63,7 +83,7 @@ def wants_everything(argv=None, environ=None):
 
 
 def filtered(text):
-    """``text`` without the :data:`NOISE` lines."""
+    """``text`` without the ``NOISE`` lines."""
     return "".join(
         line for line in text.splitlines(keepends=True)
         if not any(pattern.match(line) for pattern in NOISE)
@@ -72,8 +92,8 @@ def filtered(text):
 
 def import_backend(command_line=None, verbose=False):
     """Import Keras; quietly when this process is the command line
-    (``command_line``: ``None`` asks :func:`is_command_line`) and nothing
-    asks for everything (``verbose``, :func:`wants_everything`)."""
+    (``command_line``: ``None`` asks ``is_command_line()``) and nothing
+    asks for everything (``verbose``, ``wants_everything()``)."""
     if command_line is None:
         command_line = is_command_line()
     if "keras" in sys.modules or not command_line or verbose or wants_everything():
@@ -104,7 +124,7 @@ def _quiet_tensorflow(keras):
 
 def import_quietly(name, then=None):
     """Import module ``name`` (and call ``then(module)``) with the
-    :data:`NOISE` lines written to file descriptor 2 left out; everything
+    ``NOISE`` lines written to file descriptor 2 left out; everything
     else written there is passed on."""
     def run():
         module = importlib.import_module(name)

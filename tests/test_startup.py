@@ -49,7 +49,11 @@ def test_import_quietly_passes_on_everything_but_the_noise(tmp_path, monkeypatch
 
 def test_the_command_line_is_recognized():
     assert startup.is_command_line(["/usr/bin/keras-taskneurons", "fit"])
-    assert startup.is_command_line(["-m"])
+    assert startup.is_command_line(["-m"], ["python", "-m", "keras_taskneurons", "fit"])
+    assert startup.is_command_line(["-m"], ["python3", "-X", "utf8", "-mkeras_taskneurons"])
+    # another program run with -m that imports the package is not the command line
+    assert not startup.is_command_line(["-m"], ["python", "-m", "user_program"])
+    assert not startup.is_command_line(["-m"], ["python", "script.py", "-m", "keras_taskneurons"])
     assert not startup.is_command_line(["/usr/bin/python", "script.py"])
     assert not startup.is_command_line([])
     assert startup.wants_everything(["keras-taskneurons", "--verbose", "fit"], {})
