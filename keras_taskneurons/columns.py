@@ -1,5 +1,5 @@
 """Per-column statistics of the search's rows, on which the input map
-(:mod:`keras_taskneurons.input_map`) is built: each column's robust domain
+(``keras_taskneurons.input_map``) is built: each column's robust domain
 (Tukey's far-out fences), its sketch (quantiles) and the normal law's points,
 its warp onto the normal law's quantiles (``scaling="quantile"``), its spread
 with constant columns kept at 1, and whether the columns share one unit.
@@ -37,7 +37,7 @@ def fenced(low, high, first, third, inner_low, inner_high):
     """Each column's range ``(low, high)`` cut at Tukey's far-out fences
     ``first - FENCE·IQR``, ``third + FENCE·IQR`` (quartiles ``first``,
     ``third``), never inside ``(inner_low, inner_high)`` (its
-    :data:`FENCE_KEEP` quantiles); a column whose interquartile range is 0
+    ``FENCE_KEEP`` quantiles); a column whose interquartile range is 0
     keeps its range."""
     spread = third - first
     cut = spread > 0
@@ -48,7 +48,7 @@ def fenced(low, high, first, third, inner_low, inner_high):
 def column_domains(U):
     """``(low, high)``, one value per column of ``U`` (n, d): the column's
     range, cut at the fences ``Q1 - FENCE·IQR``, ``Q3 + FENCE·IQR`` but
-    never inside its :data:`FENCE_KEEP` quantiles; a column whose
+    never inside its ``FENCE_KEEP`` quantiles; a column whose
     interquartile range is 0 (mostly one value: binary, rare events) keeps
     its whole range; a constant column gets ``c ± 1``."""
     U = np.asarray(U, dtype=np.float64)
@@ -64,7 +64,7 @@ SKETCH_POINTS = 16
 
 SKETCH_MAX_FEATURES = 4096
 """A map of more columns keeps no sketch (a saved map stays small: at most
-``SKETCH_MAX_FEATURES * SKETCH_POINTS`` numbers); :meth:`InputMap.column_sample`
+``SKETCH_MAX_FEATURES * SKETCH_POINTS`` numbers); ``InputMap.column_sample()``
 then draws each column from a normal law with its mean and spread."""
 
 
@@ -178,7 +178,7 @@ largest magnitude is constant (the rest is rounding): it gets scale 1."""
 
 def spread(values, axis=0):
     """The standard deviation of ``values`` along ``axis``, 1 where they are
-    constant up to rounding (:data:`CONSTANT`): a constant column's std is
+    constant up to rounding (``CONSTANT``): a constant column's std is
     often 1e-17 rather than 0, and dividing by it would blow rounding noise
     up to values of 1e13."""
     values = np.asarray(values, dtype=np.float64)

@@ -6,7 +6,7 @@ layer built from the search applies the same map to its inputs, so the
 formula the search found is the function the layer computes on the user's
 raw features. The map also records the *domain* the search saw, on which
 the layers normalize and bound their bases: each column's own range of
-``u`` (``low``, ``high``), robust to outliers (:func:`column_domains`: the
+``u`` (``low``, ``high``), robust to outliers (``column_domains()``: the
 column's range, cut at Tukey's far-out fences ``Q1 - 3 IQR`` and ``Q3 + 3
 IQR`` where it reaches beyond them), the values beyond it clipped alike in
 the search and in every layer; ``domain``, one ``(low, high)`` pair, is the
@@ -17,11 +17,11 @@ linear basis sees each input standardized: an affine change that ``x``'s
 weights absorb, but the conditioning a ``Dense`` layer trains best with
 (min-max scaled skewed columns train a Dense network 2x worse on airfoil).
 
-Scalings (:data:`SCALINGS`):
+Scalings (``SCALINGS``):
 
 - ``"auto"`` (the estimators' default): ``"global"`` when the columns look
   like one unit (their standard deviations within a factor
-  :data:`ALIKE_SPREAD` of each other and their means within one overall
+  ``ALIKE_SPREAD`` of each other and their means within one overall
   standard deviation of each other), else ``"standard"``; the fitted map's
   ``scaling`` says which;
 - ``"standard"``: each column to mean 0 and standard deviation 1 on the
@@ -33,18 +33,18 @@ Scalings (:data:`SCALINGS`):
 - ``"quantile"`` (the robust map for the bases): each column
   standardized as ``"standard"`` does, ``a = (x - center) / scale``, which
   the linear basis sees (as a ``Dense`` layer after ``Normalization``),
-  then through its own piecewise-linear *warp* ``q`` (:func:`quantile_warp`:
-  :data:`QUANTILE_KNOTS` of the column's quantiles onto the standard
+  then through its own piecewise-linear *warp* ``q`` (``quantile_warp()``:
+  ``QUANTILE_KNOTS`` of the column's quantiles onto the standard
   normal's, held at the ends beyond the fitted rows' range), which every
   other basis sees: ``u = q(a)``, so a heavy tail or an outlier no longer
   stretches what ``f`` is evaluated on, and every column's bulk fills the
   same domain. The layers apply the same warp in ``keras.ops``.
 
 Each column also keeps a sketch of its values (``quantiles``: its
-:data:`SKETCH_POINTS` quantiles of ``u`` at the probabilities ``(k + 0.5) /
-SKETCH_POINTS``, for maps of at most :data:`SKETCH_MAX_FEATURES` columns), from
+``SKETCH_POINTS`` quantiles of ``u`` at the probabilities ``(k + 0.5) /
+SKETCH_POINTS``, for maps of at most ``SKETCH_MAX_FEATURES`` columns), from
 which a layer normalizes each basis by its spread on the search's rows
-(``normalize_bases="spread"``, :meth:`InputMap.column_sample`).
+(``normalize_bases="spread"``, ``InputMap.column_sample()``).
 
 A constant column gets scale 1 (it is only centred). ``"minmax"`` keeps the
 paper's exact ``[-1, 1]`` for every column (no per-column domains).
@@ -98,7 +98,7 @@ from keras_taskneurons.columns import (  # noqa: F401  (the map's helpers, impor
 SCALINGS = ("auto", "standard", "minmax", "global", "none", "quantile")
 
 EDGE_ROOM = 1e-5
-"""How far (a fraction of its width) :meth:`InputMap.linear_domain` reaches
+"""How far (a fraction of its width) ``InputMap.linear_domain()`` reaches
 beyond the domain: the fitted rows' extremes are never clipped by round-off."""
 
 
@@ -171,16 +171,16 @@ class InputMap:
         quantiles: ``None`` or a ``(columns, points)`` sketch of each
             column's values of ``u`` (2 to 64 nondecreasing quantiles per
             column, at the probabilities ``(k + 0.5) / points``; at most
-            :data:`SKETCH_MAX_FEATURES` columns), from which layers size
-            their bases (:meth:`column_sample`).
+            ``SKETCH_MAX_FEATURES`` columns), from which layers size
+            their bases (``column_sample()``).
         warp_knots: ``None`` or a ``(columns, K)`` array (2 to
-            :data:`MAX_WARP_KNOTS` nondecreasing values per column): the
+            ``MAX_WARP_KNOTS`` nondecreasing values per column): the
             values of ``(x - center) / scale`` where the warp ``q`` bends;
             the linear basis then sees ``(x - center) / scale``, clipped
             to the knots' range in a layer that clips.
         warp_values: ``None`` or ``q`` at ``warp_knots`` (same shape,
             nondecreasing per column); ``q`` is linear between knots and
-            held at its end values beyond them (:func:`apply_warp`).
+            held at its end values beyond them (``apply_warp()``).
     """
 
     def __init__(self, center, scale, domain=(-1.0, 1.0), scaling="custom",
@@ -415,7 +415,7 @@ class InputMap:
     def linear_domain(self):
         """``(low, high)`` per column: each column's domain in the units of
         what the linear basis sees (``z``; ``u``'s without statistics),
-        widened by :data:`EDGE_ROOM` of its width so that the fitted rows
+        widened by ``EDGE_ROOM`` of its width so that the fitted rows
         inside it, computed along another affine path, pass unchanged in
         float32."""
         low, high = self.column_domains()
@@ -429,8 +429,8 @@ class InputMap:
     def _fenced_knots(self):
         """Each column's range of ``(x - center) / scale`` on the fitted
         rows (its warp's end knots), cut at Tukey's far-out fences
-        (:data:`FENCE`, never inside the :data:`FENCE_KEEP` quantiles) as
-        :func:`column_domains` cuts, the quantiles read back through the
+        (``FENCE``, never inside the ``FENCE_KEEP`` quantiles) as
+        ``column_domains()`` cuts, the quantiles read back through the
         warp (where the normal law's quantiles fall)."""
         knots, values = self.warp_knots, self.warp_values
         law = statistics.NormalDist()
@@ -441,7 +441,7 @@ class InputMap:
 
     def standardized(self, X, bounded=False):
         """What the layer's linear basis sees for ``X`` (numpy); with
-        ``bounded``, clipped to :meth:`linear_domain` as in a layer holding
+        ``bounded``, clipped to ``linear_domain()`` as in a layer holding
         the map with ``basis_range="clip"``."""
         center, scale = self.linear_map()
         z = (self._checked(X) - center) / scale

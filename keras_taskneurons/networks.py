@@ -1,7 +1,7 @@
 """Networks of task-based neurons and their linear counterparts.
 
 One place builds the pair the paper compares: a multilayer perceptron of
-:class:`~keras_taskneurons.TaskNeuronDense` layers (TN) and the narrowest
+[TaskNeuronDense][keras_taskneurons.TaskNeuronDense] layers (TN) and the narrowest
 ``Dense`` network (LN) of the same shape with at least as many parameters,
 both with the same activation and seeded the same way. The command line's
 ``--compare`` and ``benchmarks/tabular.py`` use it.

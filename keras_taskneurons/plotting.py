@@ -44,7 +44,7 @@ def _positive_int(name, value, least=1):
 
 def plot_learned_functions(layer, feature_names=None, points=200, columns=4, units=3):
     """One panel per input of ``layer``: the function its units apply to
-    that input (``φ_ij`` of :meth:`~keras_taskneurons.TaskNeuronDense.learned_functions`,
+    that input (``φ_ij`` of ``learned_functions()``,
     centred at the range's middle), over the range the layer saw.
 
     Each panel shows the units' average (a thick line), the spread between
@@ -55,7 +55,7 @@ def plot_learned_functions(layer, feature_names=None, points=200, columns=4, uni
     running statistics for a later layer.
 
     Args:
-        layer: A built :class:`~keras_taskneurons.TaskNeuronDense`.
+        layer: A built [TaskNeuronDense][keras_taskneurons.TaskNeuronDense].
         feature_names: ``None`` or one name per input (the search's
             ``feature_names_in_``, a DataFrame's columns).
         points: Grid points per panel (at least 2).

@@ -3,8 +3,8 @@
 Each primitive is written down once, with three meanings that must agree:
 
 * ``numpy``: used by the symbolic search (the form gplearn's ``make_function``
-  accepts) and by :meth:`Formula.evaluate`;
-* ``keras``: used by :class:`TaskNeuronDense`, written with ``keras.ops`` only so
+  accepts) and by ``Formula.evaluate()``;
+* ``keras``: used by [TaskNeuronDense][keras_taskneurons.TaskNeuronDense], written with ``keras.ops`` only so
   that it runs on every Keras backend;
 * ``sympy``: used for algebra (expansion into terms) and LaTeX.
 
@@ -17,7 +17,7 @@ The protected functions follow gplearn's semantics exactly:
 
 ``exp(a)`` is ``exp(min(a, 30))`` so that it never overflows float32, even
 when multiplied by another exponential. Integer powers ``a**k`` (``k`` from 2 to
-:data:`MAX_EXPONENT`) are computed by repeated multiplication, in numpy and
+``MAX_EXPONENT``) are computed by repeated multiplication, in numpy and
 Keras alike, so both give the same rounding.
 
 The Keras implementations keep gradients finite everywhere (the "double
@@ -57,7 +57,7 @@ class Primitive:
         sympy: Builds the sympy expression from sympy arguments.
         description: One line for documentation.
         complexity: What one call adds to a formula's complexity (see
-            :data:`TRANSCENDENTAL_COMPLEXITY`).
+            ``TRANSCENDENTAL_COMPLEXITY``).
     """
 
     name: str

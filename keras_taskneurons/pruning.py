@@ -1,9 +1,9 @@
 """``prune``: drop the basis blocks a trained model does not need.
 
-For every :class:`~keras_taskneurons.TaskNeuronDense` layer, bases and
+For every [TaskNeuronDense][keras_taskneurons.TaskNeuronDense] layer, bases and
 interaction ranks are tried in the order of their share of the layer's
 output on the given data
-(:func:`~keras_taskneurons.layers.readout.output_shares`), smallest first:
+(``output_shares()``), smallest first:
 a part is removed when the model's predictions on that data stay
 within ``tolerance`` of the unpruned model's (the root mean square change
 over the predictions' standard deviation, per output). The result is a new model whose
@@ -37,7 +37,7 @@ def _prunable(layer):
 
 
 RANK = "interaction rank "
-"""How :func:`prune` names an interaction rank among the removed parts."""
+"""How [prune][keras_taskneurons.prune] names an interaction rank among the removed parts."""
 
 
 def _rank_of(part):

@@ -76,7 +76,7 @@ def write_atomically(path, write, suffix=""):
 
 
 def json_writer(data):
-    """A ``write(path)`` for :func:`write_together`: ``data`` as indented JSON."""
+    """A ``write(path)`` for ``write_together()``: ``data`` as indented JSON."""
     def write(path):
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(json.dumps(data, indent=2))
@@ -196,7 +196,7 @@ def plot_report(path, formula, x_train, histories, equations, shares=None, heade
 
 
 def plot_functions(path, layer, feature_names):
-    """:func:`~keras_taskneurons.plot_learned_functions` of ``layer`` as a
+    """[plot_learned_functions][keras_taskneurons.plot_learned_functions] of ``layer`` as a
     PNG at ``path``; ``False`` without matplotlib."""
     plt = _pyplot()
     if plt is None:

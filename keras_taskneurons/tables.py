@@ -3,7 +3,7 @@
 Reads a CSV file's header and columns, converts the named feature columns to
 floats (missing cells as NaN, non-numeric columns named in the error), and
 loads scikit-learn's diabetes or breast cancer data. Problems the user can
-fix are :class:`CommandError`.
+fix are ``CommandError``.
 """
 
 import csv

@@ -1,17 +1,17 @@
 """Formulas in one variable ``x``: parsing, printing, evaluation, algebra.
 
-A :class:`Formula` is an immutable expression tree built only from the
-primitive table (:mod:`keras_taskneurons.primitives`), finite constants and
+A [Formula][keras_taskneurons.Formula] is an immutable expression tree built only from the
+primitive table (``keras_taskneurons.primitives``), finite constants and
 the variable ``x``. The package has one module per concern:
 
-* :mod:`~keras_taskneurons.formula.parser`: the allow-list parser (text to
+* ``parser``: the allow-list parser (text to
   tree; never ``eval``, ``exec``, ``ast`` or ``sympify``);
-* :mod:`~keras_taskneurons.formula.tree`: construction with exact constant
+* ``tree``: construction with exact constant
   folding, canonical printing, evaluation, and the ONE limit check every
   formula passes (size, depth, degree, and the cost of expanding it);
-* :mod:`~keras_taskneurons.formula.algebra`: the sympy bridge (expansion into
+* ``algebra``: the sympy bridge (expansion into
   terms, LaTeX), which only ever sees checked trees;
-* :mod:`~keras_taskneurons.formula.core`: the :class:`Formula` class.
+* ``core``: the [Formula][keras_taskneurons.Formula] class.
 """
 
 from keras_taskneurons.formula.algebra import MAX_TERMS

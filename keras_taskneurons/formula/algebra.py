@@ -1,7 +1,7 @@
 """The sympy bridge: trees to sympy and back, expansion into terms, LaTeX.
 
 sympy only ever sees expressions built here from checked trees (never text),
-and :func:`~keras_taskneurons.formula.tree.check` has bounded what expanding
+and ``check()`` has bounded what expanding
 them costs before any of this runs. Protected functions become opaque sympy
 functions (every primitive but + - * and powers is opaque), so that algebra
 keeps gplearn's semantics and never runs sympy's evaluation rules.
@@ -78,7 +78,7 @@ def _number(expr):
 
 
 def from_sympy(expr):
-    """Convert a sympy expression (made by :func:`to_sympy`) back to a tree."""
+    """Convert a sympy expression (made by ``to_sympy()``) back to a tree."""
     if expr == _SYMBOL:
         return trees.X
     if expr.is_Number:
@@ -135,7 +135,7 @@ def expand(tree):
 
     Returns ``(c_0, [(c_k, g_k tree), ...])`` with distinct bases, simplest
     first. Raises ``ValueError`` (with the reason, not the formula) when the
-    expansion is constant, has more than :data:`MAX_TERMS` terms or a
+    expansion is constant, has more than ``MAX_TERMS`` terms or a
     non-finite coefficient.
     """
     expanded = sympy.expand(to_sympy(tree))

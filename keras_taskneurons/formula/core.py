@@ -1,4 +1,4 @@
-"""The public :class:`Formula`: an immutable, checked formula in ``x``."""
+"""The public [Formula][keras_taskneurons.Formula]: an immutable, checked formula in ``x``."""
 
 import math
 
@@ -30,16 +30,16 @@ def _guarded(what, formula, work):
 class Formula:
     """An immutable formula ``f(x)`` in one variable, built from primitives.
 
-    Create one with :meth:`Formula.parse` (or ``Formula("...")``). Two formulas
+    Create one with ``Formula.parse()`` (or ``Formula("...")``). Two formulas
     are equal when their trees are equal; ``str(f)`` is the canonical form and
     parses back to an equal formula.
 
-    Every formula passes one limit check (:func:`~.tree.check`): at most
-    :data:`~.tree.MAX_NODES` nodes, nesting depth :data:`~.tree.MAX_DEPTH`,
-    total degree :data:`~.tree.MAX_DEGREE`, and an expansion estimated (from
+    Every formula passes one limit check (``check()``): at most
+    ``MAX_NODES`` nodes, nesting depth ``MAX_DEPTH``,
+    total degree ``MAX_DEGREE``, and an expansion estimated (from
     the tree, before any algebra) to stay within
-    :data:`~.tree.MAX_EXPANSION` terms per node and
-    :data:`~.tree.MAX_EXPANSION_WORK` in all. So every accepted formula
+    ``MAX_EXPANSION`` terms per node and
+    ``MAX_EXPANSION_WORK`` in all. So every accepted formula
     prints, evaluates, expands and builds a layer in bounded time; constants
     are always finite.
 
@@ -117,7 +117,7 @@ class Formula:
     # -- structure
     @property
     def tree(self):
-        """The expression tree (nested tuples, see :mod:`~.formula.tree`)."""
+        """The expression tree (nested tuples, see ``tree``)."""
         return self._tree
 
     @property
@@ -128,7 +128,7 @@ class Formula:
     @property
     def complexity(self):
         """Nodes, a call of a non-polynomial function counting
-        :data:`~keras_taskneurons.primitives.TRANSCENDENTAL_COMPLEXITY`: what
+        ``TRANSCENDENTAL_COMPLEXITY``: what
         the search's Pareto front (``equations_``) ranks by."""
         return trees.complexity(self._tree)
 
@@ -167,7 +167,7 @@ class Formula:
         Args:
             x: A tensor.
             constants: Optional sequence of tensors replacing the formula's
-                constants (in the order of :attr:`constants`); they must
+                constants (in the order of ``constants``); they must
                 broadcast against ``x``.
 
         Returns:
@@ -191,7 +191,7 @@ class Formula:
 
         Args:
             values: One finite float per constant, in the order of
-                :attr:`constants`.
+                ``constants``.
 
         Raises:
             ValueError: on a wrong count, a NaN or an infinity.
@@ -215,7 +215,7 @@ class Formula:
         return Formula._from_tree(rebuild(self._tree))
 
     def evaluate_with_constants(self, x, values):
-        """:meth:`evaluate` with the constants replaced by ``values``
+        """``evaluate()`` with the constants replaced by ``values``
         (scalars or arrays broadcasting against ``x``), in numpy."""
         x = np.asarray(x, dtype=np.float64)
         values = list(values)
@@ -228,7 +228,7 @@ class Formula:
         """The sympy expression, with protected functions as opaque functions.
 
         ``div``, ``log``, ``sqrt``, ``inv`` and ``exp`` become
-        :class:`~keras_taskneurons.primitives.ProtectedDiv` etc., so that
+        ``ProtectedDiv`` etc., so that
         sympy's algebra keeps gplearn's semantics.
         """
         return _guarded(
@@ -247,12 +247,12 @@ class Formula:
 
         Returns:
             ``(c_0, ((c_1, g_1), (c_2, g_2), ...))``: the constant term as a
-            float and the basis terms (coefficient, :class:`Formula`) in a
+            float and the basis terms (coefficient, [Formula][keras_taskneurons.Formula]) in a
             canonical order (simplest first).
 
         Raises:
             ValueError: if the expansion has no term in ``x``, more than
-                :data:`~.algebra.MAX_TERMS` terms, or a coefficient that is
+                ``MAX_TERMS`` terms, or a coefficient that is
                 not finite.
 
         >>> from keras_taskneurons import Formula
@@ -276,5 +276,5 @@ class Formula:
 
 
 def as_formula(value):
-    """Return ``value`` as a :class:`Formula` (parsing strings)."""
+    """Return ``value`` as a [Formula][keras_taskneurons.Formula] (parsing strings)."""
     return value if isinstance(value, Formula) else Formula(value)

@@ -6,7 +6,7 @@ read by a small tokenizer and a recursive-descent grammar that know numbers,
 nothing else. Nothing is ever handed to ``eval``, ``exec``, ``ast`` or
 ``sympify``. The parser bounds the text's length and its nesting while it
 reads (so it never recurses deeply); every other limit is the tree's
-(:func:`keras_taskneurons.formula.tree.check`).
+(``keras_taskneurons.formula.tree.check()``).
 """
 
 import keyword
@@ -41,7 +41,7 @@ def parse(text):
     """The tree of ``text``; ``ValueError`` naming the problem otherwise.
 
     Only the syntax and the length and nesting of the text are checked here;
-    the caller passes the tree through :func:`~.tree.check`.
+    the caller passes the tree through ``check()``.
     """
     if len(text) > trees.MAX_LENGTH:
         raise ValueError(

@@ -7,11 +7,11 @@ Trees are nested tuples:
 * ``(name, child, ...)``: a primitive applied to its arguments; integer powers
   are the primitives ``pow2`` ... ``pow9`` (printed ``a**k``).
 
-Construction (:func:`apply_primitive`) folds constant subtrees and rewrites
+Construction (``apply_primitive()``) folds constant subtrees and rewrites
 ``a + (-c)`` as ``a - c`` (both exact), so that equal meanings print alike and
-:func:`to_string` parses back to an equal tree.
+``to_string()`` parses back to an equal tree.
 
-:func:`check` is the single gate every formula passes, whether it was parsed
+``check()`` is the single gate every formula passes, whether it was parsed
 from untrusted text, converted from a gplearn program or rebuilt by algebra:
 size, depth, dependence on ``x``, and a bound on what expanding it into terms
 can cost, estimated from the tree before any algebra runs.
@@ -38,11 +38,11 @@ degree one (``x**9**2`` has degree 81; ``sin(x)**3*x`` has degree 4)."""
 
 MAX_EXPANSION = 256
 """Largest number of terms one node of a formula may expand into, as
-estimated before expanding (see :func:`expansion_cost`)."""
+estimated before expanding (see ``expansion_cost()``)."""
 
 MAX_EXPANSION_WORK = 1024
 """Largest sum, over all nodes, of the estimated terms of each node's
-expansion: a bound on the whole work of :meth:`Formula.terms`."""
+expansion: a bound on the whole work of ``Formula.terms()``."""
 
 VARIABLE = "x"
 

@@ -1,10 +1,10 @@
-"""Task-neuron layers: one basis machinery (:mod:`.basis`, with LoRA in
-:mod:`.lora` and the range check in :mod:`.monitor`), the dense layer
-(:mod:`.dense`), the einsum layer (:mod:`.einsum`), the convolutions and
-transposed convolutions (:mod:`.conv`), the recurrent cells and layers
-(:mod:`.cells`, :mod:`.recurrent`), the interaction term (:mod:`.interaction`),
-:func:`layer_factory` (:mod:`.factory`) and tnlearn's expressions read in
-(:func:`from_tnlearn`, :mod:`.tnlearn`)."""
+"""Task-neuron layers: one basis machinery (``basis``, with LoRA in
+``lora`` and the range check in ``monitor``), the dense layer
+(``dense``), the einsum layer (``einsum``), the convolutions and
+transposed convolutions (``conv``), the recurrent cells and layers
+(``cells``, ``recurrent``), the interaction term (``interaction``),
+[layer_factory][keras_taskneurons.layer_factory] (``factory``) and tnlearn's expressions read in
+([from_tnlearn][keras_taskneurons.from_tnlearn], ``tnlearn``)."""
 
 from keras_taskneurons.layers.basis import DEFAULT_BASIS_DOMAIN, BasisLayer
 from keras_taskneurons.layers.conv import (

@@ -167,15 +167,15 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
                  format_version=None, **kwargs):
         """Validate and store the basis and weight options; derive the bases.
 
-        ``bases`` (what :meth:`get_config` stores under ``"bases"``) must be
+        ``bases`` (what ``get_config()`` stores under ``"bases"``) must be
         the formula's own expansion, so that ``cls(**layer.get_config())``
         works and a tampered config is refused. With ``parametric``, bases
         with constants inside go to ``self._parametric_bases`` (the dense
         layer's ``"constants"`` parameterization); the others are the
         kernel's blocks, ``self._matmul_bases``. ``interaction_rank``: the
-        rank of the interaction term (:mod:`~keras_taskneurons.layers.interaction`;
+        rank of the interaction term (``interaction``;
         0: none), whose weights the layer builds with ``_build_interaction``.
-        ``format_version`` (a config's): see :data:`FORMAT_VERSION`.
+        ``format_version`` (a config's): see ``FORMAT_VERSION``.
         """
         check_format_version(type(self).__name__, format_version, bases)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
@@ -315,7 +315,7 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
 
     def _spread_multiplier(self, basis, scale, per_input=True):
         """``scale`` over the basis's standard deviation on values standing
-        for what the bases see (:meth:`_basis_sample`): per input where the
+        for what the bases see (``_basis_sample()``): per input where the
         bases see each input on its own domain, else one number. A basis
         constant there (or not finite) keeps ``scale``."""
         values = basis.evaluate(self._basis_sample(per_input))
@@ -329,7 +329,7 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
     def _basis_sample(self, per_input=True):
         """``(points, columns)``: values standing for what the bases see. In
         a layer holding the search's map (but ``basis_range="running"``), the map's
-        :meth:`~keras_taskneurons.input_map.InputMap.column_sample` (the
+        ``column_sample()`` (the
         search's rows); else one column: a normal law centred in
         ``basis_domain`` with a quarter of its width as spread, clipped
         there (the ``"running"`` range maps ``mean ± 2 std`` onto the

@@ -1,11 +1,12 @@
 """Task-based recurrent cells: ``TaskNeuronSimpleRNNCell``,
 ``TaskNeuronLSTMCell`` and ``TaskNeuronGRUCell`` (the layers over them:
-:mod:`keras_taskneurons.layers.recurrent`, whose docstring says what the
+``keras_taskneurons.layers.recurrent``, whose docstring says what the
 cells compute and what their bases see)."""
 
 import keras
 from keras import ops
 
+from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
 
 
@@ -140,28 +141,21 @@ class TaskNeuronRNNCellBase(BasisLayer):
 
 _CELL_ARGS = """
     Args:
-        units: Positive integer, the dimensionality of the output space.
-        formula: (keyword) a :class:`~keras_taskneurons.Formula` or string.
-        activation, recurrent_activation, use_bias, kernel_initializer,
-        recurrent_initializer, bias_initializer, kernel_regularizer,
-        recurrent_regularizer, bias_regularizer, kernel_constraint,
-        recurrent_constraint, bias_constraint{extra}: as in Keras's cell
-            (the initializers of the kernels apply to their ``x`` blocks).
-        linear_basis, basis_scale, normalize_bases, input_map, basis_range,
-        basis_domain, basis_initializer, interaction_rank, bases: the basis
-            options of :class:`~keras_taskneurons.TaskNeuronDense`
-            (``basis_range``: ``"auto"``/``"clip"`` or ``None``;
-            ``interaction_rank``: products of two projections of the input
-            ``x_t``, added to every gate's pre-activation).
-        **kwargs: Base layer keyword arguments, such as ``name``.
+        basis_range (str or None): ``"auto"`` or ``"clip"`` (the same: clip to
+            ``basis_domain``) or ``None``; ``"running"`` is refused (running
+            statistics would be updated inside the time loop).
+        interaction_rank (int): Rank of the interaction term, products of two
+            projections of the input ``x_t`` added to every gate's
+            pre-activation; 0: none.
 """
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
+@documented
 class TaskNeuronSimpleRNNCell(TaskNeuronRNNCellBase):
     __doc__ = """Keras's ``SimpleRNNCell`` with task-based input and recurrent
     projections: ``h_t = activation(Σ_k m_k g_k(x_t) W_k + b + Σ_k m_k g_k(h_{t-1}) U_k)``.
-    """ + _CELL_ARGS.format(extra="") + """
+    """ + _CELL_ARGS + """
     >>> import numpy as np, keras, keras_taskneurons
     >>> cell = keras_taskneurons.TaskNeuronSimpleRNNCell(4, formula="x**2 + x")
     >>> layer = keras.layers.RNN(cell)
@@ -192,11 +186,12 @@ class TaskNeuronSimpleRNNCell(TaskNeuronRNNCellBase):
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
+@documented
 class TaskNeuronLSTMCell(TaskNeuronRNNCellBase):
     __doc__ = """Keras's ``LSTMCell`` with task-based input and recurrent
     projections (the four gates' blocks side by side, as Keras's kernel:
     ``i, f, c, o``; implementation 2, the fused one).
-    """ + _CELL_ARGS.format(extra=", unit_forget_bias") + """
+    """ + _CELL_ARGS + """
     >>> import numpy as np, keras, keras_taskneurons
     >>> cell = keras_taskneurons.TaskNeuronLSTMCell(4, formula="x**2 + x")
     >>> tuple(keras.layers.RNN(cell)(np.ones((2, 5, 3), "float32")).shape)
@@ -259,11 +254,12 @@ class TaskNeuronLSTMCell(TaskNeuronRNNCellBase):
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
+@documented
 class TaskNeuronGRUCell(TaskNeuronRNNCellBase):
     __doc__ = """Keras's ``GRUCell`` with task-based input and recurrent
     projections (gate blocks ``z, r, h`` side by side, as Keras's kernel;
     ``reset_after=True`` by default, as Keras; implementation 2).
-    """ + _CELL_ARGS.format(extra=", reset_after") + """
+    """ + _CELL_ARGS + """
     >>> import numpy as np, keras, keras_taskneurons
     >>> cell = keras_taskneurons.TaskNeuronGRUCell(4, formula="sin(x) + x")
     >>> tuple(keras.layers.RNN(cell)(np.ones((2, 5, 3), "float32")).shape)

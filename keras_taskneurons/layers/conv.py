@@ -1,9 +1,9 @@
 """Task-based convolutions: ``TaskNeuronConv1D``, ``TaskNeuronConv2D``,
-``TaskNeuronConv3D`` (the transposed ones: :mod:`.conv_transpose`).
+``TaskNeuronConv3D`` (the transposed ones: ``conv_transpose``).
 
 Each filter applies its kernel to the basis features of the input patch: the
 layer computes the features ``[m_1 g_1(x), ..., m_K g_K(x)]`` of every input
-channel (:mod:`~keras_taskneurons.layers.basis`) and runs ONE convolution
+channel (``basis``) and runs ONE convolution
 over them, the convolutional form of ``TaskNeuronDense``'s fused matmul.
 """
 
@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
 from keras_taskneurons.layers.lora import LoraMixin
 
@@ -42,8 +43,8 @@ def _tuple(name, value, rank, minimum=1):
 
 class TaskNeuronConv(LoraMixin, BasisLayer):
     """N-D convolution of task-based neurons (the base of
-    :class:`TaskNeuronConv1D`, :class:`TaskNeuronConv2D` and
-    :class:`TaskNeuronConv3D`; see :class:`TaskNeuronConv2D`)."""
+    [TaskNeuronConv1D][keras_taskneurons.TaskNeuronConv1D], [TaskNeuronConv2D][keras_taskneurons.TaskNeuronConv2D] and
+    [TaskNeuronConv3D][keras_taskneurons.TaskNeuronConv3D]; see [TaskNeuronConv2D][keras_taskneurons.TaskNeuronConv2D])."""
 
     def __init__(
         self,
@@ -292,25 +293,11 @@ def _arguments(local):
     return {**arguments, **local["kwargs"]}
 
 
-_BASIS_ARGS = """
-        formula: (keyword) a :class:`~keras_taskneurons.Formula` or formula
-            string in ``x``.
-        linear_basis, basis_scale, normalize_bases, input_map, basis_range,
-        basis_domain, basis_initializer, interaction_rank, bases: the basis
-            options of :class:`~keras_taskneurons.TaskNeuronDense`, same
-            meaning (``interaction_rank``: its projections are this layer's
-            convolution; groups=1 only).
-        lora_rank, lora_alpha: LoRA of the fused kernel, as
-            :class:`~keras_taskneurons.TaskNeuronDense`'s (``enable_lora``;
-            the update is low-rank over the kernel's last axis, as Keras's
-            ``Conv2D.enable_lora``; merged into the kernel on save).
-        **kwargs: Base layer keyword arguments, such as ``name`` and ``dtype``."""
-
 _CONV_DOC = """{rank}D convolution of task-based neurons.
 
     The arguments of ``keras.layers.Conv{rank}D``, with the same meaning and
     defaults, plus ``formula`` (keyword) and the basis options of
-    :class:`~keras_taskneurons.TaskNeuronDense`. The formula is expanded
+    [TaskNeuronDense][keras_taskneurons.TaskNeuronDense]. The formula is expanded
     into bases ``g_k``; the layer computes the features
     ``[m_1 g_1(x), ..., m_K g_K(x)]`` of every input channel (``x`` itself
     after the ``input_map``, if any, the other bases on that value brought
@@ -318,7 +305,7 @@ _CONV_DOC = """{rank}D convolution of task-based neurons.
     per channel) and runs ONE convolution over them, with a kernel of shape
     ``kernel_size + (K * channels // groups, filters)`` whose blocks along
     the input-channel axis belong to the bases in the order of
-    :attr:`bases`. With ``groups > 1`` the features are laid out group by
+    ``bases``. With ``groups > 1`` the features are laid out group by
     group, so each basis of a channel stays in that channel's group.
 
     With formula ``"x"`` the layer IS ``keras.layers.Conv{rank}D`` of the
@@ -329,20 +316,21 @@ _CONV_DOC = """{rank}D convolution of task-based neurons.
     only, as in Keras; ``padding`` is case-insensitive.
 
     Args:
-        filters: Positive integer, the number of output channels.
-        kernel_size: An integer or {rank} integers, the window's size.
-        strides: An integer or {rank} integers.
-        padding: ``"valid"`` or ``"same"`` (1D: also ``"causal"``).
-        data_format: ``"channels_last"``, ``"channels_first"`` or ``None``
+        filters (int): Positive integer, the number of output channels.
+        kernel_size (int or tuple of int): An integer or {rank} integers, the window's size.
+        strides (int or tuple of int): An integer or {rank} integers.
+        padding (str): ``"valid"`` or ``"same"`` (1D: also ``"causal"``).
+        data_format (str or None): ``"channels_last"``, ``"channels_first"`` or ``None``
             (Keras's ``image_data_format``).
-        dilation_rate: An integer or {rank} integers.
-        groups: Positive integer dividing the input channels and
+        dilation_rate (int or tuple of int): An integer or {rank} integers.
+        groups (int): Positive integer dividing the input channels and
             ``filters``.
-        activation, use_bias, kernel_initializer, bias_initializer,
-        kernel_regularizer, bias_regularizer, activity_regularizer,
-        kernel_constraint, bias_constraint: as in ``keras.layers.Conv{rank}D``
-            (the kernel options apply to every basis block;
-            ``kernel_initializer`` to the ``x`` block).{basis}
+        interaction_rank (int): Rank ``r`` of the interaction term, products
+            of two projections of the input (this layer's convolution) added
+            to every filter; ``groups=1`` only. 0: none.
+        lora_rank (int or None): Build with LoRA enabled at this rank (the
+            update is low-rank over the kernel's last axis, as Keras's
+            ``Conv{rank}D.enable_lora``; merged into the kernel on save).
 
     Input shape:
         ``(batch, *spatial, channels)`` (``channels_last``) or
@@ -362,13 +350,14 @@ _CONV_DOC = """{rank}D convolution of task-based neurons.
 
 def _docs(template, rank):
     return template.format(rank=rank, ones=" 7," * rank, out=" 5," * rank,
-                           up=" 14," * rank, kernel="3, " * rank, basis=_BASIS_ARGS)
+                           up=" 14," * rank, kernel="3, " * rank)
 
 
 register = keras.saving.register_keras_serializable(package="keras_taskneurons")
 
 
 @register
+@documented
 class TaskNeuronConv1D(TaskNeuronConv):
     __doc__ = _docs(_CONV_DOC, 1)
 
@@ -384,6 +373,7 @@ class TaskNeuronConv1D(TaskNeuronConv):
 
 
 @register
+@documented
 class TaskNeuronConv2D(TaskNeuronConv):
     __doc__ = _docs(_CONV_DOC, 2)
 
@@ -399,6 +389,7 @@ class TaskNeuronConv2D(TaskNeuronConv):
 
 
 @register
+@documented
 class TaskNeuronConv3D(TaskNeuronConv):
     __doc__ = _docs(_CONV_DOC, 3)
 

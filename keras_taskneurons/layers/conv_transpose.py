@@ -4,6 +4,7 @@ features of every input channel, then ONE transposed convolution."""
 
 from keras import ops
 
+from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.conv import (
     PADDINGS,
     TaskNeuronConv,
@@ -16,8 +17,8 @@ from keras_taskneurons.layers.conv import (
 
 class TaskNeuronConvTranspose(TaskNeuronConv):
     """N-D transposed convolution of task-based neurons (the base of
-    :class:`TaskNeuronConv1DTranspose`, :class:`TaskNeuronConv2DTranspose`
-    and :class:`TaskNeuronConv3DTranspose`)."""
+    [TaskNeuronConv1DTranspose][keras_taskneurons.TaskNeuronConv1DTranspose], [TaskNeuronConv2DTranspose][keras_taskneurons.TaskNeuronConv2DTranspose]
+    and [TaskNeuronConv3DTranspose][keras_taskneurons.TaskNeuronConv3DTranspose])."""
 
     _block_axis = -1  # a transposed kernel is kernel_size + (out, in)
     _output_kernel_axis = -2
@@ -83,27 +84,23 @@ _TRANSPOSE_DOC = """{rank}D transposed convolution of task-based neurons.
 
     The arguments of ``keras.layers.Conv{rank}DTranspose``, with the same
     meaning and defaults, plus ``formula`` (keyword) and the basis options
-    of :class:`~keras_taskneurons.TaskNeuronDense`. The layer computes the
+    of [TaskNeuronDense][keras_taskneurons.TaskNeuronDense]. The layer computes the
     basis features ``[m_1 g_1(x), ..., m_K g_K(x)]`` of every input channel
     and runs ONE transposed convolution over them, with a kernel of shape
     ``kernel_size + (filters, K * channels)`` (blocks along the last axis,
-    in the order of :attr:`bases`). With formula ``"x"`` it IS
+    in the order of ``bases``). With formula ``"x"`` it IS
     ``keras.layers.Conv{rank}DTranspose`` (same weights, same outputs); by
     default it starts as it.
 
     Args:
-        filters: Positive integer, the number of output channels.
-        kernel_size: An integer or {rank} integers, the window's size.
-        strides: An integer or {rank} integers.
-        padding: ``"valid"`` or ``"same"`` (case-insensitive).
-        output_padding: ``None``, an integer or {rank} integers, each
+        filters (int): Positive integer, the number of output channels.
+        kernel_size (int or tuple of int): An integer or {rank} integers, the window's size.
+        strides (int or tuple of int): An integer or {rank} integers.
+        padding (str): ``"valid"`` or ``"same"`` (case-insensitive).
+        output_padding (int, tuple of int or None): ``None``, an integer or {rank} integers, each
             smaller than the stride (or dilation rate) along its axis.
-        data_format: ``"channels_last"``, ``"channels_first"`` or ``None``.
-        dilation_rate: An integer or {rank} integers.
-        activation, use_bias, kernel_initializer, bias_initializer,
-        kernel_regularizer, bias_regularizer, activity_regularizer,
-        kernel_constraint, bias_constraint: as in
-            ``keras.layers.Conv{rank}DTranspose``.{basis}
+        data_format (str or None): ``"channels_last"``, ``"channels_first"`` or ``None``.
+        dilation_rate (int or tuple of int): An integer or {rank} integers.
 
     Input shape:
         ``(batch, *spatial, channels)`` or ``(batch, channels, *spatial)``.
@@ -122,6 +119,7 @@ _TRANSPOSE_DOC = """{rank}D transposed convolution of task-based neurons.
 
 
 @register
+@documented
 class TaskNeuronConv1DTranspose(TaskNeuronConvTranspose):
     __doc__ = _docs(_TRANSPOSE_DOC, 1)
 
@@ -138,6 +136,7 @@ class TaskNeuronConv1DTranspose(TaskNeuronConvTranspose):
 
 
 @register
+@documented
 class TaskNeuronConv2DTranspose(TaskNeuronConvTranspose):
     __doc__ = _docs(_TRANSPOSE_DOC, 2)
 
@@ -154,6 +153,7 @@ class TaskNeuronConv2DTranspose(TaskNeuronConvTranspose):
 
 
 @register
+@documented
 class TaskNeuronConv3DTranspose(TaskNeuronConvTranspose):
     __doc__ = _docs(_TRANSPOSE_DOC, 3)
 

@@ -31,7 +31,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
 
     A linear neuron aggregates its inputs as ``w·x + b``. A task-based neuron
     aggregates them with a formula ``f`` found for the task (for example by
-    :class:`~keras_taskneurons.VectorizedSymbolicRegressor`). The formula is
+    [VectorizedSymbolicRegressor][keras_taskneurons.VectorizedSymbolicRegressor]). The formula is
     expanded into distinct basis functions,
     ``f(x) = c_0 + sum_k c_k g_k(x)``, and each basis gets its own trainable
     weights.
@@ -44,7 +44,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     fixed factor per basis (below). All ``W_k`` are stored as one ``kernel``
     of shape ``(K * input_dim, units)`` (rows ``k * input_dim`` to
     ``(k + 1) * input_dim`` belong to basis ``k``, in the order of
-    :attr:`bases`), so the layer is ONE matmul over the concatenated features
+    ``bases``), so the layer is ONE matmul over the concatenated features
     ``[m_1 g_1(x), ..., m_K g_K(x)]``. The formula's own coefficients ``c_k``
     only choose the basis; the constant ``c_0`` is left to the bias. Constants
     inside a basis function (``sin(1.3*x + 0.2)``) stay fixed.
@@ -64,7 +64,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     dominates the start. ``m_k = 1`` for ``x``.
 
     **The search's domain**: ``input_map`` (an
-    :class:`~keras_taskneurons.input_map.InputMap`, as the search's
+    [InputMap][keras_taskneurons.InputMap], as the search's
     ``input_map_``) maps the layer's input ``x`` to ``u``, the values the
     formula was searched on; every basis but ``x`` sees ``u``, so the first
     layer of a network computes the searched bases of the raw features (no
@@ -96,7 +96,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     through the single matmul. This costs ``batch * input_dim * units`` basis
     evaluations per parametrised basis function, against
     ``batch * K * input_dim`` for ``"terms"``; the layer evaluates them on
-    slices of the input axis (:data:`CHUNK_ELEMENTS`): in training ONE
+    slices of the input axis (``CHUNK_ELEMENTS``): in training ONE
     ``ops.scan`` over the slices, each recomputed in the backward pass with
     Keras >= 3.9 (``keras.remat``), so its memory stays about
     ``batch * CHUNK_ELEMENTS`` values per slice instead of
@@ -107,7 +107,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     ``k`` are one trainable vector over the inputs, ``θ_k[i]``, shared by all
     units: ``g_k(x_i; θ_k[i])`` is a feature like any other, so the layer is
     again ONE matmul and costs about as much as ``"terms"`` (plus one
-    vector of ``input_dim`` values per constant, in :attr:`input_constants`).
+    vector of ``input_dim`` values per constant, in ``input_constants``).
 
     Under the ``mixed_float16`` and ``mixed_bfloat16`` policies the layer
     computes in float32 (the basis features, the matmul, the bias and the
@@ -126,7 +126,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        formula: A :class:`~keras_taskneurons.Formula` or a formula string in
+        formula: A [Formula][keras_taskneurons.Formula] or a formula string in
             ``x`` (for example ``"0.3*x**2 - 0.7*x + 0.1"``).
         activation: Activation function (name or callable). ``None`` means
             the identity.
@@ -167,13 +167,13 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
             interaction term ``m sum_{k<r} (U_k z + a_k)(V_k z + b_k)``
             added to every unit (products of two projections of the input,
             which a separable formula cannot form; zero at the start, see
-            :mod:`~keras_taskneurons.layers.interaction`). 0: none.
+            ``interaction``). 0: none.
         lora_rank: ``None`` or a positive integer: the layer builds with
             LoRA enabled at that rank (``enable_lora``, as Keras's
             ``Dense``: the kernel frozen, a low-rank update trained).
         lora_alpha: The LoRA update's scale is ``lora_alpha / lora_rank``.
         bases: ``None`` or the formula's bases as strings in kernel order
-            (what :meth:`get_config` stores, so that
+            (what ``get_config()`` stores, so that
             ``TaskNeuronDense(**layer.get_config())`` works); refused when
             they are not the formula's own.
         **kwargs: Base layer keyword arguments, such as ``name`` and
@@ -419,7 +419,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
 
     def learned_functions(self):
         """What each trained unit applies to each input: ``[unit][input]``
-        :class:`~keras_taskneurons.Formula` objects of the value the layer
+        [Formula][keras_taskneurons.Formula] objects of the value the layer
         receives there (``Σ_k W_k[i, j] m_k g_k`` with the input map, the
         running statistics and trained constants folded in; ``None`` where
         every weight is zero). Unit ``j``'s output before its activation is
@@ -439,7 +439,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
 
     def average_functions(self):
         """Per input, the function the units apply to it on average
-        (``mean_j learned_functions()[j][i]``, one :class:`~keras_taskneurons.Formula`
+        (``mean_j learned_functions()[j][i]``, one [Formula][keras_taskneurons.Formula]
         of the value the layer receives; ``None`` where it is zero). Not
         defined for ``parameterization="constants"`` (a ``ValueError``)."""
         return readout.average_functions(self)
@@ -448,7 +448,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
         """``{part: share}``: how much of the layer's output variation on
         ``x`` (what the layer receives, ``(n, input_dim)``) each basis (and
         each interaction rank, ``"interaction rank k"``) carries, summing to
-        1 (what :func:`~keras_taskneurons.prune` removes first)."""
+        1 (what [prune][keras_taskneurons.prune] removes first)."""
         return readout.output_shares(self, x)
 
     def get_config(self):

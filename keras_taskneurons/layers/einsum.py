@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.basis import BasisLayer
 from keras_taskneurons.layers.lora import LoraMixin
 from keras_taskneurons.layers.quantization import Int8Mixin
@@ -106,43 +107,35 @@ def analyze_equation(equation, bias_axes, input_shape, output_shape):
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
+@documented
 class TaskNeuronEinsumDense(Int8Mixin, LoraMixin, BasisLayer):
     """Keras's ``EinsumDense`` of task-based neurons.
 
     The arguments of ``keras.layers.EinsumDense``, with the same meaning and
     defaults, plus ``formula`` (keyword) and the basis options of
-    :class:`~keras_taskneurons.TaskNeuronDense`. The formula is expanded
+    [TaskNeuronDense][keras_taskneurons.TaskNeuronDense]. The formula is expanded
     into bases ``g_k``; the layer computes the features ``m_k g_k(x)`` of the
     input, concatenates them along the first axis the equation sums over
     between the input and the kernel (``c`` in ``"abc,cd->abd"``), and runs
     ONE einsum with a kernel whose blocks along that axis belong to the
-    bases, in the order of :attr:`bases`. With formula ``"x"`` it IS
+    bases, in the order of ``bases``. With formula ``"x"`` it IS
     ``EinsumDense`` (same weights, same outputs); by default it starts as it
     (the ``x`` block from ``kernel_initializer``, the others zeros, trained
     gently). The input map and the running statistics apply along that
     summed axis. ``enable_lora(rank)`` works as ``EinsumDense``'s.
 
     Args:
-        equation: ``"<input>,<kernel>-><output>"`` in letters, the input
+        equation (str): ``"<input>,<kernel>-><output>"`` in letters, the input
             and output optionally led by ``...`` (``"abc,cde->abde"``,
             ``"...b,bc->...c"``).
-        output_shape: The output's sizes without the batch axis (and
+        output_shape (int or tuple): The output's sizes without the batch axis (and
             without the elided axes); ``None`` for an axis shared with the
             input.
-        activation: Activation function, ``None`` for the identity.
-        bias_axes: Output letters that get a bias (``None``: no bias).
-        formula: (keyword) a :class:`~keras_taskneurons.Formula` or string.
-        **kwargs: Base layer keyword arguments, such as ``name``.
-
-    ``kernel_initializer``, ``bias_initializer``, ``kernel_regularizer``,
-    ``bias_regularizer``, ``activity_regularizer``, ``kernel_constraint``,
-    ``bias_constraint``, ``lora_rank`` and ``lora_alpha`` are as in
-    ``EinsumDense``; ``linear_basis``, ``basis_scale``, ``normalize_bases``,
-    ``input_map``, ``basis_range``, ``basis_domain``, ``basis_initializer``,
-    ``interaction_rank`` and ``bases`` are the basis options of
-    :class:`~keras_taskneurons.TaskNeuronDense` (``interaction_rank``: its
-    projections are this layer's einsum, split along the kernel's first
-    output axis).
+        bias_axes (str or None): Output letters that get a bias (``None``: no
+            bias).
+        interaction_rank (int): Rank of the interaction term, products of two
+            projections of the input (this layer's einsum, split along the
+            kernel's first output axis) added to every output; 0: none.
 
     Input shape:
         As the equation's input, e.g. ``(batch, sequence, features)``.
@@ -274,7 +267,7 @@ class TaskNeuronEinsumDense(Int8Mixin, LoraMixin, BasisLayer):
 
     def _int8_call(self, inputs, training=None):
         """The call of a layer quantized to int8 (weight-only: the kernel
-        is dequantized, see :mod:`~keras_taskneurons.layers.quantization`)."""
+        is dequantized, see ``quantization``)."""
         return self.call(inputs, training=training)
 
     def _kernel_blocks(self):

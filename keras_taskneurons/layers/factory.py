@@ -46,8 +46,8 @@ class TaskNeuronLayerFactory:
     """Builds task-neuron layers that share one formula, its domain and
     defaults.
 
-    Returned by :func:`layer_factory`. Call it (or ``dense``) with
-    ``units`` (and any keyword overrides) for a :class:`TaskNeuronDense`;
+    Returned by [layer_factory][keras_taskneurons.layer_factory]. Call it (or ``dense``) with
+    ``units`` (and any keyword overrides) for a [TaskNeuronDense][keras_taskneurons.TaskNeuronDense];
     ``einsum_dense`` takes ``equation, output_shape``; ``simple_rnn``,
     ``lstm`` and ``gru`` take ``units``; ``conv1d``,
     ``conv2d``, ``conv3d`` and their ``*_transpose`` take ``filters,
@@ -67,7 +67,7 @@ class TaskNeuronLayerFactory:
 
     The factory keeps no state: a call gives the same layer whatever was
     built before, so one factory serves several models. Building a model
-    checks the hand-off (:mod:`keras_taskneurons.layers.handoff`): a map
+    checks the hand-off (``keras_taskneurons.layers.handoff``): a map
     applied twice is refused, and a layer built without ``first=True``
     that reads the model's inputs is warned about.
     """
@@ -130,24 +130,24 @@ class TaskNeuronLayerFactory:
 
     def _mark(self, layer, first):
         """Leave the hand-off mark on a layer built without the map the
-        factory holds (see :mod:`~keras_taskneurons.layers.handoff`)."""
+        factory holds (see ``handoff``)."""
         if self.input_map is not None and not first:
             layer._hand_off = HIDDEN
         return layer
 
     def __call__(self, units, first=False, **overrides):
-        """A :class:`TaskNeuronDense`; ``first=True`` for the layer that
+        """A [TaskNeuronDense][keras_taskneurons.TaskNeuronDense]; ``first=True`` for the layer that
         reads the raw features (it holds the map and the first-layer
         options)."""
         options = self._options(TaskNeuronDense, overrides, first=first)
         return self._mark(TaskNeuronDense(units, self.formula, **options), first)
 
     def dense(self, units, first=False, **overrides):
-        """A :class:`TaskNeuronDense` (the same as calling the factory)."""
+        """A [TaskNeuronDense][keras_taskneurons.TaskNeuronDense] (the same as calling the factory)."""
         return self(units, first=first, **overrides)
 
     def einsum_dense(self, equation, output_shape, first=False, **overrides):
-        """A :class:`TaskNeuronEinsumDense` with the factory's formula and
+        """A [TaskNeuronEinsumDense][keras_taskneurons.TaskNeuronEinsumDense] with the factory's formula and
         defaults (the map applies along the equation's first summed axis)."""
         options = self._options(TaskNeuronEinsumDense, overrides, "sequence", first)
         options.pop("parameterization", None)
@@ -163,15 +163,15 @@ class TaskNeuronLayerFactory:
         return self._mark(cls(units, formula=self.formula, **options), first)
 
     def simple_rnn(self, units, first=False, **overrides):
-        """A :class:`TaskNeuronSimpleRNN` with the factory's formula and defaults."""
+        """A [TaskNeuronSimpleRNN][keras_taskneurons.TaskNeuronSimpleRNN] with the factory's formula and defaults."""
         return self._recurrent(TaskNeuronSimpleRNN, units, first, overrides)
 
     def lstm(self, units, first=False, **overrides):
-        """A :class:`TaskNeuronLSTM` with the factory's formula and defaults."""
+        """A [TaskNeuronLSTM][keras_taskneurons.TaskNeuronLSTM] with the factory's formula and defaults."""
         return self._recurrent(TaskNeuronLSTM, units, first, overrides)
 
     def gru(self, units, first=False, **overrides):
-        """A :class:`TaskNeuronGRU` with the factory's formula and defaults."""
+        """A [TaskNeuronGRU][keras_taskneurons.TaskNeuronGRU] with the factory's formula and defaults."""
         return self._recurrent(TaskNeuronGRU, units, first, overrides)
 
     def _conv(self, cls, filters, kernel_size, first, overrides):
@@ -185,27 +185,27 @@ class TaskNeuronLayerFactory:
         return self._mark(cls(filters, kernel_size, formula=self.formula, **options), first)
 
     def conv1d(self, filters, kernel_size, first=False, **overrides):
-        """A :class:`TaskNeuronConv1D` with the factory's formula and defaults."""
+        """A [TaskNeuronConv1D][keras_taskneurons.TaskNeuronConv1D] with the factory's formula and defaults."""
         return self._conv(TaskNeuronConv1D, filters, kernel_size, first, overrides)
 
     def conv2d(self, filters, kernel_size, first=False, **overrides):
-        """A :class:`TaskNeuronConv2D` with the factory's formula and defaults."""
+        """A [TaskNeuronConv2D][keras_taskneurons.TaskNeuronConv2D] with the factory's formula and defaults."""
         return self._conv(TaskNeuronConv2D, filters, kernel_size, first, overrides)
 
     def conv3d(self, filters, kernel_size, first=False, **overrides):
-        """A :class:`TaskNeuronConv3D` with the factory's formula and defaults."""
+        """A [TaskNeuronConv3D][keras_taskneurons.TaskNeuronConv3D] with the factory's formula and defaults."""
         return self._conv(TaskNeuronConv3D, filters, kernel_size, first, overrides)
 
     def conv1d_transpose(self, filters, kernel_size, first=False, **overrides):
-        """A :class:`TaskNeuronConv1DTranspose` with the factory's formula."""
+        """A [TaskNeuronConv1DTranspose][keras_taskneurons.TaskNeuronConv1DTranspose] with the factory's formula."""
         return self._conv(TaskNeuronConv1DTranspose, filters, kernel_size, first, overrides)
 
     def conv2d_transpose(self, filters, kernel_size, first=False, **overrides):
-        """A :class:`TaskNeuronConv2DTranspose` with the factory's formula."""
+        """A [TaskNeuronConv2DTranspose][keras_taskneurons.TaskNeuronConv2DTranspose] with the factory's formula."""
         return self._conv(TaskNeuronConv2DTranspose, filters, kernel_size, first, overrides)
 
     def conv3d_transpose(self, filters, kernel_size, first=False, **overrides):
-        """A :class:`TaskNeuronConv3DTranspose` with the factory's formula."""
+        """A [TaskNeuronConv3DTranspose][keras_taskneurons.TaskNeuronConv3DTranspose] with the factory's formula."""
         return self._conv(TaskNeuronConv3DTranspose, filters, kernel_size, first, overrides)
 
     def __repr__(self):
@@ -225,14 +225,14 @@ def layer_factory(formula, input_map=None, first_layer=None, **defaults):
     map.
 
     Args:
-        formula: A :class:`~keras_taskneurons.Formula` or formula string.
+        formula: A [Formula][keras_taskneurons.Formula] or formula string.
         input_map: ``None`` or the search's ``input_map_``: the layer
             built with ``first=True`` holds it (see
-            :class:`TaskNeuronLayerFactory`).
+            ``TaskNeuronLayerFactory``).
         first_layer: ``None`` or a dict of options for the ``first=True``
             layers only (``search.layer_factory()`` passes its first-layer
             ``basis_scale`` and suggested ``interaction_rank`` there).
-        **defaults: Keyword arguments of :class:`TaskNeuronDense` applied to
+        **defaults: Keyword arguments of [TaskNeuronDense][keras_taskneurons.TaskNeuronDense] applied to
             every layer (``activation``, ``parameterization``, ...).
 
     Returns:

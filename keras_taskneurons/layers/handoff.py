@@ -64,7 +64,7 @@ def check_hand_off(layer, inputs):
 
 
 class HandOffMixin:
-    """Runs :func:`check_hand_off` when the layer is called on a Keras
+    """Runs ``check_hand_off()`` when the layer is called on a Keras
     tensor (before Keras's own ``__call__``)."""
 
     def __call__(self, *args, **kwargs):

@@ -44,7 +44,7 @@ def check_interaction_rank(value):
 
 
 class InteractionMixin:
-    """The interaction term of a :class:`~keras_taskneurons.layers.basis.BasisLayer`
+    """The interaction term of a ``BasisLayer``
     (``self.interaction_rank`` set by its ``__init__``)."""
 
     def _build_interaction(self, block_shape, kernel_axis, output_axis, initializer=None):

@@ -39,8 +39,8 @@ def assign_in_order(layer, variables, store):
 
 class LoraMixin:
     """LoRA on ``self.kernel`` for a layer that computes with
-    :meth:`_kernel_value`; the layer sets ``lora_rank``/``lora_alpha`` in
-    ``__init__`` (:meth:`_init_lora`) and calls :meth:`_build_lora` at the
+    ``_kernel_value()``; the layer sets ``lora_rank``/``lora_alpha`` in
+    ``__init__`` (``_init_lora()``) and calls ``_build_lora()`` at the
     end of ``build``."""
 
     def _init_lora(self, lora_rank, lora_alpha):

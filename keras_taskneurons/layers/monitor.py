@@ -6,8 +6,8 @@ values mostly outside the domain (raw features without the search's input
 map, say) has lost its task-based part without a word. Every layer checks
 its first training batch seen eagerly (PyTorch's ``fit``, custom loops) and
 warns once; compiled training (TensorFlow's and JAX's ``fit``) has no value
-to look at inside the step, so :class:`BasisRangeMonitor` checks after the
-first epoch, and :func:`basis_range_report` tells on any data.
+to look at inside the step, so [BasisRangeMonitor][keras_taskneurons.BasisRangeMonitor] checks after the
+first epoch, and [basis_range_report][keras_taskneurons.basis_range_report] tells on any data.
 """
 
 import keras
@@ -95,7 +95,7 @@ class BasisRangeMonitor(keras.callbacks.Callback):
     Args:
         x: A sample of the training inputs (a few hundred rows suffice).
         threshold: The fraction above which a layer warns (default
-            :data:`~keras_taskneurons.layers.basis.SATURATION_WARNING`).
+            ``SATURATION_WARNING``).
 
     >>> import keras, keras_taskneurons
     >>> monitor = keras_taskneurons.BasisRangeMonitor(x_train[:256])  # doctest: +SKIP

@@ -8,11 +8,11 @@ summed axes set to 1 and the block axis split into ``(blocks, 1)``. The
 bases themselves (and the input map, the clipping, the interaction term)
 stay in float: only the kernel is stored in 8 bits.
 
-- :class:`~keras_taskneurons.TaskNeuronDense` computes each block's product
+- [TaskNeuronDense][keras_taskneurons.TaskNeuronDense] computes each block's product
   in int8: the block's features are quantized per row (absolute maximum,
   as Keras's ``Dense`` does with its inputs), multiplied by the int8 block
   with an int32 result and rescaled, and the blocks are summed.
-- :class:`~keras_taskneurons.TaskNeuronEinsumDense` keeps the kernel in
+- [TaskNeuronEinsumDense][keras_taskneurons.TaskNeuronEinsumDense] keeps the kernel in
   int8 and computes with it dequantized (weight-only int8: a quarter of the
   memory, float arithmetic).
 
@@ -41,7 +41,7 @@ from keras import ops
 from keras_taskneurons.layers.lora import assign_in_order
 
 QUANTIZATION_MODES = ("int8", "float8")
-"""The modes :meth:`Int8Mixin.quantize` accepts (Keras's others raise
+"""The modes ``Int8Mixin.quantize()`` accepts (Keras's others raise
 ``NotImplementedError``, which ``Model.quantize`` reports as a warning)."""
 
 FLOAT8_MAX = {"float8_e4m3fn": 448.0, "float8_e5m2": 57344.0}
@@ -74,9 +74,9 @@ def quantize_blocks(kernel, blocks, axis, summed_axes):
 
 class Int8Mixin:
     """``quantize("int8")`` for a layer whose fused kernel (``self.kernel``)
-    holds its bases' blocks along :meth:`_kernel_blocks`; see the module
-    docstring. The layer adds its kernel with :meth:`_add_kernel` in
-    ``build`` and computes with :meth:`_kernel_value` (or :meth:`_int8_matmul`)."""
+    holds its bases' blocks along ``_kernel_blocks()``; see the module
+    docstring. The layer adds its kernel with ``_add_kernel()`` in
+    ``build`` and computes with ``_kernel_value()`` (or ``_int8_matmul()``)."""
 
     def _kernel_blocks(self):
         """``(blocks, block axis, summed axes)`` of the fused kernel."""

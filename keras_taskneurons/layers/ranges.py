@@ -2,7 +2,7 @@
 brought into (``basis_range``: clipped to the search's per-column domains,
 mapped by running statistics, or left alone), and the check that warns when
 most of it falls outside the domain. A mixin of
-:class:`~keras_taskneurons.layers.basis.BasisLayer` (see its module
+``BasisLayer`` (see its module
 docstring for the meaning of each range)."""
 
 import warnings
@@ -58,7 +58,7 @@ def _warp(x, knots, values, axis):
     """The input map's piecewise-linear warp of ``x`` (channels along
     ``axis``): per channel, its first value plus each segment's slope times
     how far ``x`` reaches into the segment (``x`` clipped to it), as
-    :func:`~keras_taskneurons.columns.apply_warp` computes it in numpy."""
+    ``apply_warp()`` computes it in numpy."""
     low, high, slope = warp_segments(knots, values)
     dtype = keras.backend.standardize_dtype(x.dtype)
     last = ops.expand_dims(ops.moveaxis(x, axis, -1), -1)
@@ -210,8 +210,8 @@ class InputRangeMixin:
     def _note_range(self, u, low, high):
         """Record the fraction outside the domain ``(low, high)`` for a
         probe, or, on the first training batch seen eagerly, warn once if it
-        is most of it (:data:`SATURATION_WARNING`). Compiled training is
-        checked by :class:`~keras_taskneurons.BasisRangeMonitor`."""
+        is most of it (``SATURATION_WARNING``). Compiled training is
+        checked by [BasisRangeMonitor][keras_taskneurons.BasisRangeMonitor]."""
         fraction = self._outside_fraction(u, low, high)
         if fraction is None:
             return
@@ -256,13 +256,13 @@ class InputRangeMixin:
 
     def _clips_linear(self):
         """Whether ``x`` too sees its input clipped (to the map's
-        :meth:`~keras_taskneurons.input_map.InputMap.linear_domain`): in a
+        ``linear_domain()``): in a
         layer holding the search's map with ``basis_range="clip"``."""
         return self.input_map is not None and self.basis_range == "clip"
 
     def _interaction_input(self, z, bounded, axis=-1):
         """What the interaction term's projections see
-        (:mod:`~keras_taskneurons.layers.interaction`): ``z`` bounded like
+        (``interaction``): ``z`` bounded like
         ``bounded`` (the other bases' input), in ``z``'s units when the input
         map standardizes (then exactly ``z`` inside the search's domain);
         ``z`` itself with ``basis_range=None``."""

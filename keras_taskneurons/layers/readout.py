@@ -1,7 +1,7 @@
 """What a trained task-neuron layer computes: its learned univariate
 functions and how much of its output each basis carries.
 
-Unit ``j`` of a :class:`~keras_taskneurons.TaskNeuronDense` adds, for every
+Unit ``j`` of a [TaskNeuronDense][keras_taskneurons.TaskNeuronDense] adds, for every
 input ``i``, one univariate function of the value ``x`` it receives there:
 
     ``φ_ij(x) = Σ_k W_k[i, j] · m_k · g_k(v_k,i(x))``
@@ -9,16 +9,16 @@ input ``i``, one univariate function of the value ``x`` it receives there:
 where ``v_k,i`` is the affine map the layer applies before basis ``k`` (the
 input map, standardization for ``x``, the running statistics) and ``g_k``
 has its trained constants where the parameterization trains them.
-:func:`learned_functions` returns these as :class:`~keras_taskneurons.Formula`
+``learned_functions()`` returns these as [Formula][keras_taskneurons.Formula]
 objects of the layer's own input; they are exact where the values the bases
 see lie inside ``basis_domain`` (the layer clips beyond it) and leave out the
 bias and any interaction term (which are not functions of one input).
 
 A layer whose input map warps its columns (``scaling="quantile"``) gives
 its bases ``q_i(a_i(x))``, a piecewise-linear table of the value, which no
-formula of the function set writes: :func:`learned_functions` and
-:func:`average_functions` refuse such a layer, and :func:`function_values`
-(on a grid), :func:`contributions` and :func:`seen_ranges` read it.
+formula of the function set writes: ``learned_functions()`` and
+``average_functions()`` refuse such a layer, and ``function_values()``
+(on a grid), ``contributions()`` and ``seen_ranges()`` read it.
 """
 
 import numpy as np
@@ -125,7 +125,7 @@ def _function(blocks, linear_maps, other_maps, i, weight_of, constants_of):
 
 def learned_functions(layer):
     """``[unit][input]``: the univariate function unit ``j`` applies to input
-    ``i``'s value, as a :class:`~keras_taskneurons.Formula` of the value the
+    ``i``'s value, as a [Formula][keras_taskneurons.Formula] of the value the
     layer receives (module docstring; refused where the input map warps);
     ``None`` where every weight of the pair is zero."""
     _check_built(layer)
@@ -165,7 +165,7 @@ def seen_ranges(layer):
     """Per input, ``(low, high)`` of the values the layer receives there
     whose bases lie inside their domain (the search's per-column domain, or
     ``basis_domain`` through the running statistics): the range where
-    :func:`learned_functions` is exact and where the layer has seen its
+    ``learned_functions()`` is exact and where the layer has seen its
     data. Two arrays of shape ``(input_dim,)``."""
     _check_built(layer)
     _, other = input_maps(layer)
@@ -183,7 +183,7 @@ def function_values(layer, grids):
     """``φ_ij`` on a grid per input: ``grids`` of shape ``(input_dim,
     points)`` (values the layer receives), an array of shape
     ``(input_dim, points, units)``; numeric twin of
-    :func:`learned_functions` (the same weights, maps and constants)."""
+    ``learned_functions()`` (the same weights, maps and constants)."""
     _check_built(layer)
     grids = np.asarray(grids, np.float64)
     if grids.ndim != 2 or grids.shape[0] != layer.input_dim:
@@ -222,7 +222,7 @@ def _warp_rows(layer):
 
 
 def _warped(layer, v):
-    """``v`` (..., input_dim), the standardized values :func:`input_maps`
+    """``v`` (..., input_dim), the standardized values ``input_maps()``
     gives the bases, through the layer's input warp (itself without one)."""
     rows = _warp_rows(layer)
     return v if rows is None else apply_warp(v, *rows)

@@ -28,6 +28,7 @@ from keras_taskneurons.layers.cells import (  # noqa: F401  (the cells are impor
     TaskNeuronRNNCellBase,
     TaskNeuronSimpleRNNCell,
 )
+from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.handoff import HandOffMixin
 
 RNN_ARGUMENTS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
@@ -111,22 +112,18 @@ class TaskNeuronRNNBase(HandOffMixin, keras.layers.RNN):
         return cls(**config)
 
 
-_LAYER_DOC = """Keras's ``{keras}`` layer over a :class:`{cell}`: the input and
+_LAYER_DOC = """Keras's ``{keras}`` layer over a [{cell}][keras_taskneurons.{cell}]: the input and
     recurrent projections task-based, Keras's RNN arguments
     (``return_sequences``, ``return_state``, ``go_backwards``, ``stateful``,
-    ``unroll``, masking, ``keras.layers.Bidirectional``). With formula
+    ``unroll``, masking, ``keras.layers.Bidirectional``); Keras's ``dropout`` and
+    ``recurrent_dropout`` are not offered. With formula
     ``"x"`` it computes Keras's ``{keras}`` given the same weights (same
     names and order); by default it starts as it.
 
     Args:
-        units: Positive integer, the dimensionality of the output space.
-        Keras's ``{keras}`` arguments (but ``dropout`` and
-        ``recurrent_dropout``, not offered), the same meaning and defaults.
-        formula: (keyword) a :class:`~keras_taskneurons.Formula` or string.
-        linear_basis, basis_scale, normalize_bases, input_map, basis_range,
-        basis_domain, basis_initializer, interaction_rank, bases: the cell's
-            basis options.
-        **kwargs: Base layer keyword arguments, such as ``name``.
+        basis_range (str or None): ``"auto"`` or ``"clip"`` (the same: clip to
+            ``basis_domain``) or ``None``; ``"running"`` is refused (running
+            statistics would be updated inside the time loop).
 
     Input shape:
         ``(batch, timesteps, features)``.
@@ -143,6 +140,7 @@ _LAYER_DOC = """Keras's ``{keras}`` layer over a :class:`{cell}`: the input and
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
+@documented
 class TaskNeuronSimpleRNN(TaskNeuronRNNBase):
     __doc__ = _LAYER_DOC.format(keras="SimpleRNN", cell="TaskNeuronSimpleRNNCell",
                                 name="TaskNeuronSimpleRNN")
@@ -161,6 +159,7 @@ class TaskNeuronSimpleRNN(TaskNeuronRNNBase):
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
+@documented
 class TaskNeuronLSTM(TaskNeuronRNNBase):
     __doc__ = _LAYER_DOC.format(keras="LSTM", cell="TaskNeuronLSTMCell", name="TaskNeuronLSTM")
     CELL, CELL_NAME = TaskNeuronLSTMCell, "task_neuron_lstm_cell"
@@ -179,6 +178,7 @@ class TaskNeuronLSTM(TaskNeuronRNNBase):
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
+@documented
 class TaskNeuronGRU(TaskNeuronRNNBase):
     __doc__ = _LAYER_DOC.format(keras="GRU", cell="TaskNeuronGRUCell", name="TaskNeuronGRU")
     CELL, CELL_NAME = TaskNeuronGRUCell, "task_neuron_gru_cell"

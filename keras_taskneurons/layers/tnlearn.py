@@ -4,7 +4,7 @@ tnlearn 0.2.0 (the paper's authors' PyTorch library) writes a neuron as a
 sum of inner products with trainable weights, ``<w1, x**2> + <w2, x>*<w3,
 x> + c``: ``<w, g(x)>`` is ``sum_i w_i g(x_i)`` with its own ``(out, in)``
 weight, a product of two inner products is a multiplicative interaction and
-a scalar is a trainable constant. :func:`from_tnlearn` maps such an
+a scalar is a trainable constant. [from_tnlearn][keras_taskneurons.from_tnlearn] maps such an
 expression to the equivalent options of our layers:
 
 - every ``<w, g(x)>`` (times numbers, which its weight absorbs) is a basis
@@ -104,7 +104,7 @@ def from_tnlearn(expression):
     Returns:
         A dict with ``formula``, ``linear_basis``, ``interaction_rank`` and
         ``use_bias``, to pass to any task-neuron layer or to
-        :func:`~keras_taskneurons.layer_factory`.
+        [layer_factory][keras_taskneurons.layer_factory].
 
     Raises:
         ValueError: The expression is malformed or has no equivalent.

@@ -1,12 +1,12 @@
 """Vectorized symbolic regression: the estimators, their fitness, refinement.
 
-* :mod:`~keras_taskneurons.search.estimators`: ``VectorizedSymbolicRegressor``
+* ``estimators``: ``VectorizedSymbolicRegressor``
   and ``VectorizedSymbolicClassifier`` (gplearn's GP on the stacked data);
-* :mod:`~keras_taskneurons.search.base`: the search both share (parameters,
+* ``base``: the search both share (parameters,
   the evolution, the hall of fame and the front);
-* :mod:`~keras_taskneurons.search.fitness`: ``1 − R²`` after the best scaling
+* ``fitness``: ``1 − R²`` after the best scaling
   of ``Σ_i f(x_i)``, the object gplearn calls, chunked sums;
-* :mod:`~keras_taskneurons.search.refinement`: expansion, pruning and
+* ``refinement``: expansion, pruning and
   least-squares tuning of an evolved formula's constants.
 """
 

@@ -1,10 +1,10 @@
 """The search shared by both estimators: parameters, evolution, the front.
 
-:class:`_VectorizedSymbolicBase` (its checks in :mod:`~keras_taskneurons.search.checks`) runs
-vectorized symbolic regression (see :mod:`~keras_taskneurons.search.estimators`
+``_VectorizedSymbolicBase`` (its checks in ``checks``) runs
+vectorized symbolic regression (see ``estimators``
 for the model and the public classes): gplearn's evolution on the stacked
 data one generation at a time, the hall of fame, and the Pareto front built
-from it (:mod:`~keras_taskneurons.search.front`).
+from it (``front``).
 """
 
 import numbers
@@ -56,7 +56,7 @@ recovers periodic and bell-shaped targets exactly instead of approximating
 them by long polynomials (see ``benchmarks/search.py``)."""
 
 def _program_to_formula(program):
-    """Convert a gplearn program (prefix list) to a :class:`Formula`."""
+    """Convert a gplearn program (prefix list) to a [Formula][keras_taskneurons.Formula]."""
     from gplearn.functions import _Function
 
     nodes = iter(program.program)
@@ -78,7 +78,7 @@ def _program_to_formula(program):
 
 
 FIRST_LAYER_BASIS_SCALE = 1.0
-"""``basis_scale`` of the first layer :meth:`layer_factory` builds (the
+"""``basis_scale`` of the first layer ``layer_factory()`` builds (the
 layers' default, 0.1, trains a basis ten times more gently than ``x``): the
 search chose its bases for that layer, and at 0.1 they never get their
 weight within the README recipe's budget. One unit from a search with
@@ -91,7 +91,7 @@ chosen (yacht 0.034 -> 0.020 and 0.016 -> 0.009 MSE, airfoil 0.076 ->
 0.455). Later layers keep the gentle default."""
 
 FIRST_LAYER_NORMALIZATION = "spread"
-"""``normalize_bases`` of the first layer :meth:`layer_factory` builds: each
+"""``normalize_bases`` of the first layer ``layer_factory()`` builds: each
 basis divided by its spread on each column of the search's rows (the input
 map's sketch), so that at ``basis_scale=1`` it varies as much as the
 standardized ``x`` beside it; the layers' default divides by the basis's
@@ -104,7 +104,7 @@ MSE, skillcraft1 0.441 -> 0.424, airfoil 0.087 -> 0.082), worse on 4
 
 
 def first_layer_options(defaults):
-    """The options of the first layer :meth:`layer_factory` builds that
+    """The options of the first layer ``layer_factory()`` builds that
     ``defaults`` (options for every layer) leave open."""
     first = {"basis_scale": FIRST_LAYER_BASIS_SCALE, "normalize_bases": FIRST_LAYER_NORMALIZATION}
     return {key: value for key, value in first.items() if key not in defaults}
@@ -265,7 +265,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
             )
 
     def _evolve(self, train, seed):
-        """Step 3 (:func:`~keras_taskneurons.search.evolution.evolve`): the
+        """Step 3 (``evolve()``): the
         hall of fame and each generation's best; sets ``run_details_`` and
         ``n_generations_``."""
         fitness = None
@@ -308,7 +308,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
     def _keep_linear_unless_beaten(self):
         """Never worse than linear: with ``fitness="separable"`` the chosen
         formula must beat ``x`` alone on the held-out rows (``linear_loss_``;
-        :func:`~keras_taskneurons.search.separable.beats_linear`); else the
+        ``beats_linear()``); else the
         front's ``x`` is chosen, with a warning naming both losses."""
         self.linear_loss_ = None
         if self.fitness != "separable":
@@ -353,8 +353,8 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         """Step 5: the fitness's model fitted on every sample, on the
         original target scale, for every equation of the front
         (``predict(X, index=...)``): ``(W, b)`` with ``W`` of shape
-        ``(features, outputs)`` for :meth:`_features`; ``coef_`` and
-        ``intercept_`` are the chosen equation's (:meth:`_public_coef`)."""
+        ``(features, outputs)`` for ``_features()``; ``coef_`` and
+        ``intercept_`` are the chosen equation's (``_public_coef()``)."""
         self._equation_scalings = []
         for equation in self.equations_:
             if self.fitness == "separable":
@@ -376,7 +376,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         return coef[:, 0] if self.fitness == "shared" else coef
 
     def _check_interactions(self, Z, U, t_std, weights, fit_rows, held_rows, rng):
-        """Step 6 (:mod:`~keras_taskneurons.search.interactions`): the
+        """Step 6 (``interactions``): the
         held-out losses without and with interaction terms
         (``interaction_losses_``), the suggested ``interaction_rank_`` and
         ``interaction_gain_`` (the loss without over the loss with it)."""
@@ -403,12 +403,12 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
 
     def _pareto_front(self, hall, train, validation):
         """Refine, check and score the candidates (see
-        :mod:`~keras_taskneurons.search.front`); ``None`` when none is left.
+        ``front``); ``None`` when none is left.
 
         Candidates: the hall of fame's front (for each program length, the
         most accurate program of all generations, kept when more accurate
         than every shorter one) and, with ``refine=True``, the seeds and
-        sparse combinations of :mod:`~keras_taskneurons.search.candidates`.
+        sparse combinations of ``candidates``.
         """
         evolved, lowest = [separable.LINEAR], np.inf  # the linear neuron competes too
         for length in sorted(hall):  # the front on the evolution fitness
@@ -456,8 +456,8 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
 
         Best fitness first, shorter first on ties. A program is skipped when
         it does not depend on x, exceeds the formula limits, or does not
-        expand into terms (:func:`~.refinement.expands`): the search never
-        returns a formula that :class:`TaskNeuronDense` refuses.
+        expand into terms (``expands()``): the search never
+        returns a formula that [TaskNeuronDense][keras_taskneurons.TaskNeuronDense] refuses.
         """
         for raw, _, _, program in sorted(candidates, key=lambda c: (c[0], c[1])):
             try:
@@ -471,21 +471,21 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
 
     # -- use --------------------------------------------------------------------------
     def _equation_index(self, index):
-        """The front position of ``index`` (see :meth:`ParetoFront.index`),
+        """The front position of ``index`` (see ``ParetoFront.index()``),
         checked before any work."""
         check_is_fitted(self, "formula_")
         return self.equations_.index(index)
 
     def _checked_features(self, X, position):
-        """:meth:`_features` of the front's equation at ``position``
-        (resolved by :meth:`_equation_index`) for new rows ``X``."""
+        """``_features()`` of the front's equation at ``position``
+        (resolved by ``_equation_index()``) for new rows ``X``."""
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self._features(X, self.equations_[position].formula)
 
     def _features(self, X, formula):
         """What the fitness's model weighs, for rows ``X`` (``(n, features)``):
         ``"separable"``: the columns of a first layer's unit, ``[z, g_1(u),
-        …, g_K(u)]`` (:func:`~keras_taskneurons.search.separable.design`
+        …, g_K(u)]`` (``design()``
         without its constant); ``"shared"``: ``Σ_i f(u_i)``, one column."""
         U = self.input_map_.bounded(X)
         if self.fitness == "separable":
@@ -499,7 +499,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         return self._checked_features(X, position) @ W + intercept
 
     def layer_factory(self, interactions=False, index=None, **defaults):
-        """A :func:`~keras_taskneurons.layer_factory` for ``formula_`` (or the
+        """A [layer_factory][keras_taskneurons.layer_factory] for ``formula_`` (or the
         front's equation ``index``) on the search's domain.
 
         ``index`` chooses another equation of ``equations_``: a position or
@@ -512,8 +512,8 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         layer), and trains them
         at full scale: each basis sized by its spread on each column of the
         search's rows (``normalize_bases="spread"``,
-        :data:`FIRST_LAYER_NORMALIZATION`) at ``basis_scale=1.0``
-        (:data:`FIRST_LAYER_BASIS_SCALE`); a ``basis_scale`` or
+        ``FIRST_LAYER_NORMALIZATION``) at ``basis_scale=1.0``
+        (``FIRST_LAYER_BASIS_SCALE``); a ``basis_scale`` or
         ``normalize_bases`` given here serves every layer. Every layer
         normalizes and bounds its bases on the search's domain, later
         layers by running statistics of what they see.

@@ -67,14 +67,14 @@ def seeds(function_set):
 
 
 def sparse_combinations(formulas, X, targets, weights):
-    """The best sums of up to :data:`MAX_COMBINED` library bases.
+    """The best sums of up to ``MAX_COMBINED`` library bases.
 
     The library is every distinct basis of the formulas' expansions that is
     finite and not nearly constant on ``X``, simplest first. All single
     bases and pairs are tried, and all triples (for a larger library, those
     extending the best pairs). The
     combinations on the front of complexity against accuracy whose terms do
-    not cancel are returned (at most :data:`MAX_KEPT`), as formulas with
+    not cancel are returned (at most ``MAX_KEPT``), as formulas with
     their least-squares coefficients.
     """
     library = {}

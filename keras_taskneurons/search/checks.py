@@ -1,7 +1,7 @@
 """The estimators' checks: their parameters and the data given to ``fit``.
 
-:class:`ParameterChecks` is a mixin of the search's base class
-(:mod:`~keras_taskneurons.search.base`): every refusal is a ``ValueError``
+``ParameterChecks`` is a mixin of the search's base class
+(``base``): every refusal is a ``ValueError``
 (or ``TypeError``) that names the value, raised before any work.
 """
 

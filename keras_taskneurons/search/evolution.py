@@ -66,8 +66,8 @@ def evolve(estimator, train, seed, fitness=None):
     """gplearn's evolution on the stacked evolution rows, one generation at
     a time, with the parameters of the estimator. ``fitness``: an object
     with ``function()`` and ``release()`` scoring the stacked values
-    (:class:`~keras_taskneurons.search.separable.SeparableFitness`; the
-    paper's :class:`~keras_taskneurons.search.fitness.ScaledSumFitness` when
+    (``SeparableFitness``; the
+    paper's ``ScaledSumFitness`` when
     ``None``). Returns the hall of fame (length → (fitness, program), the
     best of all generations), each generation's best ``(fitness, length,
     generation, program)`` and the run details (per generation)."""

@@ -71,7 +71,7 @@ class ScaledSumFitness:
 
     Averaged over the outputs. Called by gplearn as ``fitness(y, y_pred, w)``
     on stacked vectors; the real targets and the shape live in ``state``,
-    which :meth:`release` empties after the fit so that a pickled estimator
+    which ``release()`` empties after the fit so that a pickled estimator
     does not carry the training data.
     """
 

@@ -5,19 +5,19 @@ accurate program of all generations (a hall of fame). Afterwards each
 program on the hall's front is converted, refined, checked for numerical
 meaning and scored on rows held out from the evolution. The result is one
 equation per complexity, each more accurate than every simpler one: the
-:class:`ParetoFront` exposed as ``equations_``.
+[ParetoFront][keras_taskneurons.search.front.ParetoFront] exposed as ``equations_``.
 
 Selection follows PySR's ``model_selection``:
 
 * ``"best"`` (default): among the equations whose loss is at most
-  :data:`ACCURACY_BAND` times the lowest, the one with the highest score
+  ``ACCURACY_BAND`` times the lowest, the one with the highest score
   ``-Δlog(loss)/Δcomplexity`` against the next simpler equation on the front:
   the simplest formula that is about as good as the best, where accuracy
   jumps (``x**2`` when the truth is ``x**2``, not a cosine of a tiny
   argument);
 * ``"accuracy"``: the lowest loss.
 
-Losses below :data:`LOSS_FLOOR` are machine precision, not accuracy: they
+Losses below ``LOSS_FLOOR`` are machine precision, not accuracy: they
 count as equal, so an exact simple formula is not beaten by an exact larger
 one through rounding.
 """
@@ -39,7 +39,7 @@ LOSS_FLOOR = 1e-12
 """Losses (normalized mean squared errors) below this are taken as equal."""
 
 CHOICE_PRECISION = 4
-"""Significant digits of the constants in :attr:`ParetoFront.choices`."""
+"""Significant digits of the constants in ``ParetoFront.choices``."""
 
 
 class Equation(NamedTuple):
@@ -53,7 +53,7 @@ class Equation(NamedTuple):
             the scaling ``a, b`` fitted on the evolution rows.
         score: ``-Δlog(loss)/Δcomplexity`` against the next simpler equation
             (0 for the simplest).
-        formula: The refined :class:`~keras_taskneurons.Formula`.
+        formula: The refined [Formula][keras_taskneurons.Formula].
         fitness: ``1 − R²`` on the evolution rows.
     """
 
@@ -68,8 +68,8 @@ class ParetoFront:
     """Equations sorted by complexity, each more accurate than all simpler
     ones; ``chosen`` is the index of the selected equation.
 
-    Indexing, ``len`` and iteration give :class:`Equation` records; printing
-    gives a table with the chosen equation marked; :meth:`to_frame` gives a
+    Indexing, ``len`` and iteration give ``Equation`` records; printing
+    gives a table with the chosen equation marked; ``to_frame()`` gives a
     pandas DataFrame.
     """
 
@@ -97,11 +97,11 @@ class ParetoFront:
     def choices(self):
         """The equations as short canonical strings, one per equation, in order.
 
-        Constants are rounded to :data:`CHOICE_PRECISION` significant digits,
+        Constants are rounded to ``CHOICE_PRECISION`` significant digits,
         or more where two equations would otherwise read the same; every
-        string parses as a :class:`~keras_taskneurons.Formula`. They are
+        string parses as a [Formula][keras_taskneurons.Formula]. They are
         plain ``str`` values, as KerasTuner's ``hp.Choice`` needs, and
-        :meth:`index` (so ``predict(X, index=...)`` and
+        ``index()`` (so ``predict(X, index=...)`` and
         ``layer_factory(index=...)``) maps each back to its exact equation:
         ``search.layer_factory(index=hp.Choice("formula", list(search.equations_.choices)))``.
         """
@@ -118,8 +118,8 @@ class ParetoFront:
 
     def index(self, key):
         """The position of an equation given as an index (negative counts
-        from the end), one of :attr:`choices`, its exact string or its
-        :class:`~keras_taskneurons.Formula`; ``None`` is the chosen one."""
+        from the end), one of ``choices``, its exact string or its
+        [Formula][keras_taskneurons.Formula]; ``None`` is the chosen one."""
         if key is None:
             return self.chosen
         if isinstance(key, (bool, np.bool_)):
@@ -145,7 +145,7 @@ class ParetoFront:
 
     def to_frame(self):
         """A pandas DataFrame: complexity, loss, score, equation (the
-        readable string of :attr:`choices`), formula (exact), chosen."""
+        readable string of ``choices``), formula (exact), chosen."""
         import pandas as pd
 
         return pd.DataFrame(

@@ -3,7 +3,7 @@
 The found neuron is separable: ``a·Σ_i f(u_i) + b``. A network of its
 layers gives every input its own weights on the bases of ``f``; what it
 cannot form is a product of two directions of the input, which a layer's
-``interaction_rank`` adds (:mod:`keras_taskneurons.layers.interaction`).
+``interaction_rank`` adds (``keras_taskneurons.layers.interaction``).
 The check asks, on held-out rows, whether such products explain what the
 separable part leaves:
 
@@ -19,15 +19,15 @@ separable part leaves:
    ``Σ_{k<r} (z̃ᵀ p_k)(z̃ᵀ q_k)``, ``z̃ = [z, 1]`` (the layer's term with its
    offsets), by alternating least squares (with ``q`` fixed the model is
    linear in ``p``, and the other way round), for each rank ``r`` of
-   :data:`RANKS`; its held-out loss is the loss WITH rank ``r``.
+   ``RANKS``; its held-out loss is the loss WITH rank ``r``.
 
 Held-out values beyond the range of the fitting rows are clipped to it (a
 pixel that is nonzero in one fitting row would otherwise extrapolate
 wildly). Losses are mean squared errors of the standardized targets on the held-out
 rows (the fraction of variance left, averaged over the outputs). The
-suggested rank is the smallest that gets :data:`RANK_SHARE` of the best
+suggested rank is the smallest that gets ``RANK_SHARE`` of the best
 rank's improvement, if the best beats the separable loss by the factor
-:data:`MIN_GAIN` and by :data:`MIN_IMPROVEMENT` of the variance; 0
+``MIN_GAIN`` and by ``MIN_IMPROVEMENT`` of the variance; 0
 otherwise. Deterministic for a given ``rng``.
 """
 
@@ -63,8 +63,8 @@ MAX_COLUMNS = 2000
 
 def _solve(design, target, sqrt_weights):
     """Weighted ridge least squares on unit-scaled columns (a column of
-    zeros gets coefficient 0), penalty :data:`RIDGE`: the coefficients,
-    shape ``(columns,)`` (:func:`~keras_taskneurons.search.separable.ridge`
+    zeros gets coefficient 0), penalty ``RIDGE``: the coefficients,
+    shape ``(columns,)`` (``ridge()``
     for one target)."""
     return separable.ridge(design, target[:, None], sqrt_weights, RIDGE)[:, 0]
 
@@ -154,7 +154,7 @@ def _loss(residual, sqrt_weights):
 
 
 def suggested_rank(losses):
-    """The smallest rank with :data:`RANK_SHARE` of the best rank's
+    """The smallest rank with ``RANK_SHARE`` of the best rank's
     improvement, if that improvement counts (module docstring); else 0."""
     if not losses:
         return 0

@@ -20,7 +20,7 @@ from keras_taskneurons.search.fitness import (
 def expands(formula):
     """Whether ``formula`` expands into terms, which a layer needs.
 
-    Formulas outside the limits never get here (:class:`Formula` refuses
+    Formulas outside the limits never get here ([Formula][keras_taskneurons.Formula] refuses
     them); this catches the ones whose expansion is constant, has too many
     terms or a coefficient that overflows.
     """
@@ -32,10 +32,10 @@ def expands(formula):
 
 
 def refine(formula, X, targets, weights, score, free_arguments=False):
-    """The best of :func:`refine_variants` (the input when nothing beats it).
+    """The best of ``refine_variants()`` (the input when nothing beats it).
 
     A variant with freed arguments is taken only when it beats the plain
-    refinement by more than :data:`PRUNE_TOLERANCE`.
+    refinement by more than ``PRUNE_TOLERANCE``.
     """
     variants = refine_variants(formula, X, targets, weights, free_arguments)
     best_formula, best_score = formula, score
@@ -51,15 +51,15 @@ def refine(formula, X, targets, weights, score, free_arguments=False):
 def refine_variants(formula, X, targets, weights, free_arguments=False):
     """Refined versions of ``formula``, each ``(formula, fitness)``.
 
-    First: expanded into terms, pruned (:func:`_prune_terms`), every real
+    First: expanded into terms, pruned (``_prune_terms()``), every real
     constant tuned by least squares. The scaling ``a, b`` is eliminated
     inside the residual (variable projection), so only the formula's own
     constants are optimised. Second, with ``free_arguments``: the same with
     every function's argument ``u`` freed to ``a·u + b`` (``sin(x)`` can
     become ``sin(1.155*x)``), then each freed constant that does not earn its
-    place (:data:`PRUNE_TOLERANCE`) put back to its neutral value, so that
+    place (``PRUNE_TOLERANCE``) put back to its neutral value, so that
     it disappears from the formula. Only formulas that expand into terms
-    (:func:`expands`) are returned.
+    (``expands()``) are returned.
     """
     try:
         constant, terms = formula.terms()
@@ -100,7 +100,7 @@ _FREEABLE = frozenset({"sin", "cos", "tanh", "exp", "log", "sqrt", "inv", "abs"}
 def _free_arguments(tree):
     """``tree`` with every freeable function's argument ``u`` written as
     ``1*u + 0``, the two constants marked (a third tuple item) so that
-    :func:`_tune` can put them back; not canonical, only for tuning."""
+    ``_tune()`` can put them back; not canonical, only for tuning."""
     if trees.is_leaf(tree):
         return tree
     arguments = [_free_arguments(arg) for arg in tree[1:]]
@@ -239,7 +239,7 @@ in float32 and fragile in any layer."""
 CONCENTRATION_LIMIT = 0.99
 """A basis is concentrated when more than this share of its variation (sum of
 squared deviations from the median) sits in the most extreme 1 % of its
-values while ``x``'s own does not (at most :data:`PLAIN_CONCENTRATION`):
+values while ``x``'s own does not (at most ``PLAIN_CONCENTRATION``):
 ``exp(-236*x - 273)`` is 0 on nearly every value and huge on a few
 outliers, an indicator of those rows rather than a function of x."""
 
@@ -305,8 +305,8 @@ def meaningless(formula, X):
     """Why ``formula`` is numerically meaningless on ``X``, or ``None``.
 
     Meaningless: a basis function nearly constant on the data
-    (:data:`NEAR_CONSTANT`), or terms that cancel
-    (:data:`CANCELLATION_LIMIT`). Such formulas are kept off the front.
+    (``NEAR_CONSTANT``), or terms that cancel
+    (``CANCELLATION_LIMIT``). Such formulas are kept off the front.
     """
     try:
         _, terms = formula.terms()
@@ -342,8 +342,8 @@ def _prune_terms(formula, X, targets, weights):
     Works on the expansion ``c_0 + Σ_k c_k g_k``: the columns ``Σ_i g_k(x_i)``
     enter a weighted least squares. Bases nearly constant on the data go
     first. Then, greedily, the term whose removal costs least goes, while
-    that costs at most :data:`PRUNE_TOLERANCE`, and whatever it costs while
-    the least-squares terms cancel (:data:`CANCELLATION_LIMIT`). The
+    that costs at most ``PRUNE_TOLERANCE``, and whatever it costs while
+    the least-squares terms cancel (``CANCELLATION_LIMIT``). The
     coefficients of the result are the least-squares ones.
     """
     try:

@@ -1,6 +1,6 @@
 """The fitness that mirrors the layer: what ``f`` adds to a per-input linear neuron.
 
-A unit of :class:`~keras_taskneurons.TaskNeuronDense` holding the search's
+A unit of [TaskNeuronDense][keras_taskneurons.TaskNeuronDense] holding the search's
 map computes ``Σ_i w_i z_i + Σ_i Σ_k c_ik m_k g_k(u_i) + b``: every input its
 own weight on ``x`` (``z``, each column standardized) and on every basis
 ``g_k`` of ``f`` (on ``u`` clipped to the column's domain). The paper's
@@ -10,18 +10,18 @@ that best repairs an equal-weights sum, not the basis that best complements
 the per-input linear part every network already has. Here ``f`` is scored by
 the model the layer's unit computes (``fitness="separable"``, the default):
 
-- **In the evolution** (:class:`SeparableFitness`), ``f`` enters as one
+- **In the evolution** (``SeparableFitness``), ``f`` enters as one
   column per input beside ``[z, 1]``: the fraction of the targets' variance
   that a ridge fit on ``[z, f(u), 1]`` leaves, computed through the
   residuals of the linear part (fitted once; each program then costs one
   ``(d, d)`` solve, about ``3·n·d²`` operations).
-- **On the front** (:func:`held_out_loss`), a formula is expanded into its
+- **On the front** (``held_out_loss()``), a formula is expanded into its
   bases as the layer expands it, and the ridge fit on ``[z, g_1(u), …,
   g_K(u), 1]`` of the evolution rows is scored on the held-out rows.
 
 The linear neuron itself (``f = x``, the design ``[z, 1]``) is scored the
 same way, so a formula is kept only when it beats it
-(:data:`MIN_LINEAR_GAIN`). Losses are weighted mean squared errors of the
+(``MIN_LINEAR_GAIN``). Losses are weighted mean squared errors of the
 standardized targets over their variance (``1 − R²``), averaged over outputs.
 """
 
@@ -84,7 +84,7 @@ def ridge(design, targets, sqrt_weights, penalty=RIDGE):
 
 def fit_design(columns, targets, weights):
     """Ridge coefficients ``(columns, outputs)`` of ``targets`` on the
-    :func:`design` ``columns`` (the last one the constant)."""
+    ``design()`` ``columns`` (the last one the constant)."""
     with np.errstate(all="ignore"):
         return ridge(columns, targets, _sqrt_weights(weights))
 
@@ -119,7 +119,7 @@ def _row_losses(residual, targets, weights):
 
 def held_out_rows(formula, train, validation):
     """Each held-out row's share of the held-out loss of the unit's model
-    for ``formula`` (see :func:`held_out_loss`); ``None`` when it has none."""
+    for ``formula`` (see ``held_out_loss()``); ``None`` when it has none."""
     U, Z, targets, weights = train
     U_val, Z_val, t_val, w_val = validation
     fit = design(formula, U, Z)
@@ -132,7 +132,7 @@ def held_out_rows(formula, train, validation):
 
 def held_out_loss(formula, train, validation):
     """The held-out loss of the unit's model for ``formula``: ridge on the
-    :func:`design` of ``train`` = ``(U, Z, targets, weights)``, scored on
+    ``design()`` of ``train`` = ``(U, Z, targets, weights)``, scored on
     ``validation`` (same layout), as ``1 − R²``; ``inf`` when it is not
     finite. The rows are bounded as the layer bounds them (each column to
     its domain), nothing more."""
@@ -143,7 +143,7 @@ def held_out_loss(formula, train, validation):
 def cross_validated_rows(formula, rows, folds=None):
     """Each row's share of its fold's loss when the unit's model for
     ``formula`` is fitted on the other folds (``rows``: ``(U, Z, targets,
-    weights)``; :data:`CV_FOLDS` interleaved folds); ``None`` when a fold
+    weights)``; ``CV_FOLDS`` interleaved folds); ``None`` when a fold
     has no loss."""
     n = len(rows[0])
     folds = np.arange(n) % CV_FOLDS if folds is None else folds
@@ -161,7 +161,7 @@ def cross_validated_rows(formula, rows, folds=None):
 def linear_gain(formula, train, validation):
     """``(gain, t)``: how much ``formula`` cuts the loss of ``x`` alone, as a
     fraction of it, and in standard errors of the rows' paired differences,
-    cross-validated (:data:`CV_FOLDS` folds) over the search's rows (the
+    cross-validated (``CV_FOLDS`` folds) over the search's rows (the
     evolution rows and the held-out ones together: four times the rows of
     the held-out split alone, so half its noise); ``(0, 0)`` when either
     has no loss."""
@@ -181,17 +181,17 @@ def linear_gain(formula, train, validation):
 
 def beats_linear(formula, train, validation):
     """Whether ``formula`` cuts the cross-validated loss of ``x`` alone by
-    :data:`MIN_LINEAR_GAIN` of it, by :data:`MIN_LINEAR_T` standard errors
-    of the rows' paired differences (:func:`linear_gain`) and by
-    :data:`MIN_LINEAR_CUT` of the targets' variance (x's held-out loss on
+    ``MIN_LINEAR_GAIN`` of it, by ``MIN_LINEAR_T`` standard errors
+    of the rows' paired differences (``linear_gain()``) and by
+    ``MIN_LINEAR_CUT`` of the targets' variance (x's held-out loss on
     ``validation`` times the gain)."""
     gain, t = linear_gain(formula, train, validation)
     return clears_linear(gain, t, held_out_loss(LINEAR, train, validation))
 
 
 def clears_linear(gain, t, linear_loss):
-    """The decision of :func:`beats_linear` from its figures: ``gain`` and
-    ``t`` from :func:`linear_gain`, ``linear_loss`` x's held-out loss."""
+    """The decision of ``beats_linear()`` from its figures: ``gain`` and
+    ``t`` from ``linear_gain()``, ``linear_loss`` x's held-out loss."""
     return gain > MIN_LINEAR_GAIN and t > MIN_LINEAR_T and gain * linear_loss > MIN_LINEAR_CUT
 
 
@@ -208,7 +208,7 @@ class SeparableFitness:
     its weighted columns and the targets' residuals); a program's values
     ``F`` (n, d) are projected off it and the residuals regressed on what
     is left. Called by gplearn as ``fitness(y, y_pred, w)`` on stacked
-    vectors; the rows live in ``state``, which :meth:`release` empties after
+    vectors; the rows live in ``state``, which ``release()`` empties after
     the fit so that a pickled estimator does not carry the training data.
     """
 
