@@ -97,14 +97,21 @@ def plot_learned_functions(layer, feature_names=None, points=200, columns=4, uni
         band = np.percentile(curves, [10, 90], axis=1)
         ax.fill_between(grid, band[0], band[1], alpha=0.25, label="units, 10-90 %")
         spread = np.ptp(curves, axis=0)
-        for j in np.argsort(spread)[::-1][:units]:
-            ax.plot(grid, curves[:, j], linewidth=0.8, alpha=0.7)
-        ax.plot(grid, curves.mean(axis=1), color="black", linewidth=2, label="mean")
+        for rank, j in enumerate(np.argsort(spread)[::-1][:units]):
+            ax.plot(grid, curves[:, j], linewidth=0.8, alpha=0.7,
+                    label="single units (most varying)" if rank == 0 else None)
+        ax.plot(grid, curves.mean(axis=1), color="black", linewidth=2, label="mean of the units")
         ax.set_title(name)
+        ax.set_xlabel("the layer's input", fontsize=7)
+        if index % columns == 0:
+            ax.set_ylabel("learned function\n(up to a constant)", fontsize=7)
+        if index == 0:
+            ax.legend(fontsize=6)
         ax.tick_params(labelsize=7)
     for index in range(layer.input_dim, rows * width):
         figure.delaxes(axes[index // columns][index % columns])
-    figure.suptitle(f"{layer.name}: what each unit applies to each input ({layer.formula})",
+    figure.suptitle(f"{layer.name}: what each unit applies to each input "
+                    f"(f = {layer.formula.format(4)})",
                     fontsize=10)
     figure.tight_layout()
     return figure

@@ -144,14 +144,20 @@ def plot_report(path, formula, x_train, histories, equations, shares=None, heade
     low, high = np.percentile(x_train, [0.5, 99.5])
     grid = np.linspace(low, high, 200)
     panels = 4 if shares else 3
-    figure, axes = plt.subplots(1, panels, figsize=(14 + 4 * (panels - 3), 4))
+    figure, axes = plt.subplots(1, panels, figsize=(14 + 4 * (panels - 3), 4.2))
     left, middle, right = axes[:3]
-    left.plot(grid, formula.evaluate(grid))
-    left.set_title(f"f(x) = {formula.format(3)}"[:60], fontsize=9)
+    lowest = min(equations, key=lambda e: e.loss)
+    left.plot(grid, formula.evaluate(grid), label=f"chosen: {formula.format(3)}")
+    if lowest.formula != formula:
+        left.plot(grid, lowest.formula.evaluate(grid), "--", color="tab:gray",
+                  label=f"front's lowest loss: {lowest.formula.format(3)}")
+    left.set_title("the searched neuron's function f", fontsize=9)
     left.set_xlabel("x (each input mapped by the search's input map)")
+    left.set_ylabel("f(x)")
+    left.legend(fontsize=7)
     complexities = [e.complexity for e in equations]
     losses = [max(e.loss, 1e-16) for e in equations]
-    middle.step(complexities, losses, where="post", color="tab:blue")
+    middle.step(complexities, losses, where="post", color="tab:blue", label="front")
     middle.scatter(complexities, losses, color="tab:blue", s=15)
     chosen = equations.best
     middle.scatter([chosen.complexity], [max(chosen.loss, 1e-16)], s=80,
@@ -171,28 +177,39 @@ def plot_report(path, formula, x_train, histories, equations, shares=None, heade
     right.legend(fontsize=8)
     right.set_title("learning curves", fontsize=9)
     if shares:
-        bars = axes[3]
-        parts = list(dict.fromkeys(part for layer in shares.values() for part in layer))
-        width = 0.8 / len(shares)
-        for position, (name, layer) in enumerate(shares.items()):
-            bars.bar(np.arange(len(parts)) + position * width,
-                     [layer.get(part, 0.0) for part in parts], width, label=name)
-        bars.set_xticks(np.arange(len(parts)) + 0.4 - width / 2)
-        from keras_taskneurons.formula import Formula
-
-        labels = [part if part.startswith("interaction") else Formula(part).format(3)
-                  for part in parts]
-        bars.set_xticklabels([label[:24] for label in labels], rotation=20, ha="right",
-                             fontsize=7)
-        bars.set_ylabel("share of the layer's output")
-        bars.set_title("trained layers: each basis's share (training rows)", fontsize=9)
-        bars.legend(fontsize=8)
+        _plot_shares(axes[3], shares)
     if header:
         figure.suptitle(header, fontsize=10, fontweight="bold")
     figure.tight_layout()
     write_atomically(path, lambda p: figure.savefig(p, format="png", dpi=100), suffix=".png")
     plt.close(figure)
     return True
+
+
+def _plot_shares(bars, shares):
+    """Each basis's share of each task-neuron layer's output: one group of
+    bars per basis, one bar per layer (the first layer reads the inputs)."""
+    from keras_taskneurons.formula import Formula
+
+    parts = list(dict.fromkeys(part for layer in shares.values() for part in layer))
+    width = 0.8 / len(shares)
+    for position, layer in enumerate(shares.values()):
+        bars.bar(np.arange(len(parts)) + position * width,
+                 [layer.get(part, 0.0) for part in parts], width,
+                 label=f"hidden layer {position + 1}" + (" (reads the inputs)" if position == 0
+                                                         else ""))
+    bars.set_xticks(np.arange(len(parts)) + 0.4 - width / 2)
+    labels = [part if part.startswith("interaction") else Formula(part).format(3)
+              for part in parts]
+    bars.set_xticklabels([label[:24] for label in labels], fontsize=8)
+    bars.set_xlabel("basis of f")
+    bars.set_ylabel("share of the layer's output")
+    bars.set_ylim(0, 1.15)
+    bars.set_title("each basis's share of the layer's output (training rows)", fontsize=9)
+    bars.legend(fontsize=7, loc="upper right")
+    if parts == ["x"]:
+        bars.text(0.5, 0.5, "x carries everything:\nthese layers compute\nwhat Dense layers do",
+                  transform=bars.transAxes, ha="center", va="center", fontsize=8)
 
 
 def plot_functions(path, layer, feature_names):

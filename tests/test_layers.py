@@ -830,3 +830,34 @@ def test_numpy_scalars_are_accepted_wherever_python_numbers_are():
     assert layers[1].kernel_size == (3, 3) and type(layers[1].kernel_size[0]) is int
     with pytest.raises(ValueError, match="basis_scale"):
         TaskNeuronDense(2, "x", basis_scale=np.bool_(True))
+
+
+def test_every_layer_documents_every_argument_once():
+    """layers.arguments completes each docstring's Args: one entry per
+    constructor argument, in signature order; an argument documented nowhere
+    is refused when the class is defined."""
+    import inspect
+
+    import keras_taskneurons
+    from keras_taskneurons.layers.arguments import documented
+
+    for name in keras_taskneurons.__all__:
+        cls = getattr(keras_taskneurons, name)
+        if not (inspect.isclass(cls) and issubclass(cls, keras.layers.Layer)):
+            continue
+        documented_names = re.findall(r"^    \**(\w+)(?: \([^)]*\))?:", cls.__doc__, re.M)
+        arguments = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        assert documented_names[:len(arguments)] == arguments, name
+
+    class Undocumented(keras.layers.Layer):
+        """A layer.
+
+        Args:
+            units: Its units.
+        """
+
+        def __init__(self, units, surprise=None, **kwargs):
+            super().__init__(**kwargs)
+
+    with pytest.raises(TypeError, match="'surprise' is documented nowhere"):
+        documented(Undocumented)

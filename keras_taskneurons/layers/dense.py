@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_taskneurons.layers import readout
+from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int, scaled
 from keras_taskneurons.layers.lora import LoraMixin
 from keras_taskneurons.layers.quantization import Int8Mixin
@@ -26,6 +27,7 @@ def _rematerialized(function):
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
+@documented
 class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     """Densely connected layer of task-based neurons.
 

@@ -322,11 +322,12 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         others = [e for e in self.equations_ if e.formula != separable.LINEAR]
         change = (f"cuts x's loss by {100 * gain:.1f} %" if gain >= 0 else
                   f"leaves {1 - gain:.3g} times x's loss")  # gain = 1 - loss / x's loss
-        best = (f"the chosen {chosen.formula.format(4)} leaves {chosen.loss:.4g} of the "
-                f"variance held out, x alone {self.linear_loss_:.4g}; cross-validated it "
+        best = (f"the front's choice, {chosen.formula.format(4)}, leaves {chosen.loss:.4g} of "
+                f"the variance held out, x alone {self.linear_loss_:.4g}; cross-validated it "
                 f"{change} ({t:.2f} standard errors)"
                 if chosen.formula != separable.LINEAR else
-                f"the best, {min(others, key=lambda e: e.loss).formula.format(4)}, leaves "
+                f"the front's lowest-loss formula, "
+                f"{min(others, key=lambda e: e.loss).formula.format(4)}, leaves "
                 f"{min(e.loss for e in others):.4g} of the variance held out, x alone "
                 f"{self.linear_loss_:.4g}" if others else
                 f"none leaves less of the variance than x alone, {self.linear_loss_:.4g}")
@@ -334,7 +335,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
             f"No formula beats the linear neuron: {best} (a formula must cut it by "
             f"{100 * separable.MIN_LINEAR_GAIN:g} %, by {separable.MIN_LINEAR_T:g} "
             f"standard errors, cross-validated on the search's rows, and by "
-            f"{separable.MIN_LINEAR_CUT:g} of the variance). The search chooses x: "
+            f"{separable.MIN_LINEAR_CUT:g} of the variance). The chosen formula is x: "
             "its layers are linear neurons on the search's map.",
             UserWarning, stacklevel=4,
         )
