@@ -28,8 +28,26 @@ def versions():
     )
 
 
+def commit():
+    """The commit the package ran at (``+changes`` when the tree differs
+    from it), or ``unknown`` outside a git checkout."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=30)
+
+    try:
+        head = git("rev-parse", "--short=12", "HEAD")
+        if head.returncode:
+            return "unknown"
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", "keras_taskneurons")
+        return head.stdout.strip() + ("+changes" if changed.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def header(title, argv):
-    """Machine, versions, date and the exact command, for a results file."""
+    """Machine, versions, the package's commit, date and the exact command,
+    for a results file."""
     cpu = platform.processor() or platform.machine()
     return "\n".join([
         f"# {title}",
@@ -38,6 +56,7 @@ def header(title, argv):
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         f"- versions: {versions()}",
+        f"- commit: {commit()}",
         "",
     ])
 

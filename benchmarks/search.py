@@ -15,21 +15,30 @@ noise of 1% of the signal's standard deviation. Two counts per case:
   more than the target (in the scaled variable ``x² − 0.5x`` still has two
   terms, ``x³ − x`` may need an ``x²``).
 
-VSR runs with its default settings but the fitness: ``--fitness`` (default
-``"shared"``, the paper's ``a·Σ f + b``: the model of these targets, and the
-one the stored results were measured with; ``"separable"`` is the
-estimators' default since 0.3). References: gplearn's
-``SymbolicRegressor`` on the unstacked data (same population, generations and
-function set), and optionally an earlier version of this package
-(``--reference SRC``: a source tree, such as a ``git worktree`` of an old
-commit, imported in a subprocess).
+VSR runs with its default settings, under both fitnesses: ``"separable"``
+(the estimators' default: the model a layer's unit computes, a weight per
+input on ``x`` and on each basis, so for it the exact-form check counts the
+per-input linear term: ``a·f + c·x + b``) and ``"shared"`` (the paper's
+``a·Σ f + b``). Six more targets at d = 20 only (``x·sin(x)``,
+``tanh(2x)``, ``|x|``, ``x·exp(−x²)``, ``sin(x) + x²``, and ``sin(2x)``
+with 10 % noise); ``tanh`` and ``abs`` are not in the default function
+set, so their targets search with it plus that function. References:
+gplearn's ``SymbolicRegressor`` on the unstacked data (same population,
+generations and function set), and optionally an earlier version of this
+package (``--reference SRC``: a source tree, such as a ``git worktree`` of an
+old commit, imported in a subprocess).
 
-    python benchmarks/search.py --jobs 2 --reference /tmp/v0.1   # full
-    python benchmarks/search.py --quick                          # CI
+One result file per case (``results/search/``), so an interrupted run
+resumes; the report merges whatever is there:
+
+    python benchmarks/search.py --jobs 2                  # full (resumes)
+    python benchmarks/search.py --report-only             # merge the result files
+    python benchmarks/search.py --quick                   # CI
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,22 +55,45 @@ TARGETS = {
     "sin(2x)": lambda x: np.sin(2 * x),
     "exp(−x²)": lambda x: np.exp(-(x**2)),
 }
+"""The targets run at every d."""
+MORE_TARGETS = {
+    "x·sin(x)": lambda x: x * np.sin(x),
+    "tanh(2x)": lambda x: np.tanh(2 * x),
+    "|x|": np.abs,
+    "x·exp(−x²)": lambda x: x * np.exp(-(x**2)),
+    "sin(x) + x²": lambda x: np.sin(x) + x**2,
+    "sin(2x), 10 % noise": lambda x: np.sin(2 * x),
+}
+"""The targets run at d = 20 only."""
+ALL_TARGETS = {**TARGETS, **MORE_TARGETS}
+NOISE = {"sin(2x), 10 % noise": 0.1}
+"""Noise as a fraction of the signal's standard deviation (default 0.01)."""
+EXTRA_FUNCTIONS = {"tanh(2x)": ("tanh",), "|x|": ("abs",)}
+"""Functions added to the default set for a target that needs them."""
 # target: (transcendental functions allowed, their nesting depth, basis terms)
 FORMS = {
     "x² − 0.5x": (frozenset(), 0, 2),
     "x³ − x": (frozenset(), 0, 2),
     "sin(2x)": (frozenset({"sin", "cos"}), 1, 1),
     "exp(−x²)": (frozenset({"exp"}), 1, 1),
+    "x·sin(x)": (frozenset({"sin", "cos"}), 1, 1),
+    "tanh(2x)": (frozenset({"tanh"}), 1, 1),
+    "|x|": (frozenset({"abs"}), 1, 1),
+    "x·exp(−x²)": (frozenset({"exp"}), 1, 1),
+    "sin(x) + x²": (frozenset({"sin", "cos"}), 1, 2),
+    "sin(2x), 10 % noise": (frozenset({"sin", "cos"}), 1, 1),
 }
+FITNESSES = ("separable", "shared")
+FOLDER = os.path.join(common.RESULTS, "search")
 TRANSCENDENTAL = frozenset({"sin", "cos", "tanh", "exp", "log", "sqrt", "inv", "div", "abs"})
 LOW, HIGH = -2.0, 2.0
 
 
-def make_data(g, n, d, seed):
+def make_data(g, n, d, seed, noise=0.01):
     rng = np.random.default_rng(seed)
     X = rng.uniform(LOW, HIGH, (2 * n, d))
     signal = g(X).sum(axis=1)
-    y = signal + 0.01 * signal.std() * rng.normal(size=2 * n)
+    y = signal + noise * signal.std() * rng.normal(size=2 * n)
     return X[:n], y[:n], X[n:], y[n:]
 
 
@@ -73,8 +105,10 @@ def nesting(tree):
     return inner + (tree[0] in TRANSCENDENTAL)
 
 
-def exact_form(text, x_mean, x_scale, target):
-    """Whether the formula ``text`` (on the scaled input) is ``target``'s form."""
+def exact_form(text, x_mean, x_scale, target, linear=False):
+    """Whether the formula ``text`` (on the scaled input) is ``target``'s
+    form; ``linear``: the model has a per-input linear term besides ``f``
+    (the separable fitness), so ``a·f + c·x + b`` is matched."""
     from keras_taskneurons import Formula
 
     try:
@@ -85,8 +119,8 @@ def exact_form(text, x_mean, x_scale, target):
     allowed, depth, count = FORMS[target]
     grid = np.linspace(LOW, HIGH, 2001)
     f = formula.evaluate((grid - x_mean) / x_scale)
-    g = TARGETS[target](grid)
-    design = np.column_stack([f, np.ones_like(f)])
+    g = ALL_TARGETS[target](grid)
+    design = np.column_stack([f, np.ones_like(f)] + ([grid] if linear else []))
     fitted = design @ np.linalg.lstsq(design, g, rcond=None)[0]
     r2 = 1 - np.mean((g - fitted) ** 2) / np.var(g)
     used = formula.functions & TRANSCENDENTAL
@@ -162,8 +196,13 @@ def fit_gplearn(X, y, X_test, seed, settings):
                 shown=text[:60] + ("..." if len(text) > 60 else ""))
 
 
-def run_case(method, d, target, seed, n, settings, reference, fitness="shared"):
-    X, y, X_test, y_test = make_data(TARGETS[target], n, d, seed)
+def run_case(method, d, target, seed, n, settings, reference, fitness="separable"):
+    X, y, X_test, y_test = make_data(ALL_TARGETS[target], n, d, seed, NOISE.get(target, 0.01))
+    if target in EXTRA_FUNCTIONS:
+        from keras_taskneurons.search import DEFAULT_FUNCTION_SET
+
+        settings = {**settings,
+                    "function_set": tuple(DEFAULT_FUNCTION_SET) + EXTRA_FUNCTIONS[target]}
     if method == "VSR":
         result = fit_vsr(X, y, X_test, seed, {**settings, "fitness": fitness})
     elif method == "VSR 0.1":
@@ -173,12 +212,27 @@ def run_case(method, d, target, seed, n, settings, reference, fitness="shared"):
     prediction = result.pop("prediction")
     result["r2"] = float(1 - np.mean((y_test - prediction) ** 2) / np.var(y_test))
     result["exact"] = result["formula"] is not None and exact_form(
-        result["formula"], result["x_mean"], result["x_scale"], target
-    )
-    result.update(method=method, d=d, target=target, seed=seed)
-    print(f"d={d} {target} {method} seed {seed}: R² {result['r2']:.4f} "
-          f"exact {result['exact']} {result['seconds']:.1f}s {result['shown']}", flush=True)
+        result["formula"], result["x_mean"], result["x_scale"], target,
+        linear=method == "VSR" and fitness == "separable")
+    result.update(method=method, d=d, target=target, seed=seed,
+                  fitness=fitness if method == "VSR" else None,
+                  version=common.versions().split(",")[0], commit=common.commit())
+    print(f"d={d} {target} {method} {fitness if method == 'VSR' else ''} seed {seed}: "
+          f"R² {result['r2']:.4f} exact {result['exact']} {result['seconds']:.1f}s "
+          f"{result['shown']}", flush=True)
     return result
+
+
+def case_path(method, d, target, seed, fitness, quick):
+    name = "-".join([common.slug(method), fitness if method == "VSR" else "ref", f"d{d}",
+                     common.slug(target.replace("²", "2").replace("³", "3").replace("−", "-")
+                                 .replace("·", "*").replace("|x|", "abs x")), f"s{seed}"])
+    return os.path.join(FOLDER + ("_quick" if quick else ""), name + ".json")
+
+
+def run_and_store(path, *case):
+    """One case, computed and written to its own file unless it is there."""
+    return common.result_file(path, lambda: run_case(*case))
 
 
 def main():
@@ -188,8 +242,10 @@ def main():
     parser.add_argument("--reference", help="source tree of an earlier version to compare")
     parser.add_argument("--dims", default="5,20,100")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
-    parser.add_argument("--fitness", choices=("shared", "separable"), default="shared",
+    parser.add_argument("--fitness", choices=("separable", "shared", "both"), default="both",
                         help="the VSR's fitness (see the module docstring)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="merge the stored result files, run nothing")
     args = parser.parse_args()
     if args.plot_only:
         plot(common.read_results("search"))
@@ -199,39 +255,74 @@ def main():
     seeds = 1 if args.quick else args.seeds
     reference_seeds = 1 if args.quick else args.reference_seeds
     settings = dict(population_size=100, generations=2) if args.quick else {}
-    methods = [("VSR", seeds), ("gplearn", reference_seeds)]
+    fitnesses = FITNESSES if args.fitness == "both" else (args.fitness,)
+    methods = [("VSR", f, seeds) for f in fitnesses] + [("gplearn", None, reference_seeds)]
     if args.reference:
-        methods.insert(1, ("VSR 0.1", reference_seeds))
-    tasks = [
-        (method, d, target, seed, n, settings, args.reference, args.fitness)
-        for d in dims for target in TARGETS for method, count in methods
-        for seed in range(count)
-    ]
-    # The slowest cases first, so that the workers finish together.
-    tasks.sort(key=lambda t: (-t[1], t[0] != "VSR 0.1"))
-    raw = common.parallel_map(run_case, tasks, args.jobs)
+        methods.insert(len(fitnesses), ("VSR 0.1", None, reference_seeds))
+    targets = {d: list(TARGETS) + (list(MORE_TARGETS) if d == 20 and not args.quick else [])
+               for d in dims}
+    cases = [(method, d, target, seed, n, settings, args.reference, fitness or "separable")
+             for d in dims for target in targets[d] for method, fitness, count in methods
+             for seed in range(count)]
+    # d = 20 first (every target), then the smaller and the larger d; the
+    # slowest cases first within each, so that the workers finish together.
+    cases.sort(key=lambda c: (c[1] != 20, -c[1], c[0] != "VSR", c[7] != "separable"))
+    if args.quick:  # CI: never reuse the cases of an earlier quick run
+        shutil.rmtree(FOLDER + "_quick", ignore_errors=True)
+    os.makedirs(FOLDER + ("_quick" if args.quick else ""), exist_ok=True)
+    paths = [case_path(c[0], c[1], c[2], c[3], c[7], args.quick) for c in cases]
+    if not args.report_only:
+        todo = [(path, *case) for path, case in zip(paths, cases) if not os.path.exists(path)]
+        common.parallel_map(run_and_store, todo, args.jobs)
+    raw = [common.result_file(path, None, report_only=True) for path in paths]
+    raw = [r for r in raw if r is not None]
+    report(raw, methods, dims, targets, args, n)
+
+
+def report(raw, methods, dims, targets, args, n):
     rows = []
     for d in dims:
-        for target in TARGETS:
-            for method, count in methods:
-                runs = sorted((r for r in raw if (r["d"], r["target"], r["method"]) == (d, target, method)),
+        for target in targets[d]:
+            for method, fitness, count in methods:
+                runs = sorted((r for r in raw if (r["d"], r["target"], r["method"]) == (d, target, method)
+                               and (method != "VSR" or r.get("fitness") == fitness)),
                               key=lambda r: r["seed"])
+                if not runs:
+                    continue
                 best = max(runs, key=lambda r: (r["exact"], r["r2"]))
-                exact = f"{sum(r['exact'] for r in runs)}/{count}" if method != "gplearn" else "–"
-                rows.append([d, target, method, exact, f"{sum(r['r2'] >= 0.99 for r in runs)}/{count}",
+                exact = f"{sum(r['exact'] for r in runs)}/{len(runs)}" if method != "gplearn" else "–"
+                name = f"VSR ({fitness})" if method == "VSR" else method
+                rows.append([d, target, name, exact, f"{sum(r['r2'] >= 0.99 for r in runs)}/{len(runs)}",
                              f"{np.median([r['r2'] for r in runs]):.4f}",
                              f"{np.median([r['seconds'] for r in runs]):.1f}", f"`{best['shown']}`"])
+    totals = []
+    for method, fitness, _ in methods:
+        if method != "VSR":
+            continue
+        core = [r for r in raw if r["method"] == "VSR" and r.get("fitness") == fitness
+                and r["target"] in TARGETS]
+        more = [r for r in raw if r["method"] == "VSR" and r.get("fitness") == fitness
+                and r["target"] in MORE_TARGETS]
+        totals.append(f"- VSR ({fitness}): exact form on the four targets "
+                      f"**{sum(r['exact'] for r in core)}/{len(core)}**; on the six more targets "
+                      f"(d = 20) **{sum(r['exact'] for r in more)}/{len(more)}**")
+    commits = sorted({r.get("commit", "unknown") for r in raw if r["method"] == "VSR"})
     reference_note = (
         f" VSR 0.1: the package before the Pareto front (`{args.reference}`), same settings."
         if args.reference else "")
     text = common.header("Vectorized symbolic regression: exact forms, accuracy, time", sys.argv) + "\n".join([
         f"Synthetic shared targets, n = {n} training and {n} held-out samples, x ~ U[-2, 2], "
-        "noise 1% of the signal's std. Exact form and R² ≥ 0.99 as defined in "
-        "`benchmarks/search.py`. VSR: default settings (population 1000, 20 generations, "
-        "add/sub/mul/sin/cos/exp, Pareto front with model_selection=\"best\"). gplearn: "
+        "noise 1% of the signal's std (10 % where the target says so). Exact form and R² ≥ 0.99 "
+        "as defined in `benchmarks/search.py` (under the separable fitness the per-input linear "
+        "term counts: `a·f + c·x + b`). VSR: default settings (population 1000, 20 generations, "
+        "add/sub/mul/sin/cos/exp, plus tanh or abs for the targets that need them; Pareto front "
+        "with model_selection=\"best\"). gplearn: "
         "`SymbolicRegressor` on the unstacked data, same population and generations, "
         "add/sub/mul/sin/cos (gplearn has no exp), default parsimony; its programs are in "
         "d variables, so the exact-form count does not apply." + reference_note,
+        f"The VSR cases ran at commit(s) {', '.join(commits)}.",
+        "",
+        *totals,
         "",
         common.table(["d", "target g", "method", "exact form", "R² ≥ 0.99", "median R²",
                       "median seconds", "a formula found (exact if any)"], rows),
@@ -244,21 +335,25 @@ def plot(raw):
     """Held-out R² of every run per target and d, and the exact-form share."""
     plt = common.pyplot()
 
-    methods = [m for m in ("VSR", "VSR 0.1", "gplearn") if any(r["method"] == m for r in raw)]
-    colours = {"VSR": "tab:blue", "VSR 0.1": "tab:green", "gplearn": "tab:orange"}
-    figure, axis = plt.subplots(figsize=(10, 4))
+    def kind(r):
+        return f"VSR ({r['fitness']})" if r["method"] == "VSR" else r["method"]
+
+    order = ("VSR (separable)", "VSR (shared)", "VSR 0.1", "gplearn")
+    methods = [m for m in order if any(kind(r) == m for r in raw)]
+    colours = dict(zip(order, ("tab:blue", "tab:purple", "tab:green", "tab:orange")))
+    figure, axis = plt.subplots(figsize=(14, 4))
     labels = []
     for index, (d, target) in enumerate(sorted({(r["d"], r["target"]) for r in raw})):
         labels.append(f"d={d}\n{target}")
-        for offset, method in zip(np.linspace(-0.2, 0.2, len(methods)), methods):
-            runs = [r for r in raw if (r["d"], r["target"], r["method"]) == (d, target, method)]
+        for offset, method in zip(np.linspace(-0.25, 0.25, len(methods)), methods):
+            runs = [r for r in raw if (r["d"], r["target"], kind(r)) == (d, target, method)]
             axis.scatter([index + offset] * len(runs), [max(r["r2"], -0.1) for r in runs], s=12,
                          color=colours[method], label=method if index == 0 else None,
                          marker="o")
             exact = [r for r in runs if r.get("exact")]
             axis.scatter([index + offset] * len(exact), [max(r["r2"], -0.1) for r in exact],
                          s=40, facecolors="none", edgecolors="black",
-                         label="exact form" if index == 0 and method == "VSR" else None)
+                         label="exact form" if index == 0 and method == methods[0] else None)
     axis.axhline(0.99, color="gray", lw=0.5, ls="--")
     axis.set_xticks(range(len(labels)), labels, fontsize=7)
     axis.set_ylabel("held-out R² (clipped at -0.1)")

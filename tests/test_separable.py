@@ -178,3 +178,41 @@ def test_a_formula_worse_than_x_cross_validated_is_said_so_plainly(monkeypatch):
                                          r"\(-1.50 standard errors\)"):
         reg = VectorizedSymbolicRegressor(random_state=0, **SMALL).fit(U, t)
     assert reg.formula_ == Formula("x")
+
+
+def unit_rows(g, d=20, n=1000, seed=0):
+    """The search's unit rows for ``y = Σ_i g(x_i)`` + 1 % noise, x ~ U[-2, 2]:
+    ``(U, Z, targets, weights)`` for the first three quarters and the rest."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, (n, d))
+    y = g(X).sum(axis=1)
+    y = y + 0.01 * y.std() * rng.normal(size=n)
+    input_map = InputMap.fit(X)
+    U, Z = input_map.bounded(X), input_map.standardized(X)
+    t = ((y - y.mean()) / y.std())[:, None]
+    rows = (U, Z, t, np.ones(n))
+    cut = 3 * n // 4
+    return tuple(r[:cut] for r in rows), tuple(r[cut:] for r in rows)
+
+
+@pytest.mark.parametrize("g, exact, look_alike", [
+    # a cosine of a tiny polynomial near π/2 IS the polynomial to first order
+    (lambda x: x**2 - 0.5 * x, "x**2", "cos(-0.000247*x + 0.000577*x**2 + 1.57)"),
+    (lambda x: x**2 - 0.5 * x, "x**2", "sin(0.02492*x - 0.05976*x**2 + 0.07211)"),
+    # a cosine of a sine for a Gaussian (whose centre, in the map's u, sits
+    # where the sample mean puts it: hence the small linear term)
+    (lambda x: np.exp(-x**2), "exp(-0.02586*x - 1.326*x**2)", "cos(2.7*sin(0.838*x + 0.00205))"),
+])
+def test_the_exact_form_beats_its_look_alike_on_the_fronts_terms(g, exact, look_alike):
+    """On the front's own terms, loss AND complexity: the unit's ridge fits
+    each basis up to an affine change (centred columns, the intercept not
+    penalized), so a look-alike that only shifts a basis's mean gains
+    nothing; before, x**2 (mean 1 on standardized inputs) was shrunk towards
+    the constant and lost."""
+    train, validation = unit_rows(g)
+    exact, look_alike = Formula(exact), Formula(look_alike)
+    exact_loss = separable.held_out_loss(exact, train, validation)
+    look_alike_loss = separable.held_out_loss(look_alike, train, validation)
+    assert exact_loss <= look_alike_loss * 1.001, (exact_loss, look_alike_loss)
+    assert exact.complexity < look_alike.complexity
+

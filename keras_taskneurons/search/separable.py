@@ -65,21 +65,43 @@ def _sqrt_weights(weights):
 
 
 def ridge(design, targets, sqrt_weights, penalty=RIDGE):
-    """Weighted ridge coefficients ``(columns, outputs)`` on columns scaled
-    to unit root mean square (a column of zeros gets 0), ``penalty`` per
-    row on each."""
-    a = design * sqrt_weights[:, None]
-    size = np.sqrt(np.mean(a * a, axis=0))
-    size = np.where(size > 1e-12, size, np.inf)
-    a = a / size
+    """Weighted ridge coefficients ``(columns, outputs)``: every column
+    centred (weighted) and scaled to unit standard deviation, ``penalty``
+    per row on each; a constant column is the intercept, never penalized (a
+    column of zeros gets 0; without a constant column nothing is centred and
+    the fit goes through zero).
+
+    Centred, the fit depends on each column only up to an affine change
+    ``a·g + c``, as the layer's unit does (its weights and bias absorb
+    both): ``x**2`` and a near-copy shifted by a constant, such as
+    ``cos(1.57 + 0.0006*x**2)``, score alike, so the shorter one wins on the
+    front. Scaled around zero instead, a basis with a large mean (``x**2``
+    on standardized inputs) was shrunk towards the constant and lost to
+    look-alikes that had centred themselves."""
+    w = sqrt_weights**2
+    total = w.sum()
+    constant = np.all(design == design[:1], axis=0) & np.any(design != 0, axis=0)
+    # Without an intercept column the fit goes through zero: nothing centred.
+    mean = (w @ design) / total if np.any(constant) else np.zeros(design.shape[1])
+    t_mean = (w @ targets) / total if np.any(constant) else np.zeros(targets.shape[1])
+    centred = (design - mean) * sqrt_weights[:, None]
+    size = np.sqrt(np.sum(centred * centred, axis=0) / len(design))
+    varying = size > 1e-12 * np.maximum(1.0, np.abs(mean))
+    a = centred[:, varying] / size[varying]
     gram = a.T @ a
     gram[np.diag_indices_from(gram)] += penalty * len(a)
-    right = a.T @ (targets * sqrt_weights[:, None])
+    right = a.T @ ((targets - t_mean) * sqrt_weights[:, None])
     try:
         solution = np.linalg.solve(gram, right)
     except np.linalg.LinAlgError:
         solution = np.linalg.lstsq(gram, right, rcond=None)[0]
-    return solution / size[:, None]
+    coefficients = np.zeros((design.shape[1], targets.shape[1]))
+    coefficients[varying] = solution / size[varying, None]
+    offset = t_mean - mean @ coefficients
+    if np.any(constant):  # the intercept: on the first constant column
+        first = int(np.flatnonzero(constant)[0])
+        coefficients[first] = offset / design[0, first]
+    return coefficients
 
 
 def fit_design(columns, targets, weights):
