@@ -10,7 +10,7 @@ Two steps (Fan et al., "No One-Size-Fits-All Neurons", arXiv 2405.02369):
 
 from typing import TYPE_CHECKING
 
-from keras_taskneurons import startup
+from keras_taskneurons.cli import startup
 
 if TYPE_CHECKING:  # what _load_public imports, for type checkers, IDEs and the API docs
     from keras_taskneurons.formula import Formula
@@ -49,7 +49,7 @@ __version__ = "0.2.0"
 def _load_public(command_line=None, verbose=False):
     """Import the public names; Keras, its backend and every layer's
     registration with ``keras.saving`` come with them. Runs at import, or,
-    in the command line's own process, when a command starts (``cli.main``)
+    in the command line's own process, when a command starts (``cli.entry.main``)
     or a public name is first used."""
     startup.import_backend(command_line, verbose)  # before anything imports Keras: quiet for the command line
     from keras_taskneurons.formula import Formula
@@ -124,7 +124,7 @@ __all__ = [
 
 # Importing the package imports Keras and registers every layer, so that
 # keras.models.load_model finds them. The command line defers it until a
-# command runs (cli.main calls _load_public before any command), so that
+# command runs (cli.entry.main calls _load_public before any command), so that
 # `--help` answers without importing a backend.
 if not startup.is_command_line():
     _load_public()

@@ -7,8 +7,11 @@ import os
 import numpy as np
 import pytest
 
-from keras_taskneurons import cli, reports
-from tests.helpers import run_python
+from keras_taskneurons import cli
+from keras_taskneurons.cli import fit as fit_command
+from keras_taskneurons.cli import entry
+from keras_taskneurons.cli import reports
+from tests.helpers import ROOT, run_python
 
 FAST = ["--epochs", "3", "--generations", "2", "--population", "40",
         "--hidden", "8", "--quiet"]
@@ -67,8 +70,8 @@ def test_the_command_line_searches_with_the_estimators_defaults():
     from keras_taskneurons import VectorizedSymbolicRegressor
 
     defaults = VectorizedSymbolicRegressor().get_params()
-    args = cli.make_parser().parse_args(["fit"])
-    assert tuple(cli.parse_functions(args.functions)) == tuple(defaults["function_set"])
+    args = entry.make_parser().parse_args(["fit"])
+    assert tuple(fit_command.parse_functions(args.functions)) == tuple(defaults["function_set"])
     assert args.parsimony == defaults["parsimony_coefficient"]
     assert args.fitness == defaults["fitness"]
     assert (args.population, args.generations) == (
@@ -107,7 +110,7 @@ def test_fit_on_the_bundled_dataset_writes_model_and_report(fitted_default):
 
 @pytest.mark.once
 def test_the_verdict_names_the_winner_the_metrics_and_the_parameters():
-    from keras_taskneurons.reports import verdict
+    from keras_taskneurons.cli.reports import verdict
 
     def results(task_value, linear_value, metric):
         return {"task_network": {"metrics": {metric: task_value}, "parameters": 2817},
@@ -127,7 +130,7 @@ def test_the_verdict_names_the_winner_the_metrics_and_the_parameters():
 
 def test_the_report_picture_says_who_won(fitted_default, capsys, monkeypatch):
     """The picture's header holds the dataset, the metrics and the winner."""
-    from keras_taskneurons import reports
+    from keras_taskneurons.cli import reports
 
     titles = []
     original = reports.plot_report
@@ -136,7 +139,7 @@ def test_the_report_picture_says_who_won(fitted_default, capsys, monkeypatch):
         titles.append(header)
         return original(*args, header=header, **kwargs)
 
-    monkeypatch.setattr(cli, "plot_report", spy)
+    monkeypatch.setattr(fit_command, "plot_report", spy)
     folder, _ = fitted_default
     code, out, _ = run(["fit", "--output", str(folder / "again.keras"), "--compare", *FAST],
                        capsys)
@@ -349,7 +352,7 @@ def test_a_failed_run_leaves_the_existing_model_intact(tmp_path, capsys, monkeyp
     def broken_train(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(cli, "train", broken_train)
+    monkeypatch.setattr(fit_command, "train", broken_train)
     code, _, err = run(["fit", source, "--output", str(model), "--overwrite", *FAST], capsys)
     assert code == 1 and err.strip() == "keras-taskneurons: error: RuntimeError: disk on fire"
     assert model.read_bytes() == b"precious"
@@ -397,7 +400,7 @@ def test_write_together_removes_files_already_renamed(tmp_path, monkeypatch):
 @pytest.mark.once
 def test_compare_gives_both_networks_the_same_recipe_and_seed(tmp_path, monkeypatch):
     built = []
-    real_build = cli.build_network
+    real_build = fit_command.build_network
 
     def recording_build(kind, *args, **kwargs):
         import keras
@@ -406,7 +409,7 @@ def test_compare_gives_both_networks_the_same_recipe_and_seed(tmp_path, monkeypa
         built.append((kind, kwargs, [keras.ops.convert_to_numpy(w) for w in model.weights]))
         return model
 
-    monkeypatch.setattr(cli, "build_network", recording_build)
+    monkeypatch.setattr(fit_command, "build_network", recording_build)
     for run_index in range(2):
         model = tmp_path / f"m{run_index}.keras"
         assert cli.main(["fit", "--output", str(model), "--compare", "--activation", "relu",
@@ -464,12 +467,12 @@ def test_console_entry_point_prints_one_line_and_no_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "keras_taskneurons", "fit", str(tmp_path / "none.csv"),
          "--output", str(tmp_path / "m.keras")],
-        capture_output=True, text=True, env=env, cwd=cli.__file__.rsplit("/", 2)[0],
+        capture_output=True, text=True, env=env, cwd=ROOT,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     errors = [l for l in result.stderr.splitlines() if l.startswith("keras-taskneurons")]
     assert errors == [f"keras-taskneurons: error: CSV file not found: {tmp_path / 'none.csv'}"]
     assert "usage" in run_python(
-        "import sys; from keras_taskneurons.cli import make_parser; make_parser().print_help()"
+        "import sys; from keras_taskneurons.cli.entry import make_parser; make_parser().print_help()"
     )

@@ -8,7 +8,7 @@ from importlib import metadata
 
 import pytest
 
-from keras_taskneurons import startup
+from keras_taskneurons.cli import startup
 
 pytestmark = pytest.mark.once  # backend-independent: the TensorFlow pass runs it
 

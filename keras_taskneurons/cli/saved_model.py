@@ -2,7 +2,7 @@
 
 Each reads the model ``fit`` saved and, where it takes a CSV, the JSON report
 beside the model (feature names, classes), so a CSV's columns are matched by
-name. Part of ``keras_taskneurons.cli``, which parses the arguments.
+name. Part of the command line (``keras_taskneurons.cli``), which parses the arguments.
 """
 
 import csv
@@ -13,14 +13,14 @@ import sys
 
 import numpy as np
 
-from keras_taskneurons.reports import (
+from keras_taskneurons.cli.reports import (
     check_writable,
     json_writer,
     report_paths,
     write_atomically,
     write_together,
 )
-from keras_taskneurons.tables import CommandError, features_from_columns, read_csv_columns
+from keras_taskneurons.cli.tables import CommandError, features_from_columns, read_csv_columns
 
 
 def load_model(path):

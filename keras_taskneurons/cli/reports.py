@@ -11,7 +11,7 @@ import tempfile
 
 import numpy as np
 
-from keras_taskneurons.tables import CommandError
+from keras_taskneurons.cli.tables import CommandError
 
 # --- writing files ----------------------------------------------------------------------------
 
