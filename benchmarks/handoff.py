@@ -111,7 +111,7 @@ def report(results, quick, argv):
         tn = np.array([e["TN"] for e in default])
         ln = np.array([r["scalings"][SCALINGS[0]]["LN"] for r in runs])  # LN: one per run
         family = [e["family"] for e in default]
-        halved = [t <= 0.5 * l for t, l, f in zip(tn, ln, family) if f]
+        halved = [t <= 0.5 * linear for t, linear, f in zip(tn, ln, family) if f]
         goal_met += sum(halved)
         goal_cells += len(halved)
         rows.append([

@@ -124,7 +124,7 @@ def report(results, quick, argv):
     rows, converged = [], []
     if results:
         tn, without, ln = (np.array([r[k] for r in results]) for k in ("TN", "TN without", "LN"))
-        goal = [t <= 0.5 * min(w, l) for t, w, l in zip(tn, without, ln)]
+        goal = [t <= 0.5 * min(w, linear) for t, w, linear in zip(tn, without, ln)]
         rows.append([
             len(results), common.summary(ln), common.summary(without), common.summary(tn),
             f"{int(np.sum(tn < without))}/{len(results)}", f"{int(np.sum(tn < ln))}/{len(results)}",

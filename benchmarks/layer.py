@@ -72,7 +72,9 @@ def worker_time(name, width, batch, steps, rounds):
         for key, (model, x, y) in models.items():
             samples[key]["train"].append(common.timed(lambda: model.train_on_batch(x, y), steps))
             samples[key]["infer"].append(common.timed(lambda: model.predict_on_batch(x), steps))
-    median = lambda values: sorted(values)[len(values) // 2]
+    def median(values):
+        return sorted(values)[len(values) // 2]
+
     out = {key: {k: median(v) for k, v in s.items()} for key, s in samples.items()}
     print(json.dumps(out))
 

@@ -118,7 +118,8 @@ def control_networks(found, X, n_outputs, task, seed, hidden, function_set):
         make = keras_taskneurons.layer_factory(
             formula, input_map=found.input_map_,
             first_layer=first_layer_options({}), activation="relu")
-        models[kind] = keras.Sequential([keras.Input((X.shape[1],))] + [make(w, first=i == 0) for i, w in enumerate(hidden)]
+        models[kind] = keras.Sequential(
+            [keras.Input((X.shape[1],))] + [make(w, first=i == 0) for i, w in enumerate(hidden)]
                                         + [keras.layers.Dense(n_outputs, **head)])
     models["PLR"] = plr_network(hidden, X.shape[1], n_outputs, task, seed)
     return models, drawn

@@ -310,7 +310,8 @@ def report(raw, methods, dims, targets, args, n):
     reference_note = (
         f" VSR 0.1: the package before the Pareto front (`{args.reference}`), same settings."
         if args.reference else "")
-    text = common.header("Vectorized symbolic regression: exact forms, accuracy, time", sys.argv) + "\n".join([
+    title = "Vectorized symbolic regression: exact forms, accuracy, time"
+    text = common.header(title, sys.argv) + "\n".join([
         f"Synthetic shared targets, n = {n} training and {n} held-out samples, x ~ U[-2, 2], "
         "noise 1% of the signal's std (10 % where the target says so). Exact form and R² ≥ 0.99 "
         "as defined in `benchmarks/search.py` (under the separable fitness the per-input linear "

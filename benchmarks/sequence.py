@@ -182,7 +182,7 @@ def report(results, quick, argv):
         for kind in MODELS:
             tn = [r[kind + " TN"] for r in runs]
             ln = [r[kind + " LN"] for r in runs]
-            wins = sum((t > l) if classification else (t < l) for t, l in zip(tn, ln))
+            wins = sum((t > linear) if classification else (t < linear) for t, linear in zip(tn, ln))
             rows.append([name, kind, "accuracy ↑" if classification else "MSE ↓",
                          common.summary(ln), common.summary(tn), f"{wins}/{len(runs)}",
                          f"{runs[0][kind + ' TN params']} / {runs[0][kind + ' LN params']} "

@@ -328,7 +328,8 @@ def main():
         "",
         "Full TN: start as Dense (linear basis, other blocks from zero), gentle training "
         "(basis_scale 0.1), bases normalized to their range on [-1, 1], bases but x evaluated on "
-        "the input clipped to [-1, 1] in the first layer, by running statistics in the others. \"coefficients as scale\": "
+        "the input clipped to [-1, 1] in the first layer, by running statistics in the others. "
+        "\"coefficients as scale\": "
         "the formula's coefficients (relative to the largest) as the basis factors instead.",
         "",
         common.table(["dataset", "structure", "LN", "TN (full)"] + list(ABLATIONS), ablation_rows),

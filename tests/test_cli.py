@@ -9,7 +9,7 @@ import pytest
 
 from keras_taskneurons import cli
 from keras_taskneurons.cli import fit as fit_command
-from keras_taskneurons.cli import entry
+from keras_taskneurons.cli import entry as cli_entry
 from keras_taskneurons.cli import reports
 from tests.helpers import ROOT, run_python
 
@@ -70,7 +70,7 @@ def test_the_command_line_searches_with_the_estimators_defaults():
     from keras_taskneurons import VectorizedSymbolicRegressor
 
     defaults = VectorizedSymbolicRegressor().get_params()
-    args = entry.make_parser().parse_args(["fit"])
+    args = cli_entry.make_parser().parse_args(["fit"])
     assert tuple(fit_command.parse_functions(args.functions)) == tuple(defaults["function_set"])
     assert args.parsimony == defaults["parsimony_coefficient"]
     assert args.fitness == defaults["fitness"]
@@ -271,7 +271,8 @@ def test_fit_and_predict_a_classification_csv(tmp_path, capsys):
 @pytest.mark.once
 def test_missing_csv(tmp_path, capsys):
     code, _, err = run(["fit", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "m.keras")], capsys)
-    assert code == 2 and err.strip() == f"keras-taskneurons: error: CSV file not found: {tmp_path / 'nope.csv'}"
+    assert code == 2
+    assert err.strip() == f"keras-taskneurons: error: CSV file not found: {tmp_path / 'nope.csv'}"
 
 
 @pytest.mark.once
@@ -471,7 +472,7 @@ def test_console_entry_point_prints_one_line_and_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    errors = [l for l in result.stderr.splitlines() if l.startswith("keras-taskneurons")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("keras-taskneurons")]
     assert errors == [f"keras-taskneurons: error: CSV file not found: {tmp_path / 'none.csv'}"]
     assert "usage" in run_python(
         "import sys; from keras_taskneurons.cli.entry import make_parser; make_parser().print_help()"

@@ -28,7 +28,8 @@ def inputs(rank, data_format, channels=4, size=7, batch=2, seed=0):
 
 @pytest.mark.parametrize("rank", [1, 2, 3])
 @pytest.mark.parametrize("data_format", FORMATS)
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: ",".join(f"{k}={v}" for k, v in v.items()) or "plain")
+@pytest.mark.parametrize(
+    "variant", VARIANTS, ids=lambda v: ",".join(f"{k}={v}" for k, v in v.items()) or "plain")
 def test_formula_x_is_the_keras_convolution(rank, data_format, variant):
     ours, theirs = CONVS[rank]
     kwargs = {"kernel_size": 3, "data_format": data_format, "activation": "relu", **variant}

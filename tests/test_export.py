@@ -28,7 +28,8 @@ def every_layer_model():
     """Conv1D/2D/3D, Conv2DTranspose, EinsumDense and the dense layer in all
     three parameterizations,
     every basis block non-zero (the layers start as their plain kin); an
-    input map (warped per channel) and bases sized by their spread per channel on the Conv1D, running ranges (statistics set) on the dense
+    input map (warped per channel) and bases sized by their spread per channel on the
+    Conv1D, running ranges (statistics set) on the dense
     layers, interaction terms on a dense and the transposed convolution."""
     keras.utils.set_random_seed(0)
     grow = dict(basis_initializer="glorot_uniform", activation="tanh")

@@ -549,7 +549,7 @@ def test_a_config_works_as_keyword_arguments_and_refuses_edited_formulas():
     # keras.models.clone_model rebuilding every layer from its config.
     model = keras.Sequential([keras.Input((4,)), layer])
     clone = keras.models.clone_model(
-        model, clone_function=lambda l: l.__class__(**l.get_config()))
+        model, clone_function=lambda layer: layer.__class__(**layer.get_config()))
     assert clone.layers[0].get_config() == config
     # The formula edited, the bases kept: refused, in words that fit a dict.
     edited = {**config, "formula": "x**3 + cos(x)"}
@@ -720,7 +720,8 @@ def test_bases_but_x_see_the_input_clipped_to_the_search_range(parameterization)
     # Inside [-1, 1] nothing changes; outside, x**5 stops growing but x does not.
     inside = np.abs(x[:, 0]) <= 1
     np.testing.assert_allclose(out[inside], to_numpy(raw(x))[inside, 0], rtol=1e-6, atol=1e-7)
-    assert abs(to_numpy(raw(x))[0, 0]) > 1e6 and out[0] == pytest.approx(-30 - m["x**5"] - m["sin(2*x)"] * np.sin(2), rel=1e-5)
+    assert abs(to_numpy(raw(x))[0, 0]) > 1e6
+    assert out[0] == pytest.approx(-30 - m["x**5"] - m["sin(2*x)"] * np.sin(2), rel=1e-5)
 
 
 def test_basis_range_round_trips_and_older_configs_keep_their_meaning():

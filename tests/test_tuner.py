@@ -42,12 +42,12 @@ def test_keras_tuner_chooses_among_the_front_width_and_learning_rate(tmp_path):
         text = trial.hyperparameters.get("formula")
         tried.add(text)
         rebuilt = tuner.hypermodel.build(trial.hyperparameters)
-        layer = next(l for l in rebuilt.layers if isinstance(l, TaskNeuronDense))
+        layer = next(lay for lay in rebuilt.layers if isinstance(lay, TaskNeuronDense))
         assert layer.formula == search.equations_[search.equations_.index(text)].formula
     assert len(tried) >= 2  # the formula was tuned
     best_hp = tuner.get_best_hyperparameters(1)[0]
     model = tuner.get_best_models(1)[0]
-    layer = next(l for l in model.layers if isinstance(l, TaskNeuronDense))
+    layer = next(lay for lay in model.layers if isinstance(lay, TaskNeuronDense))
     position = search.equations_.index(best_hp.get("formula"))
     assert layer.formula == search.equations_[position].formula  # exact, not rounded
     assert layer.units == best_hp.get("units")

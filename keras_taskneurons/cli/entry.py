@@ -122,7 +122,8 @@ def make_parser():
 def main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "output", None) and args.command in ("fit", "prune") and not args.output.endswith(".keras"):
+    output = getattr(args, "output", None)
+    if output and args.command in ("fit", "prune") and not output.endswith(".keras"):
         parser.error(f"--output must end in .keras, got {args.output!r}")
     try:
         # Keras, its backend and every layer's registration only now

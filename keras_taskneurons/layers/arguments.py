@@ -88,7 +88,8 @@ ARGUMENTS = {
     "filters": ("int", "Positive integer, the number of output channels."),
     "kernel_size": ("int or tuple of int", "The window's size, one integer per spatial axis or one for all."),
     "strides": ("int or tuple of int", "The strides, one integer per spatial axis or one for all."),
-    "padding": ("str", "``\"valid\"`` or ``\"same\"`` (1D convolutions: also ``\"causal\"``), case-insensitive."),
+    "padding": ("str", "``\"valid\"`` or ``\"same\"`` (1D convolutions: also ``\"causal\"``), "
+                "case-insensitive."),
     "output_padding": (
         "int, tuple of int or None",
         "Padding of the output's spatial axes, each smaller than the stride (or dilation "
@@ -99,7 +100,8 @@ ARGUMENTS = {
         "``\"channels_last\"`` or ``\"channels_first\"``; ``None``: Keras's "
         "``image_data_format``.",
     ),
-    "dilation_rate": ("int or tuple of int", "The dilation rate, one integer per spatial axis or one for all."),
+    "dilation_rate": ("int or tuple of int",
+                      "The dilation rate, one integer per spatial axis or one for all."),
     "groups": ("int", "Positive integer dividing the input channels and ``filters``: grouped convolution."),
     "activation": ("str, callable or None", "Activation function; ``None``: the identity."),
     "recurrent_activation": ("str, callable or None", "Activation of the recurrent gates."),
@@ -115,7 +117,8 @@ ARGUMENTS = {
     "kernel_constraint": ("str, Constraint or None", "Constraint applied to the kernel."),
     "recurrent_constraint": ("str, Constraint or None", "Constraint applied to the recurrent kernel."),
     "bias_constraint": ("str, Constraint or None", "Constraint applied to the bias vector."),
-    "reset_after": ("bool", "GRU convention: apply the reset gate after the matrix multiplication (Keras's default)."),
+    "reset_after": ("bool", "GRU convention: apply the reset gate after the matrix "
+                    "multiplication (Keras's default)."),
     "return_sequences": ("bool", "Return every step's output, not only the last."),
     "return_state": ("bool", "Return the final states besides the output."),
     "go_backwards": ("bool", "Process the sequence backwards and return it reversed."),

@@ -43,8 +43,8 @@ def _tuple(name, value, rank, minimum=1):
 
 class TaskNeuronConv(LoraMixin, BasisLayer):
     """N-D convolution of task-based neurons (the base of
-    [TaskNeuronConv1D][keras_taskneurons.TaskNeuronConv1D], [TaskNeuronConv2D][keras_taskneurons.TaskNeuronConv2D] and
-    [TaskNeuronConv3D][keras_taskneurons.TaskNeuronConv3D]; see [TaskNeuronConv2D][keras_taskneurons.TaskNeuronConv2D])."""
+    ``TaskNeuronConv1D``, ``TaskNeuronConv2D`` and ``TaskNeuronConv3D``; see
+    [TaskNeuronConv2D][keras_taskneurons.TaskNeuronConv2D])."""
 
     def __init__(
         self,

@@ -17,8 +17,8 @@ from keras_taskneurons.layers.conv import (
 
 class TaskNeuronConvTranspose(TaskNeuronConv):
     """N-D transposed convolution of task-based neurons (the base of
-    [TaskNeuronConv1DTranspose][keras_taskneurons.TaskNeuronConv1DTranspose], [TaskNeuronConv2DTranspose][keras_taskneurons.TaskNeuronConv2DTranspose]
-    and [TaskNeuronConv3DTranspose][keras_taskneurons.TaskNeuronConv3DTranspose])."""
+    ``TaskNeuronConv1DTranspose``, ``TaskNeuronConv2DTranspose`` and
+    ``TaskNeuronConv3DTranspose``)."""
 
     _block_axis = -1  # a transposed kernel is kernel_size + (out, in)
     _output_kernel_axis = -2

@@ -60,7 +60,8 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     common scale: their features are multiplied by
     ``m_k = basis_scale / max|g_k|`` (the maximum over ``basis_domain``, the
     range the formula is searched on; ``normalize_bases="spread"`` divides
-    by ``g_k``'s spread on each input instead, ``False`` not at all). Under Adam a weight moves about the learning rate per step
+    by ``g_k``'s spread on each input instead, ``False`` not at all). Under Adam a weight
+    moves about the learning rate per step
     whatever its gradient, so ``W_k = m_k V_k`` moves ``basis_scale`` times
     as fast as the linear weights, and ``x**8`` next to ``x`` no longer
     dominates the start. ``m_k = 1`` for ``x``.

@@ -163,15 +163,15 @@ class TaskNeuronLayerFactory:
         return self._mark(cls(units, formula=self.formula, **options), first)
 
     def simple_rnn(self, units, first=False, **overrides):
-        """A [TaskNeuronSimpleRNN][keras_taskneurons.TaskNeuronSimpleRNN] with the factory's formula and defaults."""
+        """A ``TaskNeuronSimpleRNN`` with the factory\'s formula and defaults."""
         return self._recurrent(TaskNeuronSimpleRNN, units, first, overrides)
 
     def lstm(self, units, first=False, **overrides):
-        """A [TaskNeuronLSTM][keras_taskneurons.TaskNeuronLSTM] with the factory's formula and defaults."""
+        """A ``TaskNeuronLSTM`` with the factory\'s formula and defaults."""
         return self._recurrent(TaskNeuronLSTM, units, first, overrides)
 
     def gru(self, units, first=False, **overrides):
-        """A [TaskNeuronGRU][keras_taskneurons.TaskNeuronGRU] with the factory's formula and defaults."""
+        """A ``TaskNeuronGRU`` with the factory\'s formula and defaults."""
         return self._recurrent(TaskNeuronGRU, units, first, overrides)
 
     def _conv(self, cls, filters, kernel_size, first, overrides):
@@ -185,27 +185,27 @@ class TaskNeuronLayerFactory:
         return self._mark(cls(filters, kernel_size, formula=self.formula, **options), first)
 
     def conv1d(self, filters, kernel_size, first=False, **overrides):
-        """A [TaskNeuronConv1D][keras_taskneurons.TaskNeuronConv1D] with the factory's formula and defaults."""
+        """A ``TaskNeuronConv1D`` with the factory\'s formula and defaults."""
         return self._conv(TaskNeuronConv1D, filters, kernel_size, first, overrides)
 
     def conv2d(self, filters, kernel_size, first=False, **overrides):
-        """A [TaskNeuronConv2D][keras_taskneurons.TaskNeuronConv2D] with the factory's formula and defaults."""
+        """A ``TaskNeuronConv2D`` with the factory\'s formula and defaults."""
         return self._conv(TaskNeuronConv2D, filters, kernel_size, first, overrides)
 
     def conv3d(self, filters, kernel_size, first=False, **overrides):
-        """A [TaskNeuronConv3D][keras_taskneurons.TaskNeuronConv3D] with the factory's formula and defaults."""
+        """A ``TaskNeuronConv3D`` with the factory\'s formula and defaults."""
         return self._conv(TaskNeuronConv3D, filters, kernel_size, first, overrides)
 
     def conv1d_transpose(self, filters, kernel_size, first=False, **overrides):
-        """A [TaskNeuronConv1DTranspose][keras_taskneurons.TaskNeuronConv1DTranspose] with the factory's formula."""
+        """A ``TaskNeuronConv1DTranspose`` with the factory\'s formula and defaults."""
         return self._conv(TaskNeuronConv1DTranspose, filters, kernel_size, first, overrides)
 
     def conv2d_transpose(self, filters, kernel_size, first=False, **overrides):
-        """A [TaskNeuronConv2DTranspose][keras_taskneurons.TaskNeuronConv2DTranspose] with the factory's formula."""
+        """A ``TaskNeuronConv2DTranspose`` with the factory\'s formula and defaults."""
         return self._conv(TaskNeuronConv2DTranspose, filters, kernel_size, first, overrides)
 
     def conv3d_transpose(self, filters, kernel_size, first=False, **overrides):
-        """A [TaskNeuronConv3DTranspose][keras_taskneurons.TaskNeuronConv3DTranspose] with the factory's formula."""
+        """A ``TaskNeuronConv3DTranspose`` with the factory\'s formula and defaults."""
         return self._conv(TaskNeuronConv3DTranspose, filters, kernel_size, first, overrides)
 
     def __repr__(self):
