@@ -135,7 +135,7 @@ def test_standardize_is_deprecated_and_maps_to_a_scaling():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the default warns about nothing
         VectorizedSymbolicRegressor(random_state=0, population_size=50, generations=1).fit(X, y)
-    with pytest.raises(ValueError, match="scaling='zscore'"):
+    with pytest.raises(ValueError, match="'scaling' parameter .* Got 'zscore'"):
         VectorizedSymbolicRegressor(scaling="zscore").fit(X, y)
 
 

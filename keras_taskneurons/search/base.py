@@ -24,9 +24,6 @@ from keras_taskneurons.layers import layer_factory
 from keras_taskneurons.search.fitness import (
     BAD_FITNESS,
     MAX_STACKED_VALUES,
-    feature_sum,
-    linear_scaling,
-    scaled_error,
 )
 from keras_taskneurons.search import candidates as candidates_module
 from keras_taskneurons.search import evolution
@@ -34,7 +31,7 @@ from keras_taskneurons.search import front as front_module
 from keras_taskneurons.search import interactions as interaction_check
 from keras_taskneurons.search import separable
 from keras_taskneurons.search.checks import ParameterChecks
-from keras_taskneurons.search.front import validation_loss
+from keras_taskneurons.search.objectives import OBJECTIVES
 from keras_taskneurons.search.refinement import (
     expands,
     meaningless,
@@ -43,17 +40,15 @@ from keras_taskneurons.search.refinement import (
 )
 
 DEFAULT_FUNCTION_SET = ("add", "sub", "mul", "sin", "cos", "exp")
-
-DEFAULT_MAX_COMPLEXITY = 30
-"""Largest ``Formula.complexity`` on the front (PySR's ``maxsize`` is 30 too).
-Without a cap the front of a search with six functions reached complexity
-400 on raw tabular data (yacht: 419 chosen), and those nests made poor
-bases: the README recipe's test MSE was 3-5x Dense's there
-(``benchmarks/tabular_recipe.py``)."""
 """The paper's polynomial base functions (+, −, ×) plus sin, cos and exp,
 which the paper names as further base functions: with them the search
 recovers periodic and bell-shaped targets exactly instead of approximating
-them by long polynomials (see ``benchmarks/search.py``)."""
+them by long polynomials."""
+
+DEFAULT_MAX_COMPLEXITY = 30
+"""Largest ``Formula.complexity`` on the front (PySR's ``maxsize`` is 30 too):
+without a cap, nests of hundreds of nodes reach the front on raw tabular
+data, and they make poor bases."""
 
 def _program_to_formula(program):
     """Convert a gplearn program (prefix list) to a [Formula][keras_taskneurons.Formula]."""
@@ -231,25 +226,21 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         self.n_search_samples_ = len(rows)
         evolve, held_out = self._validation_split(rows, rng)
         train = (U[evolve], t_std[evolve], weights[evolve])
-        validation = (U[held_out], t_std[held_out], weights[held_out])
-        # The unit's model needs what the linear basis sees too.
-        self._unit_rows = ((U[evolve], Z[evolve], *train[1:]),
-                           (U[held_out], Z[held_out], *validation[1:]))
-        try:
-            hall, candidates = self._evolve(train, seed)
-            self.program_, self.evolved_formula_, self.evolved_fitness_ = (
-                self._best_convertible(candidates)
-            )
-            self._choose(self._pareto_front(hall, train, validation), train, validation)
-            self._keep_linear_unless_beaten()
-        finally:
-            del self._unit_rows  # an estimator does not carry its training rows
+        objective = self._objective(U, Z, t_std, weights, evolve, held_out)
+        hall, candidates = self._evolve(objective, train, seed)
+        self.program_, self.evolved_formula_, self.evolved_fitness_ = (
+            self._best_convertible(candidates)
+        )
+        self._choose(self._pareto_front(objective, hall, train), objective, train)
+        self.equations_, self.linear_loss_ = objective.against_linear(
+            self.equations_, self.model_selection)
+        self.formula_, self.fitness_ = self.equations_.best.formula, self.equations_.best.fitness
         self._final_scaling(U, Z, t_std, weights)
         self._check_interactions(Z, U, t_std, weights, evolve, held_out, rng)
         if self.verbose:
             print("\n".join(["Pareto front (loss on held-out rows; > marks the chosen formula):"]
                             + self.equations_.table()), flush=True)
-            if self.fitness == "separable":
+            if self.linear_loss_ is not None:
                 scores = (f"held-out 1-R² {self.equations_.best.loss:.5f}, x alone "
                           f"{self.linear_loss_:.5f}")
             elif self.fitness_ > self.evolved_fitness_:  # say why the chosen one scores worse
@@ -264,91 +255,34 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
                 flush=True,
             )
 
-    def _evolve(self, train, seed):
+    def _objective(self, U, Z, t_std, weights, evolve, held_out):
+        """The ``fitness`` parameter as an object holding the rows it scores
+        on (``objectives``): the evolution rows and the held-out rows."""
+        kind = OBJECTIVES[self.fitness]
+        return kind(*(kind.rows(U, Z, t_std, weights, part) for part in (evolve, held_out)))
+
+    def _evolve(self, objective, train, seed):
         """Step 3 (``evolve()``): the
         hall of fame and each generation's best; sets ``run_details_`` and
         ``n_generations_``."""
-        fitness = None
-        if self.fitness == "separable":
-            _, Z, targets, weights = self._unit_rows[0]
-            fitness = separable.SeparableFitness(Z, targets, weights)
-        hall, candidates, self.run_details_ = evolution.evolve(self, train, seed, fitness)
+        hall, candidates, self.run_details_ = evolution.evolve(
+            self, train, seed, objective.evolution_fitness())
         self.n_generations_ = len(self.run_details_["generation"])
         return hall, candidates
 
-    def _choose(self, front, train, validation):
-        """Step 4: ``equations_`` and the chosen ``formula_``, ``fitness_``."""
-        if front is not None:
-            self.equations_ = front
-            self.formula_, self.fitness_ = front.best.formula, front.best.fitness
-            return
-        # Nothing on the front makes sense: the best ever, refined.
-        formula, score = self.evolved_formula_, self.evolved_fitness_
-        if self.refine:
-            formula, score = refine(formula, *train, score)
-        loss, score = self._losses(formula, train, validation, score)
-        self.equations_ = front_module.ParetoFront(
-            [front_module.Equation(formula.complexity, loss, 0.0, formula, score)],
-            0, self.model_selection,
-        )
-        self.formula_, self.fitness_ = formula, score
-
-    def _losses(self, formula, train, validation, fitness=None):
-        """``(held-out loss, fitness)`` of ``formula`` under ``fitness``:
-        the model of a layer's unit (``"separable"``), or the paper's
-        ``a·Σ f + b`` (``"shared"``; ``fitness`` when given, not recomputed)."""
-        if self.fitness == "separable":
-            fit_rows, held_rows = self._unit_rows
-            return (separable.held_out_loss(formula, fit_rows, held_rows),
-                    separable.in_sample_loss(formula, fit_rows))
-        if fitness is None:
-            fitness = scaled_error(feature_sum(formula, train[0]), *train[1:])
-        return validation_loss(formula, train, validation), fitness
-
-    def _keep_linear_unless_beaten(self):
-        """Never worse than linear: with ``fitness="separable"`` the chosen
-        formula must beat ``x`` alone on the held-out rows (``linear_loss_``;
-        ``beats_linear()``); else the
-        front's ``x`` is chosen, with a warning naming both losses."""
-        self.linear_loss_ = None
-        if self.fitness != "separable":
-            return
-        self.linear_loss_ = separable.held_out_loss(separable.LINEAR, *self._unit_rows)
-        chosen = self.equations_.best
-        gain, t = (0.0, 0.0) if chosen.formula == separable.LINEAR else separable.linear_gain(
-            chosen.formula, *self._unit_rows)
-        if separable.clears_linear(gain, t, self.linear_loss_):
-            return
-        others = [e for e in self.equations_ if e.formula != separable.LINEAR]
-        change = (f"cuts x's loss by {100 * gain:.1f} %" if gain >= 0 else
-                  f"leaves {1 - gain:.3g} times x's loss")  # gain = 1 - loss / x's loss
-        best = (f"the front's choice, {chosen.formula.format(4)}, leaves {chosen.loss:.4g} of "
-                f"the variance held out, x alone {self.linear_loss_:.4g}; cross-validated it "
-                f"{change} ({t:.2f} standard errors)"
-                if chosen.formula != separable.LINEAR else
-                f"the front's lowest-loss formula, "
-                f"{min(others, key=lambda e: e.loss).formula.format(4)}, leaves "
-                f"{min(e.loss for e in others):.4g} of the variance held out, x alone "
-                f"{self.linear_loss_:.4g}" if others else
-                f"none leaves less of the variance than x alone, {self.linear_loss_:.4g}")
-        warnings.warn(
-            f"No formula beats the linear neuron: {best} (a formula must cut it by "
-            f"{100 * separable.MIN_LINEAR_GAIN:g} %, by {separable.MIN_LINEAR_T:g} "
-            f"standard errors, cross-validated on the search's rows, and by "
-            f"{separable.MIN_LINEAR_CUT:g} of the variance). The chosen formula is x: "
-            "its layers are linear neurons on the search's map.",
-            UserWarning, stacklevel=4,
-        )
-        position = next((i for i, e in enumerate(self.equations_)
-                         if e.formula == separable.LINEAR), None)
-        equations = list(self.equations_)
-        if position is None:  # x on the front, as its simplest equation
-            equations.insert(0, front_module.Equation(
-                1, self.linear_loss_, 0.0, separable.LINEAR,
-                separable.in_sample_loss(separable.LINEAR, self._unit_rows[0])))
-            position = 0
-        self.equations_ = front_module.ParetoFront(equations, position, self.model_selection)
-        self.formula_, self.fitness_ = equations[position].formula, equations[position].fitness
+    def _choose(self, front, objective, train):
+        """Step 4: ``equations_`` (``None``: nothing on the front makes
+        sense, so the best ever, refined)."""
+        if front is None:
+            formula, score = self.evolved_formula_, self.evolved_fitness_
+            if self.refine:
+                formula, score = refine(formula, *train, score)
+            loss, score = objective.losses(formula, score)
+            front = front_module.ParetoFront(
+                [front_module.Equation(formula.complexity, loss, 0.0, formula, score)],
+                0, self.model_selection,
+            )
+        self.equations_ = front
 
     def _final_scaling(self, U, Z, t_std, weights):
         """Step 5: the fitness's model fitted on every sample, on the
@@ -357,14 +291,9 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         ``(features, outputs)`` for ``_features()``; ``coef_`` and
         ``intercept_`` are the chosen equation's (``_public_coef()``)."""
         self._equation_scalings = []
+        model = OBJECTIVES[self.fitness]
         for equation in self.equations_:
-            if self.fitness == "separable":
-                columns = separable.design(equation.formula, U, Z)
-                solution = separable.fit_design(columns, t_std, weights)
-                W, b = solution[:-1], solution[-1]
-            else:
-                a, b = linear_scaling(feature_sum(equation.formula, U), t_std, weights)
-                W = a[None, :]
+            W, b = model.fit_model(equation.formula, U, Z, t_std, weights)
             self._equation_scalings.append((W * self.y_scale_, b * self.y_scale_ + self.y_mean_))
         W, self.intercept_ = self._equation_scalings[self.equations_.chosen]
         self.coef_ = self._public_coef(W.T)
@@ -374,7 +303,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         scale ``a`` per output ``(outputs,)`` for ``fitness="shared"``, the
         weights of the unit's columns ``(outputs, features)`` for
         ``"separable"``."""
-        return coef[:, 0] if self.fitness == "shared" else coef
+        return OBJECTIVES[self.fitness].public_coef(coef)
 
     def _check_interactions(self, Z, U, t_std, weights, fit_rows, held_rows, rng):
         """Step 6 (``interactions``): the
@@ -402,7 +331,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         order = rng.permutation(len(rows))  # a prefix of either is random
         return rows[order[count:]], rows[order[:count]]
 
-    def _pareto_front(self, hall, train, validation):
+    def _pareto_front(self, objective, hall, train):
         """Refine, check and score the candidates (see
         ``front``); ``None`` when none is left.
 
@@ -444,7 +373,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
                         or meaningless(variant, train[0]) is not None):
                     continue
                 seen.add(str(variant))
-                loss, score = self._losses(variant, train, validation)
+                loss, score = objective.losses(variant)
                 scored.append((variant, loss, score))
         return front_module.build(scored, self.model_selection)
 
@@ -488,11 +417,8 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
         ``"separable"``: the columns of a first layer's unit, ``[z, g_1(u),
         …, g_K(u)]`` (``design()``
         without its constant); ``"shared"``: ``Σ_i f(u_i)``, one column."""
-        U = self.input_map_.bounded(X)
-        if self.fitness == "separable":
-            Z = self.input_map_.standardized(X, bounded=True)
-            return separable.design(formula, U, Z)[:, :-1]
-        return feature_sum(formula, U)[:, None]
+        return OBJECTIVES[self.fitness].columns(
+            formula, self.input_map_.bounded(X), self.input_map_.standardized(X, bounded=True))
 
     def _scores(self, X, index=None):
         position = self._equation_index(index)  # checks that the estimator is fitted

@@ -8,13 +8,20 @@
 import math
 import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    RealNotInt,
+    StrOptions,
+)
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from keras_taskneurons import primitives as prim
 from keras_taskneurons.input_map import SCALINGS
-from keras_taskneurons.search import separable
+from keras_taskneurons.search.objectives import OBJECTIVES
 from keras_taskneurons.search.front import MODEL_SELECTIONS
 
 def _column_list(indices, shown=10):
@@ -23,117 +30,79 @@ def _column_list(indices, shown=10):
     return text + (f" and {len(indices) - shown} more" if len(indices) > shown else "")
 
 
-def _check_number(name, value, low, high, integer=False, low_open=False):
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    if ok:
-        ok = (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bound = "(" if low_open else "["
-        raise ValueError(
-            f"{name} must be {'an integer' if integer else 'a number'} in "
-            f"{bound}{low}, {high}]; got {name}={value!r}."
-        )
+def _pair(value, kind):
+    """Whether ``value`` is a ``(low, high)`` pair of ``kind`` with low <= high."""
+    return (
+        isinstance(value, (tuple, list)) and len(value) == 2
+        and all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
+        and all(math.isfinite(v) for v in value) and value[0] <= value[1]
+    )
 
 
+_PROBABILITIES = ("p_crossover", "p_subtree_mutation", "p_hoist_mutation", "p_point_mutation")
+_UNIT = Interval(Real, 0, 1, closed="both")
 
 
 class ParameterChecks:
-    """Validation of the estimators' parameters and inputs."""
+    """Validation of the estimators' parameters and inputs: scikit-learn's
+    declarative ``_parameter_constraints`` (checked by ``_validate_params``),
+    then the few that tie parameters together or need the primitives' table."""
+
+    _parameter_constraints = {
+        "population_size": [Interval(Integral, 2, 10**7, closed="both")],
+        "generations": [Interval(Integral, 1, 10**6, closed="both")],
+        "function_set": ["array-like"],
+        "const_range": [tuple, list, None],
+        "parsimony_coefficient": [Interval(Real, 0, 1e6, closed="both"), StrOptions({"auto"})],
+        "init_depth": [tuple, list],
+        "tournament_size": [Interval(Integral, 1, None, closed="left")],
+        **{name: [_UNIT] for name in _PROBABILITIES},
+        "p_point_replace": [_UNIT],
+        "stopping_criteria": [_UNIT],
+        "max_samples": [Interval(Integral, 2, 10**12, closed="both"),
+                        Interval(RealNotInt, 0, 1, closed="right"), StrOptions({"auto"})],
+        "validation_fraction": [Interval(Real, 0, 0.9, closed="both")],
+        "model_selection": [StrOptions(set(MODEL_SELECTIONS))],
+        "max_complexity": [Interval(Integral, 1, 10**6, closed="both"), None],
+        "refine": ["boolean"],
+        "scaling": [StrOptions(set(SCALINGS))],
+        "fitness": [StrOptions(set(OBJECTIVES))],
+        "standardize": ["boolean", StrOptions({"deprecated"})],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": [Interval(Integral, 0, 100, closed="both")],
+    }
 
     # -- validation -------------------------------------------------------------
     def _validate_parameters(self):
-        _check_number("population_size", self.population_size, 2, 10**7, True)
-        _check_number("generations", self.generations, 1, 10**6, True)
-        _check_number(
-            "tournament_size", self.tournament_size, 1, self.population_size, True
-        )
-        if isinstance(self.function_set, str) or not self.function_set:
-            raise ValueError(
-                "function_set must be a non-empty list of primitive names, "
-                f"got function_set={self.function_set!r}."
-            )
+        self._validate_params()
+        if not len(self.function_set):
+            self._invalid("function_set", "a non-empty list of primitive names",
+                          self.function_set)
         for name in self.function_set:
             prim.get_primitive(name)
-        if self.const_range is not None:
-            if (
-                not isinstance(self.const_range, (tuple, list))
-                or len(self.const_range) != 2
-                or not all(
-                    isinstance(v, numbers.Real) and math.isfinite(v)
-                    for v in self.const_range
-                )
-                or self.const_range[0] > self.const_range[1]
-            ):
-                raise ValueError(
-                    "const_range must be None or a (low, high) pair of finite "
-                    f"numbers, got const_range={self.const_range!r}."
-                )
-        if self.parsimony_coefficient != "auto":
-            _check_number(
-                "parsimony_coefficient", self.parsimony_coefficient, 0, 1e6
-            )
-        if (
-            not isinstance(self.init_depth, (tuple, list))
-            or len(self.init_depth) != 2
-            or not all(
-                isinstance(v, numbers.Integral) and not isinstance(v, bool)
-                for v in self.init_depth
-            )
-            or not 1 <= self.init_depth[0] <= self.init_depth[1] <= 16
-        ):
-            raise ValueError(
-                "init_depth must be a (min, max) pair of integers with "
-                f"1 <= min <= max <= 16, got init_depth={self.init_depth!r}."
-            )
-        probabilities = {
-            name: getattr(self, name)
-            for name in (
-                "p_crossover", "p_subtree_mutation", "p_hoist_mutation",
-                "p_point_mutation",
-            )
-        }
-        for name, value in probabilities.items():
-            _check_number(name, value, 0, 1)
-        if sum(probabilities.values()) > 1:
-            raise ValueError(
-                "p_crossover + p_subtree_mutation + p_hoist_mutation + "
-                f"p_point_mutation must be at most 1, got "
-                f"{sum(probabilities.values())!r}."
-            )
-        _check_number("p_point_replace", self.p_point_replace, 0, 1)
-        _check_number("stopping_criteria", self.stopping_criteria, 0, 1)
-        if self.max_samples != "auto":
-            if isinstance(self.max_samples, numbers.Integral):
-                _check_number("max_samples", self.max_samples, 2, 10**12, True)
-            else:
-                _check_number("max_samples", self.max_samples, 0, 1, low_open=True)
-        _check_number("validation_fraction", self.validation_fraction, 0, 0.9)
-        if self.model_selection not in MODEL_SELECTIONS:
-            raise ValueError(
-                f"model_selection must be one of {MODEL_SELECTIONS}, got "
-                f"model_selection={self.model_selection!r}."
-            )
-        if self.max_complexity is not None:
-            _check_number("max_complexity", self.max_complexity, 1, 10**6, True)
-        if not isinstance(self.refine, (bool, np.bool_)):
-            raise ValueError(f"refine must be True or False, got refine={self.refine!r}.")
-        if self.scaling not in SCALINGS:
-            raise ValueError(
-                f"scaling must be one of {SCALINGS}, got scaling={self.scaling!r}."
-            )
-        if not (isinstance(self.fitness, str) and self.fitness in separable.FITNESSES):
-            raise ValueError(
-                f"fitness must be one of {separable.FITNESSES}, got fitness={self.fitness!r}."
-            )
-        if not (isinstance(self.standardize, str) and self.standardize == "deprecated") and (
-            not isinstance(self.standardize, (bool, np.bool_))
-        ):
-            raise ValueError(
-                "standardize (deprecated: use scaling) must be True or False, got "
-                f"standardize={self.standardize!r}."
-            )
-        _check_number("verbose", self.verbose, 0, 100, True)
+        if self.const_range is not None and not _pair(self.const_range, numbers.Real):
+            self._invalid("const_range", "None or a (low, high) pair of finite numbers",
+                          self.const_range)
+        if not (_pair(self.init_depth, numbers.Integral) and 1 <= self.init_depth[0]
+                and self.init_depth[1] <= 16):
+            self._invalid("init_depth", "a (min, max) pair of integers with "
+                          "1 <= min <= max <= 16", self.init_depth)
+        if self.tournament_size > self.population_size:
+            self._invalid("tournament_size",
+                          f"at most population_size={self.population_size}",
+                          self.tournament_size)
+        total = sum(getattr(self, name) for name in _PROBABILITIES)
+        if total > 1:
+            raise InvalidParameterError(
+                f"The parameters {', '.join(map(repr, _PROBABILITIES))} of "
+                f"{type(self).__name__} must sum to at most 1. Got {total!r} instead.")
+
+    def _invalid(self, name, expected, value):
+        """A bad parameter, said as scikit-learn's own checks say it."""
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {type(self).__name__} must be {expected}. "
+            f"Got {value!r} instead.")
 
     def _validate_inputs(self, X, y, sample_weight):
         self._reject_non_numeric_columns(X)

@@ -31,10 +31,6 @@ import numpy as np
 
 from keras_taskneurons.formula import Formula
 
-FITNESSES = ("separable", "shared")
-"""``"separable"``: the model a layer's unit computes (this module);
-``"shared"``: the paper's ``a·Σ_i f(x_i) + b``."""
-
 RIDGE = 1e-3
 """Ridge penalty on columns scaled to unit root mean square."""
 
