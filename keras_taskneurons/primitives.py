@@ -82,6 +82,13 @@ of equal size, the one built from polynomial operations is then the simpler:
 term with the sine's phase.
 """
 
+NESTED_COMPLEXITY = 4
+"""Complexity of such a call inside another one (``sin(cos(x))``,
+``exp(sin(x))``): a composition of transcendental functions is harder to
+read and cite than a product or a sum of them, and a nest of them imitates
+simpler forms closely (``cos(cos(x) + 0.23)`` for ``x*sin(x)``), so the front
+weighs it as PySR's ``nested_constraints`` discourage it."""
+
 
 # --- protection thresholds -------------------------------------------------
 

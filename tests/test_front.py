@@ -232,7 +232,20 @@ def test_refinement_frees_arguments_and_drops_constants_that_do_not_help():
 def test_seeds_use_only_the_function_set():
     assert [str(f) for f in candidates.seeds(("sin",))] == ["x", "sin(x)"]
     texts = [str(f) for f in candidates.seeds(("add", "mul", "exp"))]
-    assert texts == ["x", "x**2", "x**3", "exp(x)", "exp(x**2 + 0.5*x)"]
+    assert texts == ["x", "x**2", "x**3", "exp(x)", "x*exp(x)", "exp(x**2 + 0.5*x)",
+                     "x*exp(x**2 + 0.5*x)"]
+    # the function weighted by its input needs mul only
+    assert [str(f) for f in candidates.seeds(("mul", "sin"))] == [
+        "x", "x**2", "x**3", "sin(x)", "x*sin(x)"]
+
+
+def test_a_nested_transcendental_call_counts_more():
+    """cos(cos(x) + 0.23) imitates x*sin(x) closely; nested, it is as
+    complex as the product (9), so the front keeps the more accurate one."""
+    assert Formula("sin(x)").complexity == 3
+    assert Formula("exp(sin(x))").complexity == 7
+    assert Formula("cos(cos(x) + 0.2259)").complexity == Formula(
+        "x*sin(1.155*x - 0.00957)").complexity == 9
 
 
 def test_sparse_combinations_join_bases_of_different_formulas():

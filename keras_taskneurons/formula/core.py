@@ -128,8 +128,9 @@ class Formula:
     @property
     def complexity(self):
         """Nodes, a call of a non-polynomial function counting
-        ``TRANSCENDENTAL_COMPLEXITY``: what
-        the search's Pareto front (``equations_``) ranks by."""
+        ``TRANSCENDENTAL_COMPLEXITY`` (2), inside another such call
+        ``NESTED_COMPLEXITY`` (4): what the search's Pareto front
+        (``equations_``) ranks by."""
         return trees.complexity(self._tree)
 
     @property

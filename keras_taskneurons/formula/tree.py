@@ -176,11 +176,19 @@ def size(tree):
 
 
 def complexity(tree):
-    """Nodes, each call weighted by its primitive's ``complexity``."""
-    return sum(
-        1 if is_leaf(node) else prim.PRIMITIVES[node[0]].complexity
-        for node in walk(tree)
-    )
+    """Nodes, each call weighted by its primitive's ``complexity``, and a
+    non-polynomial call inside another one by ``NESTED_COMPLEXITY``."""
+    total, stack = 0, [(tree, False)]
+    while stack:
+        node, inside = stack.pop()
+        if is_leaf(node):
+            total += 1
+            continue
+        weight = prim.PRIMITIVES[node[0]].complexity
+        transcendental = weight > 1
+        total += prim.NESTED_COMPLEXITY if transcendental and inside else weight
+        stack.extend((arg, inside or transcendental) for arg in node[1:])
+    return total
 
 
 def depth(tree):

@@ -7,7 +7,8 @@ tuning a frequency: left alone it returns look-alikes such as
 
 * **seeds**, built from the function set only: ``x``, ``x**2`` and ``x**3``
   when ``mul`` is allowed, and for every unary function ``f`` in the set
-  ``f(x)`` and, when ``add`` and ``mul`` are allowed, ``f(x**2 + 0.5*x)``;
+  ``f(x)`` and ``x*f(x)`` (with ``mul``) and, when ``add`` and ``mul`` are
+  allowed, ``f(x**2 + 0.5*x)`` and ``x*f(x**2 + 0.5*x)``;
   refinement then frees and tunes their arguments (``sin(1.155*x)``,
   ``exp(-0.333*x**2)``);
 * **sparse combinations**: every basis function found in the hall's front
@@ -61,8 +62,11 @@ def seeds(function_set):
         if primitive.arity != 1 or name == "neg" or prim.power_exponent(name):
             continue
         texts.append(f"{name}(x)")
+        if "mul" in allowed:  # the function weighted by its input: x*sin(x)
+            texts.append(f"x*{name}(x)")
         if {"add", "mul"} <= allowed:
             texts.append(f"{name}(x**2 + 0.5*x)")
+            texts.append(f"x*{name}(x**2 + 0.5*x)")
     return [Formula(text) for text in texts]
 
 
