@@ -190,7 +190,10 @@ def test_terms_that_cancel_value_by_value_are_meaningless_whatever_the_column_su
     X = np.hstack([half, -half])
     formula = Formula("1000000*x - 1000000*sin(x) + x**2")
     assert "cancel" in meaningless(formula, X)
-    assert meaningless(Formula("x - sin(x) + x**2"), X) is None
+    # without the large coefficients nothing cancels, but on |x| < 0.05 the
+    # sine is its argument: a look-alike of x + x**2
+    assert "linear range" in meaningless(Formula("x - sin(x) + x**2"), X)
+    assert meaningless(Formula("x - x**3 + x**2"), X) is None
 
 
 def test_bases_that_oscillate_or_only_mark_outliers_are_meaningless():
@@ -332,3 +335,18 @@ def test_when_nothing_on_the_front_makes_sense_the_best_ever_is_kept(monkeypatch
     assert reg.equations_.best.formula == reg.formula_
     assert reg.fitness_ <= reg.evolved_fitness_ + 1e-12  # refined from the best ever
     assert "x" in repr(reg.equations_)
+
+
+@pytest.mark.parametrize("look_alike, call", [
+    ("cos(-0.000247*x + 0.000577*x**2 + 1.57)", "cos("),     # x**2 to first order
+    ("sin(0.02492*x - 0.05976*x**2 + 0.07211)", "sin("),     # its argument
+    ("x*sin(-5.093e-06*x + 0.0003831*x**2 - 0.0002866)", "sin("),  # x**3 - x in disguise
+    ("abs(x + 3)", "abs("),                                   # one-signed: affine
+])
+def test_a_call_in_its_linear_range_keeps_a_formula_off_the_front(look_alike, call):
+    X = np.random.default_rng(0).uniform(-1.73, 1.73, (500, 20))
+    reason = meaningless(Formula(look_alike), X)
+    assert reason is not None and call in reason and "linear range" in reason
+    for exact in ("x**2", "sin(1.72*x)", "exp(-1.33*x**2)", "abs(x)", "tanh(2.3*x)",
+                  "x*exp(-0.04*x - 1.32*x**2)", "cos(2.7*sin(0.838*x))"):
+        assert meaningless(Formula(exact), X) is None, exact

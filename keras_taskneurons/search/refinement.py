@@ -8,6 +8,7 @@ expands into terms, so a layer can be built on it.
 import numpy as np
 from scipy import optimize
 
+from keras_taskneurons import primitives as prim
 from keras_taskneurons.formula import Formula, apply_primitive
 from keras_taskneurons.formula import tree as trees
 from keras_taskneurons.search.fitness import (
@@ -301,12 +302,44 @@ def cancellation(columns, coefficients):
     return largest / total if total > 0 else np.inf
 
 
+LINEAR_RANGE = 1e-4
+"""A call of a non-polynomial function is used in its linear range when an
+affine map of its argument reproduces it on the data to ``1 − R²`` below
+this (``cos(1.57 + 0.0006*x**2)`` is ``-0.0006*x**2`` to first order,
+``sin(0.02*x - 0.06*x**2)`` is its argument): the formula is then a
+look-alike of a simpler one, with more nodes and no more expressive power."""
+
+
+def linear_range_call(formula, X):
+    """The first call of ``formula`` used in its linear range on ``X``
+    (``LINEAR_RANGE``), as a string, or ``None``."""
+    x = np.asarray(X, dtype=np.float64).ravel()
+    for node in trees.walk(formula.tree):
+        if (trees.is_leaf(node) or len(node) != 2
+                or prim.PRIMITIVES[node[0]].complexity <= 1):
+            continue
+        with np.errstate(all="ignore"):
+            argument = np.broadcast_to(trees.evaluate(node[1], x, "numpy"), x.shape)
+            value = np.broadcast_to(trees.evaluate(node, x, "numpy"), x.shape)
+            if not (np.all(np.isfinite(argument)) and np.all(np.isfinite(value))):
+                continue
+            spread = value.var()
+            if spread <= 0 or argument.var() <= 0 or np.unique(argument).size < 3:
+                continue  # any function of two values is affine in them: not a look-alike
+            slope = np.cov(argument, value, bias=True)[0, 1] / argument.var()
+            residual = value - value.mean() - slope * (argument - argument.mean())
+        if residual.var() < LINEAR_RANGE * spread:
+            return trees.to_string(trees.round_constants(node, 4))
+    return None
+
+
 def meaningless(formula, X):
     """Why ``formula`` is numerically meaningless on ``X``, or ``None``.
 
     Meaningless: a basis function nearly constant on the data
-    (``NEAR_CONSTANT``), or terms that cancel
-    (``CANCELLATION_LIMIT``). Such formulas are kept off the front.
+    (``NEAR_CONSTANT``), a call used in its linear range
+    (``LINEAR_RANGE``), or terms that cancel (``CANCELLATION_LIMIT``).
+    Such formulas are kept off the front.
     """
     try:
         _, terms = formula.terms()
@@ -333,6 +366,9 @@ def meaningless(formula, X):
                 cancellation([v.ravel() for v in values], coefficients))
     if ratio > CANCELLATION_LIMIT:
         return f"its terms cancel (the largest varies {ratio:.3g} times as much as the sum)"
+    call = linear_range_call(formula, X)
+    if call is not None:
+        return f"{call} is used in its linear range on the data (its argument would do)"
     return None
 
 
