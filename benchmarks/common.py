@@ -45,6 +45,20 @@ def commit():
         return "unknown"
 
 
+def package_commit(commit_id):
+    """The last commit that changed the package at or before ``commit_id``
+    (what a result measured at ``commit_id`` measured), ``+changes`` kept."""
+    head, plus, rest = commit_id.partition("+")
+    try:
+        done = subprocess.run(["git", "log", "-1", "--format=%h", "--abbrev=12", head, "--",
+                               "keras_taskneurons"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return commit_id
+    found = done.stdout.strip()
+    return (found + plus + rest) if done.returncode == 0 and found else commit_id
+
+
 def header(title, argv):
     """Machine, versions, the package's commit, date and the exact command,
     for a results file."""

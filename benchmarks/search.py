@@ -304,7 +304,8 @@ def report(raw, methods, dims, targets, args, n):
                 best = max(runs, key=lambda r: (r["exact"], r["r2"]))
                 exact = f"{sum(r['exact'] for r in runs)}/{len(runs)}" if method != "gplearn" else "–"
                 name = f"VSR ({fitness})" if method == "VSR" else method
-                rows.append([d, target, name, exact, f"{sum(r['r2'] >= 0.99 for r in runs)}/{len(runs)}",
+                rows.append([d, target.replace("|", "\\|"), name, exact,
+                             f"{sum(r['r2'] >= 0.99 for r in runs)}/{len(runs)}",
                              f"{np.median([r['r2'] for r in runs]):.4f}",
                              f"{np.median([r['seconds'] for r in runs]):.1f}", f"`{best['shown']}`"])
     totals = []
@@ -318,7 +319,8 @@ def report(raw, methods, dims, targets, args, n):
         totals.append(f"- VSR ({fitness}): exact form on the four targets "
                       f"**{sum(r['exact'] for r in core)}/{len(core)}**; on the six more targets "
                       f"(d = 20) **{sum(r['exact'] for r in more)}/{len(more)}**")
-    commits = sorted({r.get("commit", "unknown") for r in raw if r["method"] == "VSR"})
+    commits = sorted({common.package_commit(r.get("commit", "unknown"))
+                      for r in raw if r["method"] == "VSR"})
     reference_note = (
         f" VSR 0.1: the package before the Pareto front (`{args.reference}`), same settings."
         if args.reference else "")
@@ -327,13 +329,15 @@ def report(raw, methods, dims, targets, args, n):
         f"Synthetic shared targets, n = {n} training and {n} held-out samples, x ~ U[-2, 2], "
         "noise 1% of the signal's std (10 % where the target says so). Exact form and R² ≥ 0.99 "
         "as defined in `benchmarks/search.py` (under the separable fitness as the unit uses the "
-        "formula: a weight on x and on each basis, `Σ_k a_k·g_k + c·x + b`). VSR: default settings (population 1000, 20 generations, "
+        "formula: a weight on x and on each basis, `Σ_k a_k·g_k + c·x + b`). VSR: default "
+        "settings (population 1000, 20 generations, "
         "add/sub/mul/sin/cos/exp, plus tanh or abs for the targets that need them; Pareto front "
         "with model_selection=\"best\"). gplearn: "
         "`SymbolicRegressor` on the unstacked data, same population and generations, "
         "add/sub/mul/sin/cos (gplearn has no exp), default parsimony; its programs are in "
         "d variables, so the exact-form count does not apply." + reference_note,
-        f"The VSR cases ran at commit(s) {', '.join(commits)}.",
+        f"The VSR cases ran with the package as of commit(s) {', '.join(commits)} (the "
+        "last commit that changed `keras_taskneurons/` before each case).",
         "",
         *totals,
         "",
