@@ -324,11 +324,13 @@ def linear_range_call(formula, X):
             if not (np.all(np.isfinite(argument)) and np.all(np.isfinite(value))):
                 continue
             spread = value.var()
-            if spread <= 0 or argument.var() <= 0 or np.unique(argument).size < 3:
-                continue  # any function of two values is affine in them: not a look-alike
+            if spread <= 0 or argument.var() <= 0:
+                continue
             slope = np.cov(argument, value, bias=True)[0, 1] / argument.var()
             residual = value - value.mean() - slope * (argument - argument.mean())
-        if residual.var() < LINEAR_RANGE * spread:
+        # Any function of two values is affine in them: not a look-alike (the
+        # distinct values are counted only for a call that looks linear).
+        if residual.var() < LINEAR_RANGE * spread and np.unique(argument).size >= 3:
             return trees.to_string(trees.round_constants(node, 4))
     return None
 
