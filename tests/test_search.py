@@ -132,6 +132,30 @@ def test_same_seed_same_formula_whatever_n_jobs():
     assert one.run_details_["best_fitness"] == two.run_details_["best_fitness"]
 
 
+def test_the_search_runs_with_one_blas_thread(monkeypatch):
+    """Small matrices thousands of times: BLAS threads cost more than they
+    save, so the fit limits them to one (and restores them afterwards)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from keras_taskneurons.search import evolution
+
+    def blas_threads():
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    seen, evolve = [], evolution.evolve
+
+    def recording(*args, **kwargs):
+        seen.append(blas_threads())
+        return evolve(*args, **kwargs)
+
+    monkeypatch.setattr(evolution, "evolve", recording)
+    X, y = shared_target(lambda x: x**2, n=100)
+    with threadpool_limits(limits=2, user_api="blas"):
+        VectorizedSymbolicRegressor(random_state=0, population_size=50, generations=2).fit(X, y)
+        assert blas_threads() == {2}
+    assert seen == [{1}]
+
+
 def test_global_random_state_is_untouched():
     X, y = shared_target(lambda x: x**2, n=100)
     np.random.seed(12345)
