@@ -11,7 +11,11 @@ import inspect
 import re
 import textwrap
 
+from keras_taskneurons.layers.options import LAYER_OPTIONS
+
 ARGUMENTS = {
+    # The options every layer shares: their one line lives in LAYER_OPTIONS.
+    **{name: (option.kind, option.doc) for name, option in LAYER_OPTIONS.items()},
     # The formula and its bases.
     "formula": (
         "Formula or str",
@@ -23,51 +27,6 @@ ARGUMENTS = {
         "``\"terms\"`` (a weight per input and basis, one matmul), ``\"constants\"`` (every "
         "constant inside a basis trainable per input and unit, the paper's Fig. 1) or "
         "``\"input_constants\"`` (those constants trainable per input, shared by the units).",
-    ),
-    "linear_basis": (
-        "bool",
-        "Whether the layer holds the basis ``x`` even when the formula lacks it, so that it "
-        "starts as its Keras twin.",
-    ),
-    "basis_scale": (
-        "float or str",
-        "Positive factor on every basis but ``x``: how fast the other bases train relative "
-        "to the linear one. ``\"coefficients\"`` uses each basis's coefficient in the "
-        "formula, relative to the largest.",
-    ),
-    "normalize_bases": (
-        "bool or str",
-        "How each basis but ``x`` is sized before ``basis_scale``: ``True``, divided by its "
-        "largest magnitude on ``basis_domain``; ``\"spread\"``, by its standard deviation on "
-        "values standing for the layer's input; ``False``, not at all.",
-    ),
-    "input_map": (
-        "InputMap, dict or None",
-        "The map from the layer's input to the values the formula was searched on (the "
-        "search's ``input_map_``, or its config); set on the first layer of a network, "
-        "``None`` elsewhere.",
-    ),
-    "basis_range": (
-        "str or None",
-        "How the bases but ``x`` are kept in ``basis_domain``: ``\"clip\"``, ``\"running\"`` "
-        "(running statistics of the layer's input mapped onto the domain, then clipped), "
-        "``None`` (not at all) or ``\"auto\"`` (``\"clip\"`` with an input map, else "
-        "``\"running\"``).",
-    ),
-    "basis_domain": (
-        "tuple of 2 floats or None",
-        "``(low, high)``, the range the formula was searched on; ``None``: the input map's "
-        "domain, else ``(-1, 1)``.",
-    ),
-    "basis_initializer": (
-        "str or Initializer",
-        "Initializer of every basis block but ``x``'s (zeros: the layer starts as its Keras "
-        "twin).",
-    ),
-    "interaction_rank": (
-        "int",
-        "Rank ``r`` of the interaction term, products of two projections of the input added "
-        "to every unit (zero at the start); 0: none.",
     ),
     "bases": (
         "list of str or None",
@@ -105,18 +64,10 @@ ARGUMENTS = {
     "groups": ("int", "Positive integer dividing the input channels and ``filters``: grouped convolution."),
     "activation": ("str, callable or None", "Activation function; ``None``: the identity."),
     "recurrent_activation": ("str, callable or None", "Activation of the recurrent gates."),
-    "use_bias": ("bool", "Whether the layer uses a bias vector."),
-    "kernel_initializer": ("str or Initializer", "Initializer of the kernel's ``x`` block."),
     "recurrent_initializer": ("str or Initializer", "Initializer of the recurrent kernel's ``x`` block."),
-    "bias_initializer": ("str or Initializer", "Initializer of the bias vector."),
     "unit_forget_bias": ("bool", "Add 1 to the forget gate's bias at initialization (as Keras's LSTM)."),
-    "kernel_regularizer": ("str, Regularizer or None", "Regularizer applied to the kernel."),
     "recurrent_regularizer": ("str, Regularizer or None", "Regularizer applied to the recurrent kernel."),
-    "bias_regularizer": ("str, Regularizer or None", "Regularizer applied to the bias vector."),
-    "activity_regularizer": ("str, Regularizer or None", "Regularizer applied to the output."),
-    "kernel_constraint": ("str, Constraint or None", "Constraint applied to the kernel."),
     "recurrent_constraint": ("str, Constraint or None", "Constraint applied to the recurrent kernel."),
-    "bias_constraint": ("str, Constraint or None", "Constraint applied to the bias vector."),
     "reset_after": ("bool", "GRU convention: apply the reset gate after the matrix "
                     "multiplication (Keras's default)."),
     "return_sequences": ("bool", "Return every step's output, not only the last."),

@@ -34,7 +34,6 @@ the formula was searched on, default ``[-1, 1]``), as ``basis_range`` says:
 - ``None``: ``u`` itself (unbounded).
 """
 
-import math
 import numbers
 
 import keras
@@ -43,9 +42,17 @@ from keras import ops
 
 from keras_taskneurons.formula import Formula, as_formula
 from keras_taskneurons.columns import domain_sample
-from keras_taskneurons.input_map import InputMap, _domain_pair
 from keras_taskneurons.layers.handoff import HandOffMixin
-from keras_taskneurons.layers.interaction import InteractionMixin, check_interaction_rank
+from keras_taskneurons.layers.interaction import InteractionMixin
+from keras_taskneurons.layers.options import (  # noqa: F401  (imported from here too)
+    BASIS_RANGES,
+    DEFAULT_BASIS_DOMAIN,
+    LAYER_OPTIONS,
+    NORMALIZATIONS,
+    check_options,
+    is_positive_number,
+    reseeded,
+)
 from keras_taskneurons.layers.ranges import (  # noqa: F401  (imported from here too)
     LINEAR,
     RUNNING_MOMENTUM,
@@ -56,12 +63,6 @@ from keras_taskneurons.layers.ranges import (  # noqa: F401  (imported from here
 )
 
 LOW_PRECISION = ("float16", "bfloat16")
-
-DEFAULT_BASIS_DOMAIN = (-1.0, 1.0)
-"""Default ``basis_domain``: the range formulas are searched on with the
-default (min-max) scaling."""
-
-BASIS_RANGES = ("auto", "clip", "running", None)
 
 BEFORE_START_AS_DENSE = {
     "linear_basis": False, "basis_scale": 1.0, "normalize_bases": False,
@@ -101,8 +102,6 @@ def check_format_version(kind, version, bases):
         )
 
 
-NORMALIZATIONS = (True, False, "spread")
-
 SPREAD_FLOOR = 1e-12
 """A basis whose spread over a column's sample is at most this fraction of
 its largest magnitude there is constant on that column: it keeps factor
@@ -117,16 +116,6 @@ def scaled(features, multiplier, axis=-1):
     return features if multiplier == 1.0 else ops.multiply(features, multiplier)
 
 
-def _reseeded(initializer, draw):
-    """``initializer`` for its ``draw``-th block: a seeded initializer gives
-    the same values at every call, so each later block gets its seed plus
-    ``draw`` (distinct blocks, still reproducible)."""
-    seed = getattr(initializer, "seed", None)
-    if draw == 0 or isinstance(seed, bool) or not isinstance(seed, int):
-        return initializer
-    return type(initializer).from_config({**initializer.get_config(), "seed": seed + draw})
-
-
 def check_positive_int(name, value):
     """Refuse ``value`` unless it is a positive int (numpy ints too)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
@@ -137,109 +126,43 @@ def check_positive_int(name, value):
     return int(value)
 
 
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise TypeError(
-            f"Received an invalid value for `{name}`, expected a bool. "
-            f"Received: {name}={value!r}"
-        )
-
-
-def _is_positive_number(value):
-    """A finite positive Python or numpy number (not a bool)."""
-    return (
-        not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real)
-        and math.isfinite(value) and value > 0
-    )
-
-
 class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.Layer):
     """Base class of the task-neuron layers: formula, bases, factors,
     features, kernel blocks and config. Not a layer to use by itself."""
 
-    def __init__(self, formula, *, use_bias=True, linear_basis=True, basis_scale=0.1,
-                 normalize_bases=True, input_map=None, basis_range="auto",
-                 basis_domain=None, kernel_initializer="glorot_uniform",
-                 basis_initializer="zeros", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, interaction_rank=0, bases=None, parametric=False,
-                 format_version=None, **kwargs):
-        """Validate and store the basis and weight options; derive the bases.
+    def __init__(self, formula, *, bases=None, parametric=False, format_version=None,
+                 **kwargs):
+        """Check and store the ``LAYER_OPTIONS`` among ``kwargs`` (the
+        rest goes to Keras's ``Layer``); derive the bases.
 
         ``bases`` (what ``get_config()`` stores under ``"bases"``) must be
         the formula's own expansion, so that ``cls(**layer.get_config())``
         works and a tampered config is refused. With ``parametric``, bases
         with constants inside go to ``self._parametric_bases`` (the dense
         layer's ``"constants"`` parameterization); the others are the
-        kernel's blocks, ``self._matmul_bases``. ``interaction_rank``: the
-        rank of the interaction term (``interaction``;
-        0: none), whose weights the layer builds with ``_build_interaction``.
-        ``format_version`` (a config's): see ``FORMAT_VERSION``.
+        kernel's blocks, ``self._matmul_bases``. ``format_version`` (a
+        config's): see ``FORMAT_VERSION``.
         """
         check_format_version(type(self).__name__, format_version, bases)
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        given_bases = bases
-        for name, value in (("use_bias", use_bias), ("linear_basis", linear_basis)):
-            _check_bool(name, value)
-        if not isinstance(normalize_bases, (bool, str)):
-            raise TypeError(
-                "Received an invalid value for `normalize_bases`, expected a bool or "
-                f"'spread'. Received: normalize_bases={normalize_bases!r:.100}")
-        if normalize_bases not in NORMALIZATIONS:
-            raise ValueError(
-                "Received an invalid value for `normalize_bases`, expected True (by "
-                "the largest magnitude), 'spread' (by the spread on the search's rows) "
-                f"or False. Received: normalize_bases={normalize_bases!r:.100}"
-            )
-        if basis_scale != "coefficients" and not _is_positive_number(basis_scale):
-            raise ValueError(
-                "Received an invalid value for `basis_scale`, expected a "
-                "positive number or 'coefficients'. Received: "
-                f"basis_scale={basis_scale!r}"
-            )
-        if not (basis_range is None
-                or (isinstance(basis_range, str) and basis_range in BASIS_RANGES)):
-            raise ValueError(
-                "Received an invalid value for `basis_range`, expected one of "
-                f"{BASIS_RANGES}. Received: basis_range={basis_range!r}"
-            )
-        self.input_map = None if input_map is None else InputMap.from_config(input_map)
-        if basis_domain is None:  # the map's domain, else [-1, 1]
-            basis_domain = DEFAULT_BASIS_DOMAIN if self.input_map is None else self.input_map.domain
-        try:
-            basis_domain = _domain_pair(basis_domain)
-        except ValueError:
-            raise ValueError(
-                "Received an invalid value for `basis_domain`, expected a (low, high) "
-                f"pair of finite numbers, low < high. Received: basis_domain={basis_domain!r:.200}"
-            ) from None
-        if basis_range == "auto":  # the search's map: its bases exactly; else adapt
-            basis_range = "clip" if self.input_map is not None else "running"
+        options = check_options({name: kwargs.pop(name) for name in LAYER_OPTIONS
+                                 if name in kwargs})
+        super().__init__(activity_regularizer=options.pop("activity_regularizer"), **kwargs)
+        for name, value in options.items():
+            setattr(self, name, value)
+        if self.basis_domain is None:  # the map's domain, else [-1, 1]
+            self.basis_domain = (DEFAULT_BASIS_DOMAIN if self.input_map is None
+                                 else self.input_map.domain)
+        if self.basis_range == "auto":  # the search's map: its bases exactly; else adapt
+            self.basis_range = "clip" if self.input_map is not None else "running"
         self.formula = as_formula(formula)
-        self.use_bias = use_bias
-        self.linear_basis = linear_basis
-        self.basis_scale = (
-            basis_scale if basis_scale == "coefficients" else float(basis_scale)
-        )
-        self.normalize_bases = normalize_bases
-        self.basis_range = basis_range
-        self.basis_domain = basis_domain
-        self.interaction_rank = check_interaction_rank(interaction_rank)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.basis_initializer = keras.initializers.get(basis_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
+        given_bases = bases
 
         constant, terms = self.formula.terms()
         self.formula_constant = constant
         bases = [basis for _, basis in terms]
         largest = max(abs(c) for c, _ in terms)
         self._coefficients = {str(b): abs(c) / largest for c, b in terms}
-        if linear_basis and LINEAR not in bases:
+        if self.linear_basis and LINEAR not in bases:
             bases.insert(0, LINEAR)
         if parametric:
             self._matmul_bases = [b for b in bases if not b.constants]
@@ -406,7 +329,7 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
         blocks, draws = [], {}
         for basis in self._matmul_bases:
             initializer = linear if basis == LINEAR else other
-            blocks.append(_reseeded(initializer, draws.get(id(initializer), 0))(
+            blocks.append(reseeded(initializer, draws.get(id(initializer), 0))(
                 block_shape, dtype=dtype))
             draws[id(initializer)] = draws.get(id(initializer), 0) + 1
         return blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=axis)
@@ -414,26 +337,13 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
     # -- config ----------------------------------------------------------------------
 
     def _basis_config(self):
+        """The formula, its bases and every ``LAYER_OPTIONS`` entry."""
         return {
             "format_version": FORMAT_VERSION,
             "formula": str(self.formula),
             "bases": [str(basis) for basis in self.bases],
-            "use_bias": self.use_bias,
-            "linear_basis": self.linear_basis,
-            "basis_scale": self.basis_scale,
-            "normalize_bases": self.normalize_bases,
-            "input_map": None if self.input_map is None else self.input_map.get_config(),
-            "basis_range": self.basis_range,
-            "basis_domain": list(self.basis_domain),
-            "interaction_rank": self.interaction_rank,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "basis_initializer": keras.initializers.serialize(self.basis_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
-            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+            **{name: option.config(getattr(self, name))
+               for name, option in LAYER_OPTIONS.items()},
         }
 
     @classmethod
@@ -459,7 +369,7 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
         # 0.2's basis_clip=c: the bases saw the input clipped to [-c, c].
         if "basis_range" not in config:
             clip = config.pop("basis_clip", None)
-            if clip is not None and not _is_positive_number(clip):
+            if clip is not None and not is_positive_number(clip):
                 raise ValueError(
                     f"The config of a {kind} layer holds an invalid basis_clip. "
                     f"Received: basis_clip={clip!r:.100}"

@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
+from keras_taskneurons.layers.options import check_bool
 
 
 class TaskNeuronRNNCellBase(BasisLayer):
@@ -17,30 +18,19 @@ class TaskNeuronRNNCellBase(BasisLayer):
     GATES = 1
 
     def __init__(self, units, *, formula, activation="tanh", recurrent_activation=None,
-                 use_bias=True, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
-                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
-                 linear_basis=True, basis_scale=0.1, normalize_bases=True, input_map=None,
-                 basis_range="auto", basis_domain=None, basis_initializer="zeros",
-                 interaction_rank=0, bases=None, **kwargs):
+                 recurrent_initializer="orthogonal", recurrent_regularizer=None,
+                 recurrent_constraint=None, bases=None, **kwargs):
+        """``kwargs``: the ``LAYER_OPTIONS`` and Keras's ``Layer`` arguments."""
         units = check_positive_int("units", units)
+        basis_range = kwargs.get("basis_range", "auto")
         if basis_range == "running":
             raise ValueError(
                 f"{type(self).__name__} takes basis_range 'clip' or None: running "
                 "statistics would be updated inside the time loop. Give the first "
                 "layer the search's input map instead. Received: basis_range='running'"
             )
-        super().__init__(
-            formula, use_bias=use_bias, linear_basis=linear_basis,
-            basis_scale=basis_scale, normalize_bases=normalize_bases, input_map=input_map,
-            basis_range="clip" if basis_range == "auto" else basis_range,
-            basis_domain=basis_domain, kernel_initializer=kernel_initializer,
-            basis_initializer=basis_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-            interaction_rank=interaction_rank, bases=bases, **kwargs,
-        )
+        kwargs["basis_range"] = "clip" if basis_range == "auto" else basis_range
+        super().__init__(formula, bases=bases, **kwargs)
         self.units = units
         self.activation = keras.activations.get(activation)
         self.recurrent_activation = keras.activations.get(recurrent_activation)
@@ -211,12 +201,7 @@ class TaskNeuronLSTMCell(TaskNeuronRNNCellBase):
                  normalize_bases=True, input_map=None, basis_range="auto", basis_domain=None,
                  basis_initializer="zeros", interaction_rank=0, bases=None, **kwargs):
         arguments = _cell_arguments(locals())
-        forget = arguments.pop("unit_forget_bias")
-        if not isinstance(forget, bool):
-            raise TypeError(
-                "Received an invalid value for `unit_forget_bias`, expected a bool. "
-                f"Received: unit_forget_bias={forget!r}"
-            )
+        forget = check_bool("unit_forget_bias", arguments.pop("unit_forget_bias"))
         super().__init__(units, **arguments)
         self.unit_forget_bias = forget
 

@@ -46,40 +46,10 @@ class TaskNeuronConv(LoraMixin, BasisLayer):
     ``TaskNeuronConv1D``, ``TaskNeuronConv2D`` and ``TaskNeuronConv3D``; see
     [TaskNeuronConv2D][keras_taskneurons.TaskNeuronConv2D])."""
 
-    def __init__(
-        self,
-        rank,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        data_format=None,
-        dilation_rate=1,
-        groups=1,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        *,
-        formula,
-        linear_basis=True,
-        basis_scale=0.1,
-        normalize_bases=True,
-        input_map=None,
-        basis_range="auto",
-        basis_domain=None,
-        basis_initializer="zeros",
-        interaction_rank=0,
-        bases=None,
-        lora_rank=None,
-        lora_alpha=None,
-        **kwargs,
-    ):
+    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid",
+                 data_format=None, dilation_rate=1, groups=1, activation=None, *, formula,
+                 bases=None, lora_rank=None, lora_alpha=None, **kwargs):
+        """``kwargs``: the ``LAYER_OPTIONS`` and Keras's ``Layer`` arguments."""
         filters = check_positive_int("filters", filters)
         groups = check_positive_int("groups", groups)
         if filters % groups:
@@ -108,21 +78,11 @@ class TaskNeuronConv(LoraMixin, BasisLayer):
                 "`strides > 1` is not compatible with `dilation_rate > 1`. Received: "
                 f"strides={strides}, dilation_rate={dilation_rate}"
             )
-        super().__init__(
-            formula, use_bias=use_bias, linear_basis=linear_basis,
-            basis_scale=basis_scale, normalize_bases=normalize_bases,
-            input_map=input_map, basis_range=basis_range, basis_domain=basis_domain,
-            kernel_initializer=kernel_initializer,
-            basis_initializer=basis_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-            interaction_rank=interaction_rank, bases=bases, **kwargs,
-        )
+        super().__init__(formula, bases=bases, **kwargs)
         if self.interaction_rank and groups > 1:
             raise ValueError(
                 "`interaction_rank` needs groups=1: its projections mix every input "
-                f"channel. Received: interaction_rank={interaction_rank}, groups={groups}"
+                f"channel. Received: interaction_rank={self.interaction_rank}, groups={groups}"
             )
         self._init_lora(lora_rank, lora_alpha)
         self.rank = rank

@@ -7,6 +7,7 @@ from keras_taskneurons.layers import readout
 from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int, scaled
 from keras_taskneurons.layers.lora import LoraMixin
+from keras_taskneurons.layers.options import passed_on
 from keras_taskneurons.layers.quantization import Int8Mixin
 
 PARAMETERIZATIONS = ("terms", "constants", "input_constants")
@@ -85,8 +86,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     ``"clip"`` with an input map and ``"running"`` without one. In a layer
     holding the map with ``"clip"``, ``x`` too sees ``z`` clipped to the
     search's domain (in ``z``'s units; the search's rows pass unchanged), so
-    the network is bounded on rows far outside the range the search saw
-    (skillcraft1 has test rows 1,000 standard deviations out); elsewhere
+    the network is bounded on rows far outside the range the search saw; elsewhere
     ``x`` is never clipped, so a hidden layer extrapolates like ``Dense``.
 
     With ``parameterization="constants"`` (the paper's Fig. 1, general form),
@@ -128,59 +128,8 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     configs (no version, no bases) still load.
 
     Args:
-        units: Positive integer, dimensionality of the output space.
-        formula: A [Formula][keras_taskneurons.Formula] or a formula string in
-            ``x`` (for example ``"0.3*x**2 - 0.7*x + 0.1"``).
-        activation: Activation function (name or callable). ``None`` means
-            the identity.
-        use_bias: Whether the layer uses a bias vector.
-        parameterization: ``"terms"``, ``"constants"`` or
+        parameterization (str): ``"terms"``, ``"constants"`` or
             ``"input_constants"``, see above.
-        linear_basis: Whether the layer holds the basis ``x`` even when the
-            formula lacks it (start as Dense).
-        basis_scale: Positive factor on every basis but ``x``: how fast the
-            other bases train relative to the linear one. ``"coefficients"``
-            uses each basis's coefficient in the formula, relative to the
-            largest.
-        normalize_bases: How each basis but ``x`` is sized before
-            ``basis_scale``: ``True``, divided by its largest magnitude on
-            ``basis_domain``; ``"spread"``, by its standard deviation over
-            values standing for the layer's input (in a layer holding the
-            search's map, each input's own: the map's sketch of the search's
-            rows, one factor per input and basis, so every basis varies as
-            much as the standardized ``x``; else a normal law over
-            ``basis_domain``); ``False``, not at all.
-        input_map: ``None`` or an ``InputMap`` (or its config dict): the
-            map from the layer's input to the values the formula was
-            searched on (see above).
-        basis_range: ``"auto"``, ``"clip"``, ``"running"`` or ``None``: how
-            the bases but ``x`` are kept in ``basis_domain`` (see above).
-        basis_domain: ``(low, high)``, the range the formula was searched
-            on; ``None``: the input map's domain, else ``(-1, 1)``.
-        kernel_initializer: Initializer for the ``x`` block of the kernel.
-        basis_initializer: Initializer for every other basis block (and the
-            outer kernels of the ``"constants"`` parameterization).
-        bias_initializer: Initializer for the bias vector.
-        kernel_regularizer: Regularizer applied to the kernels.
-        bias_regularizer: Regularizer applied to the bias vector.
-        activity_regularizer: Regularizer applied to the output.
-        kernel_constraint: Constraint applied to the kernels.
-        bias_constraint: Constraint applied to the bias vector.
-        interaction_rank: Non-negative integer: the rank ``r`` of the
-            interaction term ``m sum_{k<r} (U_k z + a_k)(V_k z + b_k)``
-            added to every unit (products of two projections of the input,
-            which a separable formula cannot form; zero at the start, see
-            ``interaction``). 0: none.
-        lora_rank: ``None`` or a positive integer: the layer builds with
-            LoRA enabled at that rank (``enable_lora``, as Keras's
-            ``Dense``: the kernel frozen, a low-rank update trained).
-        lora_alpha: The LoRA update's scale is ``lora_alpha / lora_rank``.
-        bases: ``None`` or the formula's bases as strings in kernel order
-            (what ``get_config()`` stores, so that
-            ``TaskNeuronDense(**layer.get_config())`` works); refused when
-            they are not the formula's own.
-        **kwargs: Base layer keyword arguments, such as ``name`` and
-            ``dtype``.
 
     Input shape:
         N-D tensor with shape ``(batch_size, ..., input_dim)``, ``N >= 2``.
@@ -234,18 +183,8 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
                 f"one of {PARAMETERIZATIONS}. Received: "
                 f"parameterization={parameterization!r}"
             )
-        super().__init__(
-            formula, use_bias=use_bias, linear_basis=linear_basis,
-            basis_scale=basis_scale, normalize_bases=normalize_bases,
-            input_map=input_map, basis_range=basis_range, basis_domain=basis_domain,
-            kernel_initializer=kernel_initializer,
-            basis_initializer=basis_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-            interaction_rank=interaction_rank, bases=bases,
-            parametric=parameterization == "constants", **kwargs,
-        )
+        super().__init__(formula, bases=bases, parametric=parameterization == "constants",
+                         **passed_on(locals()), **kwargs)
         self.units = units
         self.parameterization = parameterization
         self.activation = keras.activations.get(activation)

@@ -10,6 +10,7 @@ from keras import ops
 from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.basis import BasisLayer
 from keras_taskneurons.layers.lora import LoraMixin
+from keras_taskneurons.layers.options import passed_on
 from keras_taskneurons.layers.quantization import Int8Mixin
 
 _EQUATION = re.compile(r"(\.\.\.)?([a-zA-Z]+),([a-zA-Z]+)->(\.\.\.)?([a-zA-Z]+)")
@@ -161,16 +162,8 @@ class TaskNeuronEinsumDense(Int8Mixin, LoraMixin, BasisLayer):
                  basis_domain=None, basis_initializer="zeros", interaction_rank=0,
                  bases=None, **kwargs):
         _check_equation(equation)
-        super().__init__(
-            formula, use_bias=bool(bias_axes), linear_basis=linear_basis,
-            basis_scale=basis_scale, normalize_bases=normalize_bases,
-            input_map=input_map, basis_range=basis_range, basis_domain=basis_domain,
-            kernel_initializer=kernel_initializer, basis_initializer=basis_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-            interaction_rank=interaction_rank, bases=bases, **kwargs,
-        )
+        super().__init__(formula, bases=bases, use_bias=bool(bias_axes),
+                         **passed_on(locals()), **kwargs)
         self.equation = equation
         self.partial_output_shape = (
             (int(output_shape),) if isinstance(output_shape, (int, np.integer))

@@ -25,22 +25,13 @@ layer still starts as the plain layer, and the gradient reaches ``V`` first
 The weights are float32 under mixed precision, like the kernels.
 """
 
-import numpy as np
 from keras import ops
+
+from keras_taskneurons.layers.options import reseeded
 
 
 DEFAULT_INTERACTION_SCALE = 0.1
 """``m`` when ``basis_scale="coefficients"`` (the default ``basis_scale``)."""
-
-
-def check_interaction_rank(value):
-    """Refuse ``value`` unless it is a non-negative int (numpy ints too)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(
-            "Received an invalid value for `interaction_rank`, expected a "
-            f"non-negative integer. Received: interaction_rank={value!r}"
-        )
-    return int(value)
 
 
 class InteractionMixin:
@@ -61,9 +52,7 @@ class InteractionMixin:
         block_shape = tuple(block_shape)
 
         def initialize(shape, dtype=None):
-            from keras_taskneurons.layers.basis import _reseeded
-
-            blocks = [_reseeded(initializer, k)(block_shape, dtype=dtype) for k in range(rank)]
+            blocks = [reseeded(initializer, k)(block_shape, dtype=dtype) for k in range(rank)]
             blocks += [ops.zeros(block_shape, dtype=dtype)] * rank
             return ops.concatenate(blocks, axis=kernel_axis)
 

@@ -30,6 +30,7 @@ from keras_taskneurons.layers.cells import (  # noqa: F401  (the cells are impor
 )
 from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.handoff import HandOffMixin
+from keras_taskneurons.layers.options import LAYER_OPTIONS
 
 RNN_ARGUMENTS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
 """The arguments of ``keras.layers.RNN`` the layers take."""
@@ -48,7 +49,8 @@ class TaskNeuronRNNBase(HandOffMixin, keras.layers.RNN):
         if "format_version" in kwargs:  # the cell's config, merged into the layer's
             arguments["format_version"] = kwargs.pop("format_version")
         rnn = {name: arguments.pop(name) for name in RNN_ARGUMENTS}
-        activity_regularizer = arguments.pop("activity_regularizer")
+        activity_regularizer = LAYER_OPTIONS["activity_regularizer"].check(
+            arguments.pop("activity_regularizer"))
         units = arguments.pop("units")
         cell = self.CELL(
             units, **arguments, dtype=kwargs.get("dtype"),
