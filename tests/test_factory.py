@@ -1,0 +1,52 @@
+"""layer_factory: layers of one formula, their defaults and overrides."""
+
+
+import pytest
+
+from keras_taskneurons import Formula, TaskNeuronDense, layer_factory
+
+# Together these use every primitive of the table.
+FORMULAS = [
+    "0.3*x**2 - 0.7*x + 0.1",
+    "x**3 - x",
+    "sin(1.3*x + 0.2) + cos(x)",
+    "div(x, x + 2) + log(x) + sqrt(x) + inv(x)",
+    "exp(-x**2) + tanh(0.5*x) + abs(x) - neg(x)",
+    "0.01*x**9 + x**8 - x**7 + x**6 + x**5 + x**4",
+    "exp(-0.5*x**2)*x + log(0.5*x + 1)",
+]
+PARAMETERIZATIONS = ["terms", "constants", "input_constants"]
+CONFIGS = [
+    dict(formula=f, parameterization=p, activation="tanh")
+    for f in FORMULAS
+    for p in PARAMETERIZATIONS
+]
+
+
+def test_factory_builds_registered_layers_with_overrides():
+    make = layer_factory("x**2 - x", activation="relu", parameterization="constants")
+    layer = make(16)
+    assert type(layer) is TaskNeuronDense
+    assert layer.units == 16 and layer.formula == Formula("x**2 - x")
+    assert layer.get_config()["activation"] == "relu"
+    assert make(4, activation="sigmoid").get_config()["activation"] == "sigmoid"
+    assert "x**2 - x" in repr(make)
+
+
+def test_factory_does_not_use_up_a_layer_name():
+    make = layer_factory("x**2 - x")
+    assert make(3).name == "task_neuron_dense"
+    with pytest.raises(TypeError, match="`name`"):
+        layer_factory("x**2", name="shared")
+
+
+def test_factory_validates_its_defaults_eagerly():
+    with pytest.raises(ValueError, match="parameterization='bogus'"):
+        layer_factory("x**2", parameterization="bogus")
+    with pytest.raises(TypeError, match="units"):
+        layer_factory("x**2", units=3)
+    with pytest.raises(ValueError, match="unknown name 'y'"):
+        layer_factory("x + y")
+
+
+# --- arguments ---------------------------------------------------------------------
