@@ -48,10 +48,10 @@ def _blocks(layer):
     """Per basis, the variables holding its weights and constants."""
     d = layer.input_dim
     blocks = {}
-    for k, basis in enumerate(layer._matmul_bases):
+    for k, basis in enumerate(layer.matmul_bases):
         constants = layer.input_constants[k] or []
         blocks[str(basis)] = ("kernel", k, d, list(constants))
-    for t, basis in enumerate(layer._parametric_bases):
+    for t, basis in enumerate(layer.parametric_bases):
         blocks[str(basis)] = ("term", t, d, list(layer.term_constants[t]))
     return blocks
 

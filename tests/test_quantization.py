@@ -87,7 +87,7 @@ def test_each_basis_block_gets_its_own_scale():
     reference = to_numpy(layer(x))
     layer.quantize("int8")
     assert tuple(layer.kernel_scale.shape) == (2, 1, 5)
-    dequantized = to_numpy(layer._kernel_value("float32"))
+    dequantized = to_numpy(layer.kernel_value("float32"))
     for rows in (slice(0, 8), slice(8, 16)):  # each block to half a step of its own scale
         step = np.abs(kernel[rows]).max() / 127
         np.testing.assert_allclose(dequantized[rows], kernel[rows], atol=0.5 * step + 1e-7)

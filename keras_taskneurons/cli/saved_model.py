@@ -153,7 +153,7 @@ def command_inspect(args):
         if layer.name in shares:
             print(f"    share of the output on {args.data}: "
                   + ", ".join(f"{basis} {share:.3f}" for basis, share in shares[layer.name].items()))
-        if layer is layers[0] and not layer._parametric_bases:
+        if layer is layers[0] and not layer.parametric_bases:
             named = names is not None and len(names) == layer.input_dim
             print("    on average over its units, each input goes through (x: its value):")
             for i, function in enumerate(layer.average_functions()[:INSPECT_INPUTS]):

@@ -203,6 +203,25 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
         return tuple(self._matmul_bases + self._parametric_bases)
 
     @property
+    def matmul_bases(self):
+        """The bases whose features go through the kernel, in block order."""
+        return tuple(self._matmul_bases)
+
+    @property
+    def parametric_bases(self):
+        """The bases with trainable inner constants per input and unit
+        (``parameterization="constants"``), each with its own kernel."""
+        return tuple(self._parametric_bases)
+
+    def kernel_value(self, dtype="float32"):
+        """The kernel the layer computes with, as a tensor of ``dtype``
+        (LoRA's update merged, an int8 kernel dequantized)."""
+        return self._kernel_value(dtype)
+
+    def _kernel_value(self, dtype):
+        return ops.cast(self.kernel, dtype)
+
+    @property
     def multipliers(self):
         """The fixed factor ``m_k`` of each basis, in kernel order: a number,
         or (``normalize_bases="spread"`` in a layer holding an input map

@@ -13,7 +13,7 @@ from keras_taskneurons.layers.conv_transpose import (
 )
 from keras_taskneurons.layers.dense import TaskNeuronDense
 from keras_taskneurons.layers.einsum import TaskNeuronEinsumDense
-from keras_taskneurons.layers.handoff import HIDDEN
+from keras_taskneurons.layers.handoff import mark_hidden
 from keras_taskneurons.layers.recurrent import TaskNeuronGRU, TaskNeuronLSTM, TaskNeuronSimpleRNN
 
 KINDS = {
@@ -131,9 +131,7 @@ class TaskNeuronLayerFactory:
     def _mark(self, layer, first):
         """Leave the hand-off mark on a layer built without the map the
         factory holds (see ``handoff``)."""
-        if self.input_map is not None and not first:
-            layer._hand_off = HIDDEN
-        return layer
+        return mark_hidden(layer) if self.input_map is not None and not first else layer
 
     def __call__(self, units, first=False, **overrides):
         """A [TaskNeuronDense][keras_taskneurons.TaskNeuronDense]; ``first=True`` for the layer that

@@ -25,6 +25,13 @@ HIDDEN = "hidden"
 search's map although it holds one."""
 
 
+def mark_hidden(layer):
+    """Mark ``layer`` as built for inside a network (by a factory holding a
+    map, without ``first=True``): reading the model's inputs is warned about."""
+    layer._hand_off = HIDDEN
+    return layer
+
+
 def _producer(tensor):
     """The operation that produced the Keras tensor ``tensor`` (``None``
     for anything else)."""

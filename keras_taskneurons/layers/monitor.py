@@ -10,6 +10,8 @@ to look at inside the step, so [BasisRangeMonitor][keras_taskneurons.BasisRangeM
 first epoch, and [basis_range_report][keras_taskneurons.basis_range_report] tells on any data.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -68,18 +70,14 @@ def basis_range_report(model, x, batch_size=256):
         raise ValueError(
             f"The model holds no task-neuron layer. Received: model={type(model).__name__}"
         )
-    for layer in layers.values():
-        layer._range_probe = []
-    try:
+    with contextlib.ExitStack() as probing:
+        probes = {name: probing.enter_context(layer.probing_range([]))
+                  for name, layer in layers.items()}
         if isinstance(x, np.ndarray) or hasattr(x, "shape"):
             for start in range(0, len(x), int(batch_size)):
                 model(x[start:start + int(batch_size)], training=False)
         else:
             model(x, training=False)
-        probes = {name: layer._range_probe for name, layer in layers.items()}
-    finally:
-        for layer in layers.values():
-            layer._range_probe = None
     return {
         name: float(sum(f * n for f, n in seen) / sum(n for _, n in seen))
         for name, seen in probes.items() if seen
@@ -119,7 +117,7 @@ class BasisRangeMonitor(keras.callbacks.Callback):
         for name, layer in _basis_layers(self.model).items():
             fraction = self.fractions.get(name)
             if fraction is not None:
-                layer._warn_range(fraction, self.threshold)
+                layer.warn_range(fraction, self.threshold)
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 0:

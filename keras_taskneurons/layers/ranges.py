@@ -5,6 +5,7 @@ most of it falls outside the domain. A mixin of
 ``BasisLayer`` (see its module
 docstring for the meaning of each range)."""
 
+import contextlib
 import warnings
 
 import keras
@@ -162,7 +163,7 @@ class InputRangeMixin:
         if self.basis_range is None:
             return u
         by_column = self._clips_by_column() and not state
-        low, high = self._basis_bounds() if not state else self.basis_domain
+        low, high = self.basis_bounds() if not state else self.basis_domain
         if self.basis_range == "running" and self.range_mean is not None:
             mean, variance = self._running_statistics(u, axis, training)
             shape = [1] * len(u.shape)
@@ -181,7 +182,30 @@ class InputRangeMixin:
             self._note_range(u, low, high)
         return ops.minimum(ops.maximum(u, low), high) if by_column else ops.clip(u, low, high)
 
-    def _basis_bounds(self):
+    @property
+    def range_probe(self):
+        """The list an open ``probing_range()`` fills, or ``None``."""
+        return self._range_probe
+
+    @contextlib.contextmanager
+    def probing_range(self, probe):
+        """While open, each inference call records ``(fraction of the
+        values outside the domain, number of values)`` in the list it
+        yields (``probe``, an empty list, as the layer holds it;
+        [basis_range_report][keras_taskneurons.basis_range_report] reads
+        it) instead of warning; ``probe=None`` pauses an outer probe."""
+        previous, self._range_probe = self._range_probe, probe
+        try:
+            yield self._range_probe  # Keras's attribute tracking may wrap the list
+        finally:
+            self._range_probe = previous
+
+    def record_input_range(self, x, axis=-1):
+        """Record in the open probe what the bases see of ``x`` (a recurrent
+        layer's whole sequence, outside its time loop)."""
+        self._inputs(x, axis, False)
+
+    def basis_bounds(self):
         """``(low, high)`` of what the bases see, for numpy: each input's own
         domain (arrays) in a layer that clips by column, else
         ``basis_domain``."""
@@ -193,7 +217,7 @@ class InputRangeMixin:
         """Whether the bases see each input clipped to its own domain (a
         layer holding a search's map with per-column domains, with
         ``basis_range="clip"``)."""
-        return self._clips_linear() and self.input_map.low is not None
+        return self.clips_linear() and self.input_map.low is not None
 
     def _outside_fraction(self, u, low, high):
         """The fraction of ``u`` outside ``(low, high)`` (numbers, or tensors
@@ -219,9 +243,9 @@ class InputRangeMixin:
             self._range_probe.append((fraction, int(np.prod(u.shape))))
             return
         self._range_checked = True
-        self._warn_range(fraction)
+        self.warn_range(fraction)
 
-    def _warn_range(self, fraction, threshold=SATURATION_WARNING):
+    def warn_range(self, fraction, threshold=SATURATION_WARNING):
         """Warn (once per layer) that ``fraction`` of the inputs fall
         outside the domain."""
         if fraction <= threshold or self._range_warned:
@@ -249,12 +273,12 @@ class InputRangeMixin:
         brought into the domain); ``training`` updates the running
         statistics."""
         z, u = self._map_input(x, axis)
-        if self._clips_linear():
+        if self.clips_linear():
             low, high = self.input_map.linear_domain()
             z = _clip_along(z, low, high, axis)
         return z, self._basis_input(u, axis, training)
 
-    def _clips_linear(self):
+    def clips_linear(self):
         """Whether ``x`` too sees its input clipped (to the map's
         ``linear_domain()``): in a
         layer holding the search's map with ``basis_range="clip"``."""

@@ -93,13 +93,13 @@ def _block_weights(layer):
 
     blocks, factors = [], layer.input_multipliers(d)
     if layer.kernel is not None:
-        kernel = ops.convert_to_numpy(layer._kernel_value("float32")).astype(np.float64)
-        for k, basis in enumerate(layer._matmul_bases):
+        kernel = ops.convert_to_numpy(layer.kernel_value("float32")).astype(np.float64)
+        for k, basis in enumerate(layer.matmul_bases):
             values = layer.input_constants[k]
             blocks.append((basis, factors[k], kernel[k * d:(k + 1) * d],
                            None if values is None else arrays(values)))
-    offset = len(layer._matmul_bases)
-    for index, basis in enumerate(layer._parametric_bases):
+    offset = len(layer.matmul_bases)
+    for index, basis in enumerate(layer.parametric_bases):
         weights = ops.convert_to_numpy(layer.term_kernels[index]).astype(np.float64)
         blocks.append((basis, factors[offset + index], weights.reshape(d, units),
                        arrays(layer.term_constants[index])))
@@ -147,7 +147,7 @@ def average_functions(layer):
     ``parameterization="constants"``, whose constants differ per unit."""
     _check_built(layer)
     _check_formulas(layer)
-    if layer._parametric_bases:
+    if layer.parametric_bases:
         raise ValueError(
             f"Layer {layer.name!r} (parameterization='constants') has constants per "
             "unit: the average of its functions is not one formula of their form. "
@@ -170,7 +170,7 @@ def seen_ranges(layer):
     _check_built(layer)
     _, other = input_maps(layer)
     low, high = (np.broadcast_to(np.asarray(v, np.float64), (layer.input_dim,))
-                 for v in layer._basis_bounds())
+                 for v in layer.basis_bounds())
     scale, shift = other[:, 0], other[:, 1]
     rows = _warp_rows(layer)
     if rows is not None:  # back through the warp to the standardized values
@@ -264,7 +264,7 @@ def contributions(layer, x, rows=4096):
     does)."""
     x = _check_data(layer, x)
     linear_maps, other_maps = input_maps(layer)
-    low, high = layer._basis_bounds()
+    low, high = layer.basis_bounds()
     terms = []
     for basis, multiplier, weights, constants in _block_weights(layer):
         maps = linear_maps if basis == LINEAR else other_maps
@@ -275,7 +275,7 @@ def contributions(layer, x, rows=4096):
                 v = _warped(layer, v)
             if basis != LINEAR and layer.basis_range is not None:
                 v = np.clip(v, low, high)
-            elif basis == LINEAR and layer._clips_linear():
+            elif basis == LINEAR and layer.clips_linear():
                 v = np.clip(v, *layer.input_map.linear_domain())
             if constants is None:
                 total[start:start + rows] = multiplier * basis.evaluate(v) @ weights
@@ -304,7 +304,7 @@ def interaction_contributions(layer, x):
         z = x * linear_maps[:, 0] + linear_maps[:, 1]
     else:  # bounded as the layer's term sees it (_interaction_input)
         z = np.clip(_warped(layer, x * other_maps[:, 0] + other_maps[:, 1]),
-                    *layer._basis_bounds())
+                    *layer.basis_bounds())
         if m is not None and m.u_mean is not None:  # in z's units
             z = (z - np.asarray(m.u_mean, np.float64)) / np.asarray(m.u_std, np.float64)
     kernel = ops.convert_to_numpy(layer.interaction_kernel).astype(np.float64)

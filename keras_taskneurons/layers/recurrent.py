@@ -62,19 +62,15 @@ class TaskNeuronRNNBase(HandOffMixin, keras.layers.RNN):
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         cell = self.cell
-        probe = cell._range_probe
-        if probe is None:
+        if cell.range_probe is None:
             return super().call(sequences, mask=mask, training=training,
                                 initial_state=initial_state)
         # basis_range_report: the input's values, every step at once (inside
         # the loop a backend may trace them: no value to read on JAX), not the state.
-        cell._inputs(sequences, -1, False)
-        cell._range_probe = None
-        try:
+        cell.record_input_range(sequences)
+        with cell.probing_range(None):
             return super().call(sequences, mask=mask, training=training,
                                 initial_state=initial_state)
-        finally:
-            cell._range_probe = probe
 
     @property
     def units(self):
