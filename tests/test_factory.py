@@ -49,4 +49,23 @@ def test_factory_validates_its_defaults_eagerly():
         layer_factory("x + y")
 
 
-# --- arguments ---------------------------------------------------------------------
+def test_making_a_factory_builds_no_layer_and_checks_its_defaults(monkeypatch):
+    from keras_taskneurons.layers.basis import BasisLayer
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a layer was built")
+
+    monkeypatch.setattr(BasisLayer, "__init__", refuse)
+    make = layer_factory("x**2", activation="relu", padding="same", basis_scale=0.5,
+                         first_layer={"interaction_rank": 1})
+    assert make.defaults["basis_scale"] == 0.5
+    for bad, error, message in [
+        (dict(activation="no_such_activation"), ValueError, "`activation`"),
+        (dict(data_format="channels_middle"), ValueError, "data_format='channels_middle'"),
+        (dict(basis_scale=-1), ValueError, "basis_scale=-1"),
+        (dict(kernel_initializer="no_such_initializer"), ValueError, "`kernel_initializer`"),
+    ]:
+        with pytest.raises(error, match=message):
+            layer_factory("x**2", **bad)
+    with pytest.raises(ValueError, match="interaction_rank=-1"):
+        layer_factory("x**2", first_layer={"interaction_rank": -1})

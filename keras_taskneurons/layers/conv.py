@@ -14,6 +14,7 @@ from keras import ops
 from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
 from keras_taskneurons.layers.lora import LoraMixin
+from keras_taskneurons.layers.options import invalid
 
 PADDINGS = ("valid", "same", "causal")
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -41,6 +42,23 @@ def _tuple(name, value, rank, minimum=1):
     return tuple(int(v) for v in values)
 
 
+def check_padding(value, allowed=PADDINGS):
+    """``value`` in lower case, refused unless it is one of ``allowed``."""
+    lowered = value.lower() if isinstance(value, str) else value
+    if lowered not in allowed:
+        raise invalid("padding", f"one of {allowed}", value)
+    return lowered
+
+
+def check_data_format(value):
+    """``value``, Keras's ``image_data_format()`` for ``None``; refused
+    unless it is one of ``DATA_FORMATS``."""
+    value = keras.config.image_data_format() if value is None else value
+    if value not in DATA_FORMATS:
+        raise invalid("data_format", f"one of {DATA_FORMATS}", value)
+    return value
+
+
 class TaskNeuronConv(LoraMixin, BasisLayer):
     """N-D convolution of task-based neurons (the base of
     ``TaskNeuronConv1D``, ``TaskNeuronConv2D`` and ``TaskNeuronConv3D``; see
@@ -60,19 +78,8 @@ class TaskNeuronConv(LoraMixin, BasisLayer):
         kernel_size = _tuple("kernel_size", kernel_size, rank)
         strides = _tuple("strides", strides, rank)
         dilation_rate = _tuple("dilation_rate", dilation_rate, rank)
-        paddings = self._paddings(rank)
-        lowered = padding.lower() if isinstance(padding, str) else padding
-        if lowered not in paddings:
-            raise ValueError(
-                f"Received an invalid value for `padding`, expected one of {paddings}. "
-                f"Received: padding={padding!r}"
-            )
-        data_format = keras.config.image_data_format() if data_format is None else data_format
-        if data_format not in DATA_FORMATS:
-            raise ValueError(
-                f"Received an invalid value for `data_format`, expected one of "
-                f"{DATA_FORMATS}. Received: data_format={data_format!r}"
-            )
+        lowered = check_padding(padding, self._paddings(rank))
+        data_format = check_data_format(data_format)
         if max(strides) > 1 and max(dilation_rate) > 1:
             raise ValueError(
                 "`strides > 1` is not compatible with `dilation_rate > 1`. Received: "

@@ -7,7 +7,7 @@ from keras_taskneurons.layers import readout
 from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.basis import BasisLayer, check_positive_int, scaled
 from keras_taskneurons.layers.lora import LoraMixin
-from keras_taskneurons.layers.options import passed_on
+from keras_taskneurons.layers.options import invalid, passed_on
 from keras_taskneurons.layers.quantization import Int8Mixin
 
 PARAMETERIZATIONS = ("terms", "constants", "input_constants")
@@ -25,6 +25,13 @@ def _rematerialized(function):
     itself)."""
     remat = getattr(keras, "remat", None)
     return function if remat is None else remat(function)
+
+
+def check_parameterization(value):
+    """Refuse ``value`` unless it is one of ``PARAMETERIZATIONS``."""
+    if not (isinstance(value, str) and value in PARAMETERIZATIONS):
+        raise invalid("parameterization", f"one of {PARAMETERIZATIONS}", value)
+    return value
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
@@ -177,12 +184,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
         **kwargs,
     ):
         units = check_positive_int("units", units)
-        if parameterization not in PARAMETERIZATIONS:
-            raise ValueError(
-                "Received an invalid value for `parameterization`, expected "
-                f"one of {PARAMETERIZATIONS}. Received: "
-                f"parameterization={parameterization!r}"
-            )
+        check_parameterization(parameterization)
         super().__init__(formula, bases=bases, parametric=parameterization == "constants",
                          **passed_on(locals()), **kwargs)
         self.units = units

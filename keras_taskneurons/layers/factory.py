@@ -3,38 +3,66 @@ convolutional and transposed-convolutional."""
 
 import inspect
 
+import keras
+
 from keras_taskneurons.formula import as_formula
 from keras_taskneurons.input_map import InputMap
-from keras_taskneurons.layers.conv import TaskNeuronConv1D, TaskNeuronConv2D, TaskNeuronConv3D
+from keras_taskneurons.layers.conv import (
+    TaskNeuronConv1D,
+    TaskNeuronConv2D,
+    TaskNeuronConv3D,
+    check_data_format,
+    check_padding,
+)
 from keras_taskneurons.layers.conv_transpose import (
     TaskNeuronConv1DTranspose,
     TaskNeuronConv2DTranspose,
     TaskNeuronConv3DTranspose,
 )
-from keras_taskneurons.layers.dense import TaskNeuronDense
+from keras_taskneurons.layers.dense import TaskNeuronDense, check_parameterization
 from keras_taskneurons.layers.einsum import TaskNeuronEinsumDense
 from keras_taskneurons.layers.handoff import mark_hidden
+from keras_taskneurons.layers.options import LAYER_OPTIONS, invalid
 from keras_taskneurons.layers.recurrent import TaskNeuronGRU, TaskNeuronLSTM, TaskNeuronSimpleRNN
 
-KINDS = {
-    "dense": (TaskNeuronDense, (1,)),
-    "einsum_dense": (TaskNeuronEinsumDense, ("ab,bc->ac", 1)),
-    "conv1d": (TaskNeuronConv1D, (1, 1)),
-    "conv2d": (TaskNeuronConv2D, (1, 1)),
-    "conv3d": (TaskNeuronConv3D, (1, 1)),
-    "conv1d_transpose": (TaskNeuronConv1DTranspose, (1, 1)),
-    "conv2d_transpose": (TaskNeuronConv2DTranspose, (1, 1)),
-    "conv3d_transpose": (TaskNeuronConv3DTranspose, (1, 1)),
-    "simple_rnn": (TaskNeuronSimpleRNN, (1,)),
-    "lstm": (TaskNeuronLSTM, (1,)),
-    "gru": (TaskNeuronGRU, (1,)),
-}
-"""The layer kinds a factory builds, with the positional arguments its
-defaults are checked with."""
+KINDS = (
+    TaskNeuronDense, TaskNeuronEinsumDense, TaskNeuronConv1D, TaskNeuronConv2D, TaskNeuronConv3D,
+    TaskNeuronConv1DTranspose, TaskNeuronConv2DTranspose, TaskNeuronConv3DTranspose,
+    TaskNeuronSimpleRNN, TaskNeuronLSTM, TaskNeuronGRU,
+)
+"""The layer kinds a factory builds."""
 
-RECURRENT = (TaskNeuronSimpleRNN, TaskNeuronLSTM, TaskNeuronGRU)
 
 _BASE_LAYER_ARGUMENTS = ("dtype", "trainable", "autocast")
+
+
+def _activation(name):
+    def check(value):
+        try:
+            return keras.activations.get(value)
+        except (ValueError, TypeError) as error:
+            raise invalid(name, f"what keras.activations.get() reads ({error})", value,
+                          type(error)) from None
+    return check
+
+
+DEFAULT_CHECKS = {
+    "activation": _activation("activation"),
+    "recurrent_activation": _activation("recurrent_activation"),
+    "parameterization": check_parameterization,
+    "padding": check_padding,
+    "data_format": check_data_format,
+    **{name: option.check for name, option in LAYER_OPTIONS.items()},
+}
+"""The checks a factory runs on its defaults when it is made (a bad value
+fails there, not at the first layer); the other arguments are checked by
+the layer a call builds."""
+
+
+def _check_defaults(options):
+    for name, value in options.items():
+        if name in DEFAULT_CHECKS:
+            DEFAULT_CHECKS[name](value)
 
 
 def _accepts(cls):
@@ -84,7 +112,7 @@ class TaskNeuronLayerFactory:
         if self.input_map is not None:  # the later layers' domain too
             defaults.setdefault("basis_domain", self.input_map.domain)
         first_layer = dict(first_layer or {})
-        accepted = set().union(*(_accepts(c) for c, _ in KINDS.values()))
+        accepted = set().union(*(_accepts(c) for c in KINDS))
         for what, options in (("defaults", defaults), ("first_layer options", first_layer)):
             unknown = sorted(set(options) - accepted)
             if unknown:
@@ -92,16 +120,8 @@ class TaskNeuronLayerFactory:
                     f"layer_factory() got {what} no task-neuron layer takes: {unknown}")
         self.defaults = defaults
         self.first_layer = first_layer
-        # Fail now, not at the first call, on bad defaults: each kind is
-        # checked with the defaults it takes (padding is a convolution's, ...).
-        # An explicit name keeps Keras's automatic layer names unused.
-        for cls, arguments in KINDS.values():
-            options = self._own(cls, {**defaults, **first_layer})
-            if cls is not TaskNeuronDense and options.pop("parameterization", "terms") != "terms":
-                continue  # refused when such a layer is asked for
-            if cls in RECURRENT and options.get("basis_range") == "running":
-                options.pop("basis_range")  # cells clip (see _recurrent)
-            cls(*arguments, formula=self.formula, name="layer_factory_check", **options)
+        for options in (defaults, first_layer):
+            _check_defaults(options)
 
     @staticmethod
     def _own(cls, options):
