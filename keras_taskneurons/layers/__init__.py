@@ -1,6 +1,7 @@
 """Task-neuron layers: one basis machinery (``basis``, with LoRA in
 ``lora`` and the range check in ``monitor``), the dense layer
-(``dense``), the einsum layer (``einsum``), the convolutions and
+(``dense``), the einsum layer (``einsum``), the embedding (``embedding``:
+each input in copies at trainable inner constants), the convolutions and
 transposed convolutions (``conv``), the recurrent cells and layers
 (``cells``, ``recurrent``), the interaction term (``interaction``),
 [layer_factory][keras_taskneurons.layer_factory] (``factory``) and tnlearn's expressions read in
@@ -20,6 +21,7 @@ from keras_taskneurons.layers.conv_transpose import (
     TaskNeuronConvTranspose,
 )
 from keras_taskneurons.layers.einsum import TaskNeuronEinsumDense
+from keras_taskneurons.layers.embedding import PRESETS, TaskNeuronEmbedding
 from keras_taskneurons.layers.recurrent import (
     TaskNeuronSimpleRNNCell,
     TaskNeuronLSTMCell,
@@ -54,6 +56,8 @@ __all__ = [
     "TaskNeuronLSTM",
     "TaskNeuronGRU",
     "TaskNeuronEinsumDense",
+    "TaskNeuronEmbedding",
+    "PRESETS",
     "TaskNeuronLayerFactory",
     "basis_range_report",
     "from_tnlearn",

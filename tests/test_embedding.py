@@ -1,0 +1,114 @@
+"""TaskNeuronEmbedding: every input in copies at trainable inner constants."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import keras_taskneurons as ktn
+from keras_taskneurons.layers.embedding import PRESETS
+from tests.helpers import run_layer_checks, to_numpy
+
+EMBEDDING = (ktn.TaskNeuronEmbedding, (4,), (3,))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(formula="periodic", copies=5, seed=0),
+    dict(formula="rbf", copies=4, lite=True),
+    dict(formula="hinge", copies=3, activation=None),
+    dict(formula="polynomial", copies=2),
+    dict(formula="x**2 + sin(1.3*x)", copies=3, use_bias=False),
+], ids=["periodic", "rbf-lite", "hinge", "polynomial", "formula"])
+def test_the_shared_layer_checks(kwargs, tmp_path):
+    run_layer_checks(kwargs, tmp_path, layer=EMBEDDING)
+
+
+def test_the_periodic_preset_is_mlp_plr_given_the_same_weights():
+    """Gorishniy et al.'s PLR, written out: ``v_i = [cos(2π c_i x_i),
+    sin(2π c_i x_i)]``, a linear map per feature, ReLU, flattened."""
+    rng = np.random.default_rng(1)
+    n, d, k, dim = 7, 3, 4, 5
+    x = rng.normal(size=(n, d)).astype("float32")
+    c = rng.normal(size=(d, k))
+    W = rng.normal(size=(d, 2 * k, dim))
+    bias = rng.normal(size=(d, dim))
+    layer = ktn.TaskNeuronEmbedding(dim, "periodic", copies=k)
+    layer.build((None, d))
+    layer.inner_scale.assign((2 * np.pi * c).astype("float32"))
+    layer.inner_shift.assign(np.zeros((d, k), "float32"))
+    layer.kernel.assign(W.astype("float32"))
+    layer.bias.assign(bias.astype("float32"))
+    v = np.concatenate([np.cos(2 * np.pi * c * x[:, :, None]),
+                        np.sin(2 * np.pi * c * x[:, :, None])], axis=-1)
+    expected = np.maximum(np.einsum("nfk,fkd->nfd", v, W) + bias, 0).reshape(n, d * dim)
+    np.testing.assert_allclose(to_numpy(layer(x)), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_formula_x_with_one_copy_is_a_linear_map_per_input():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(6, 3)).astype("float32")
+    layer = ktn.TaskNeuronEmbedding(2, "x", copies=1, activation=None)
+    out = to_numpy(layer(x)).reshape(6, 3, 2)
+    a, b = to_numpy(layer.inner_scale)[:, 0], to_numpy(layer.inner_shift)[:, 0]
+    W, bias = to_numpy(layer.kernel)[:, 0, :], to_numpy(layer.bias)
+    np.testing.assert_allclose(out, x[:, :, None] * (a[:, None] * W) + (b[:, None] * W + bias),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_initial_inner_constants_follow_the_placement():
+    layer = ktn.TaskNeuronEmbedding(4, "periodic", copies=2000, sigma=0.5, seed=3)
+    layer.build((None, 2))
+    scale = to_numpy(layer.inner_scale)
+    assert np.all(to_numpy(layer.inner_shift) == 0)
+    assert abs(scale.std() / (2 * math.pi * 0.5) - 1) < 0.05  # PLR: c ~ N(0, σ²)
+    again = ktn.TaskNeuronEmbedding(4, "periodic", copies=2000, sigma=0.5, seed=3)
+    again.build((None, 2))
+    np.testing.assert_array_equal(to_numpy(again.inner_scale), scale)
+    rbf = ktn.TaskNeuronEmbedding(4, "rbf", copies=8, domain=(-2.0, 2.0))
+    rbf.build((None, 1))
+    centres = -to_numpy(rbf.inner_shift)[0] / to_numpy(rbf.inner_scale)[0]
+    np.testing.assert_allclose(centres, np.linspace(-1.75, 1.75, 8), atol=1e-6)
+
+
+def test_with_the_search_map_the_copies_see_the_searched_values():
+    rng = np.random.default_rng(4)
+    X = (rng.normal(size=(300, 2)) * [1.0, 100.0] + [0.0, 500.0]).astype("float32")
+    mapped = ktn.InputMap.fit(X, "minmax")
+    layer = ktn.TaskNeuronEmbedding(3, "x", copies=1, activation=None, input_map=mapped)
+    plain = ktn.TaskNeuronEmbedding(3, "x", copies=1, activation=None)
+    u = mapped.transform(X).astype("float32")
+    plain.build((None, 2))
+    layer.build((None, 2))
+    for weight in ("inner_scale", "inner_shift", "kernel", "bias"):
+        getattr(plain, weight).assign(getattr(layer, weight))
+    np.testing.assert_allclose(to_numpy(layer(X)), to_numpy(plain(u)), rtol=1e-4, atol=1e-4)
+    reloaded = ktn.TaskNeuronEmbedding.from_config(layer.get_config())
+    assert reloaded.input_map == mapped
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(dim=0), ValueError, "dim=0"),
+    (dict(copies=0), ValueError, "copies=0"),
+    (dict(sigma=-1.0), ValueError, "sigma=-1.0"),
+    (dict(placement="grid"), ValueError, "placement='grid'"),
+    (dict(lite=1), TypeError, "lite=1"),
+    (dict(formula="y**2"), ValueError, "unknown name 'y'"),
+    (dict(domain=(1, -1)), ValueError, "domain="),
+    (dict(seed=1.5), TypeError, "seed=1.5"),
+])
+def test_bad_arguments_name_the_value(kwargs, error, message):
+    arguments = dict(dim=4, formula="periodic")
+    arguments.update(kwargs)
+    with pytest.raises(error, match=message):
+        ktn.TaskNeuronEmbedding(**arguments)
+
+
+def test_every_preset_is_a_formula_and_a_placement():
+    for name, (formula, placement) in PRESETS.items():
+        layer = ktn.TaskNeuronEmbedding(2, name, copies=3)
+        assert layer.formula == ktn.Formula(formula) and layer.placement == placement
+        assert layer.get_config()["formula"] == name
+    model = keras.Sequential([keras.Input((5,)), ktn.TaskNeuronEmbedding(8, "periodic"),
+                              keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
+    assert model.output_shape == (None, 1)  # MLP-PLR in one line
