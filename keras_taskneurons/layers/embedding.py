@@ -28,6 +28,7 @@ from keras import ops
 
 from keras_taskneurons.formula import as_formula
 from keras_taskneurons.input_map import _domain_pair
+from keras_taskneurons.layers.arguments import documented
 from keras_taskneurons.layers.basis import check_positive_int
 from keras_taskneurons.layers.options import LAYER_OPTIONS, check_bool, invalid
 from keras_taskneurons.layers.ranges import InputRangeMixin
@@ -56,6 +57,7 @@ def _options(formula, placement):
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
+@documented
 class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
     """Each input in ``copies`` copies through the formula's bases at trainable
     inner constants, a linear map per input to ``dim`` values, flattened
@@ -86,9 +88,7 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
             searched on, clipped to each column's domain.
         use_bias (bool): Whether the linear maps have a bias.
         kernel_initializer (str or Initializer): Initializer of the linear maps.
-        bias_initializer (str or Initializer): Initializer of their bias.
         seed (int or None): Seed of the inner constants' draw.
-        **kwargs: Base layer keyword arguments, such as ``name`` and ``dtype``.
 
     Input shape:
         ``(batch, inputs)``.
