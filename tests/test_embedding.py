@@ -112,3 +112,18 @@ def test_every_preset_is_a_formula_and_a_placement():
     model = keras.Sequential([keras.Input((5,)), ktn.TaskNeuronEmbedding(8, "periodic"),
                               keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
     assert model.output_shape == (None, 1)  # MLP-PLR in one line
+
+
+def test_the_factory_builds_an_embedding_of_its_formula_holding_the_map():
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(100, 2)) * [1.0, 50.0]).astype("float32")
+    mapped = ktn.InputMap.fit(X, "minmax")
+    make = ktn.layer_factory("sin(x) + x**2", input_map=mapped, activation="relu",
+                             parameterization="terms")
+    first = make.embedding(4, first=True, copies=3)
+    assert isinstance(first, ktn.TaskNeuronEmbedding) and first.input_map == mapped
+    assert first.formula == ktn.Formula("sin(x) + x**2") and first.copies == 3
+    assert first.domain == mapped.domain
+    hidden = make.embedding(4)
+    assert hidden.input_map is None
+    assert tuple(to_numpy(first(X)).shape) == (100, 8)

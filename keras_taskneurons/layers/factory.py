@@ -21,6 +21,7 @@ from keras_taskneurons.layers.conv_transpose import (
 )
 from keras_taskneurons.layers.dense import TaskNeuronDense, check_parameterization
 from keras_taskneurons.layers.einsum import TaskNeuronEinsumDense
+from keras_taskneurons.layers.embedding import TaskNeuronEmbedding
 from keras_taskneurons.layers.handoff import mark_hidden
 from keras_taskneurons.layers.options import LAYER_OPTIONS, invalid
 from keras_taskneurons.layers.recurrent import TaskNeuronGRU, TaskNeuronLSTM, TaskNeuronSimpleRNN
@@ -28,7 +29,7 @@ from keras_taskneurons.layers.recurrent import TaskNeuronGRU, TaskNeuronLSTM, Ta
 KINDS = (
     TaskNeuronDense, TaskNeuronEinsumDense, TaskNeuronConv1D, TaskNeuronConv2D, TaskNeuronConv3D,
     TaskNeuronConv1DTranspose, TaskNeuronConv2DTranspose, TaskNeuronConv3DTranspose,
-    TaskNeuronSimpleRNN, TaskNeuronLSTM, TaskNeuronGRU,
+    TaskNeuronSimpleRNN, TaskNeuronLSTM, TaskNeuronGRU, TaskNeuronEmbedding,
 )
 """The layer kinds a factory builds."""
 
@@ -76,7 +77,7 @@ class TaskNeuronLayerFactory:
 
     Returned by [layer_factory][keras_taskneurons.layer_factory]. Call it (or ``dense``) with
     ``units`` (and any keyword overrides) for a [TaskNeuronDense][keras_taskneurons.TaskNeuronDense];
-    ``einsum_dense`` takes ``equation, output_shape``; ``simple_rnn``,
+    ``einsum_dense`` takes ``equation, output_shape``; ``embedding`` takes ``dim``; ``simple_rnn``,
     ``lstm`` and ``gru`` take ``units``; ``conv1d``,
     ``conv2d``, ``conv3d`` and their ``*_transpose`` take ``filters,
     kernel_size`` (and overrides). Each kind takes the defaults it has
@@ -171,6 +172,15 @@ class TaskNeuronLayerFactory:
         options.pop("parameterization", None)
         return self._mark(
             TaskNeuronEinsumDense(equation, output_shape, formula=self.formula, **options), first)
+
+    def embedding(self, dim, first=False, **overrides):
+        """A [TaskNeuronEmbedding][keras_taskneurons.TaskNeuronEmbedding] of the
+        factory's formula: every input in copies at trainable inner
+        constants; ``first=True`` where the raw features come in (it holds
+        the map)."""
+        options = self._options(TaskNeuronEmbedding, overrides, first=first)
+        options.pop("parameterization", None)
+        return self._mark(TaskNeuronEmbedding(dim, formula=self.formula, **options), first)
 
     def _recurrent(self, cls, units, first, overrides):
         options = self._options(cls, overrides, "sequence", first)
