@@ -157,8 +157,8 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
         if inputs is None:
             raise ValueError(f"The last dimension of the inputs to {self.name} must be known. "
                              f"Received: input_shape={tuple(input_shape)}")
-        self.inputs = int(inputs)
-        scale, shift = self.inner_constants(self.inputs)
+        self.n_inputs = int(inputs)
+        scale, shift = self.inner_constants(self.n_inputs)
         self.inner_scale = self.add_weight(
             name="inner_scale", shape=scale.shape, autocast=False,
             initializer=keras.initializers.Constant(scale.astype("float32")))
@@ -166,13 +166,13 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
             name="inner_shift", shape=shift.shape, autocast=False,
             initializer=keras.initializers.Constant(shift.astype("float32")))
         features = self.copies * len(self.bases)
-        shape = (features, self.dim) if self.lite else (self.inputs, features, self.dim)
+        shape = (features, self.dim) if self.lite else (self.n_inputs, features, self.dim)
         self.kernel = self.add_weight(name="kernel", shape=shape, autocast=False,
                                       initializer=self._initialize_kernel)
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                name="bias", shape=(self.dim,) if self.lite else (self.inputs, self.dim),
+                name="bias", shape=(self.dim,) if self.lite else (self.n_inputs, self.dim),
                 initializer=self.bias_initializer, autocast=False)
 
     def _initialize_kernel(self, shape, dtype=None):
@@ -206,7 +206,7 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
             out = ops.add(out, self.bias)
         if self.activation is not None:
             out = self.activation(out)
-        out = ops.reshape(out, (-1, self.inputs * self.dim))
+        out = ops.reshape(out, (-1, self.n_inputs * self.dim))
         return ops.cast(out, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
