@@ -236,3 +236,20 @@ def run_python(source, *args, backend=BACKEND, cwd=None):
     )
     assert result.returncode == 0, result.stdout + result.stderr[-4000:]
     return result.stdout
+
+# Together these use every primitive of the table.
+FORMULAS = [
+    "0.3*x**2 - 0.7*x + 0.1",
+    "x**3 - x",
+    "sin(1.3*x + 0.2) + cos(x)",
+    "div(x, x + 2) + log(x) + sqrt(x) + inv(x)",
+    "exp(-x**2) + tanh(0.5*x) + abs(x) - neg(x)",
+    "0.01*x**9 + x**8 - x**7 + x**6 + x**5 + x**4",
+    "exp(-0.5*x**2)*x + log(0.5*x + 1)",
+]
+PARAMETERIZATIONS = ["terms", "constants", "input_constants"]
+CONFIGS = [
+    dict(formula=f, parameterization=p, activation="tanh")
+    for f in FORMULAS
+    for p in PARAMETERIZATIONS
+]
