@@ -127,3 +127,25 @@ def test_the_factory_builds_an_embedding_of_its_formula_holding_the_map():
     hidden = make.embedding(4)
     assert hidden.input_map is None
     assert tuple(to_numpy(first(X)).shape) == (100, 8)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_computes_in_float32_and_casts_the_output(policy):
+    x = np.random.default_rng(6).normal(size=(8, 3)).astype("float32")
+    reference = ktn.TaskNeuronEmbedding(4, "periodic", copies=5, seed=0)
+    # Keras hands the layer its inputs in the 16-bit compute dtype; from there on it is float32.
+    arrived = keras.ops.cast(keras.ops.cast(x, policy.split("_")[1]), "float32")
+    expected = to_numpy(reference(arrived))
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        layer = ktn.TaskNeuronEmbedding(4, "periodic", copies=5, seed=0)
+        layer.build((None, 3))
+        for weight in ("inner_scale", "inner_shift", "kernel", "bias"):
+            getattr(layer, weight).assign(getattr(reference, weight))
+        out = layer(x)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert all(w.dtype == "float32" for w in layer.weights)
+    assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
+    np.testing.assert_allclose(to_numpy(out).astype("float32"), expected, rtol=2e-2, atol=2e-2)
