@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # what _load_public imports, for type checkers, IDEs and the 
     from keras_taskneurons.primitives import PRIMITIVES
     from keras_taskneurons.pruning import prune
     from keras_taskneurons.search import (
+        EmbeddingSearch,
         VectorizedSymbolicClassifier,
         VectorizedSymbolicRegressor,
     )
@@ -80,6 +81,7 @@ def _load_public(command_line=None, verbose=False):
     from keras_taskneurons.primitives import PRIMITIVES
     from keras_taskneurons.pruning import prune
     from keras_taskneurons.search import (
+        EmbeddingSearch,
         VectorizedSymbolicClassifier,
         VectorizedSymbolicRegressor,
     )
@@ -97,6 +99,7 @@ def __getattr__(name):
 
 __all__ = [
     "BasisRangeMonitor",
+    "EmbeddingSearch",
     "Formula",
     "InputMap",
     "PRIMITIVES",

@@ -69,6 +69,31 @@ def test_initial_inner_constants_follow_the_placement():
     rbf.build((None, 1))
     centres = -to_numpy(rbf.inner_shift)[0] / to_numpy(rbf.inner_scale)[0]
     np.testing.assert_allclose(centres, np.linspace(-1.75, 1.75, 8), atol=1e-6)
+    shifted = ktn.TaskNeuronEmbedding(4, "sin(3*x)", copies=4, sigma=1.0, domain=(-2.0, 2.0))
+    assert shifted.placement == "shifts"  # a formula keeps its own scale
+    shifted.build((None, 1))
+    np.testing.assert_allclose(to_numpy(shifted.inner_scale), np.ones((1, 4)))
+    np.testing.assert_allclose(-to_numpy(shifted.inner_shift)[0], [-1.5, -0.5, 0.5, 1.5],
+                               atol=1e-6)
+
+
+def test_with_an_input_map_the_centres_cover_each_column_s_domain():
+    rng = np.random.default_rng(6)
+    X = np.column_stack([rng.normal(size=500), rng.exponential(size=500)])
+    mapped = ktn.InputMap.fit(X, "standard")
+    low, high = mapped.column_domains()
+    assert not np.allclose(low[0], low[1])  # a skewed column's domain is its own
+    layer = ktn.TaskNeuronEmbedding(2, "rbf", copies=4, input_map=mapped)
+    layer.build((None, 2))
+    centres = -to_numpy(layer.inner_shift) / to_numpy(layer.inner_scale)
+    for i in range(2):
+        step = (high[i] - low[i]) / 4
+        np.testing.assert_allclose(centres[i], low[i] + step * (np.arange(4) + 0.5), rtol=1e-5)
+    assert layer.get_config()["domain"] is None  # the rebuilt layer places them alike
+    given = ktn.TaskNeuronEmbedding(2, "rbf", copies=4, input_map=mapped, domain=(-1.0, 1.0))
+    given.build((None, 2))
+    np.testing.assert_allclose(-to_numpy(given.inner_shift) / to_numpy(given.inner_scale),
+                               np.tile([-0.75, -0.25, 0.25, 0.75], (2, 1)), atol=1e-6)
 
 
 def test_with_the_search_map_the_copies_see_the_searched_values():

@@ -15,9 +15,13 @@ piecewise-linear map, ``"polynomial"`` a cubic per copy.
 Initialization (``placement``): ``"frequencies"`` draws ``a_ij`` from
 ``N(0, (2π·sigma)²)`` with ``b = 0`` (PLR's ``cos(2π c x)``,
 ``sin(2π c x)`` with ``c ~ N(0, sigma²)``); ``"centres"`` spreads the copies'
-centres ``c_ij`` evenly over the input's domain, ``a_ij = sigma · copies /
-width`` and ``b_ij = -a_ij·c_ij`` (RBF and hinge knots, as PLE's bins cover
-the domain). Every other formula uses ``"centres"``.
+centres ``c_ij`` evenly over the input's domain (each column's own with an
+input map), ``a_ij = sigma · copies / width`` and ``b_ij = -a_ij·c_ij`` (RBF
+and hinge knots, as PLE's bins cover the domain); ``"shifts"`` keeps the
+formula's own scale, ``a_ij = sigma`` and ``b_ij = -sigma·c_ij`` at the same
+centres (a searched ``sin(3*x)`` stays that frequency in every copy, at
+phases spread over a period or more). A formula that is not a preset uses
+``"shifts"``.
 """
 
 import math
@@ -37,15 +41,37 @@ PRESETS = {
     "periodic": ("cos(x) + sin(x)", "frequencies"),
     "rbf": ("exp(-x**2)", "centres"),
     "hinge": ("abs(x)", "centres"),
-    "polynomial": ("x**3 + x**2 + x", "centres"),
+    "polynomial": ("x**3 + x**2 + x", "shifts"),
 }
 """``{name: (formula, placement)}``: the fixed families, each a formula with copies."""
 
-PLACEMENTS = ("frequencies", "centres")
+PLACEMENTS = ("frequencies", "centres", "shifts")
 
 DEFAULT_DOMAIN = (-2.0, 2.0)
 """The domain the copies' centres cover without an input map: standardized
 inputs lie mostly inside it."""
+
+
+def initial_constants(placement, sigma, low, high, copies, seed):
+    """The inner constants ``(a, b)`` an embedding starts from, each of shape
+    ``(inputs, copies)`` for the per-input domains ``low``, ``high`` (module
+    docstring): the layer's initializer and the shape search's draw."""
+    low, high = np.asarray(low, float), np.asarray(high, float)
+    if placement == "frequencies":
+        scale = 2 * math.pi * sigma * np.random.default_rng(seed).standard_normal(
+            (len(low), copies))
+        return scale, np.zeros_like(scale)
+    step = (high - low)[:, None] / copies
+    centres = low[:, None] + step * (np.arange(copies) + 0.5)
+    scale = np.broadcast_to(sigma / step if placement == "centres" else sigma, centres.shape)
+    return scale, -scale * centres
+
+
+def embedding_features(bases, u, scale, shift):
+    """``(rows, inputs, copies · K)``: the layer's ``features()`` in numpy
+    (float64), for ``u`` already mapped and clipped."""
+    z = np.asarray(u, float)[:, :, None] * scale + shift
+    return np.concatenate([basis.evaluate(z) for basis in bases], axis=-1)
 
 
 def _options(formula, placement):
@@ -53,7 +79,7 @@ def _options(formula, placement):
     if isinstance(formula, str) and formula in PRESETS:
         text, default = PRESETS[formula]
         return as_formula(text), placement or default, formula
-    return as_formula(formula), placement or "centres", None
+    return as_formula(formula), placement or "shifts", None
 
 
 @keras.saving.register_keras_serializable(package="keras_taskneurons")
@@ -78,11 +104,14 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
         sigma (float): Positive: the spread of the inner scales
             (``"frequencies"``: the frequencies' standard deviation, PLR's
             ``σ``; ``"centres"``: the width of each copy relative to the
-            spacing of the centres, inverted).
-        placement (str or None): ``"frequencies"`` or ``"centres"`` (module
-            docstring); ``None``: the preset's, ``"centres"`` for a formula.
+            spacing of the centres, inverted; ``"shifts"``: the scale
+            applied to the formula's own).
+        placement (str or None): ``"frequencies"``, ``"centres"`` or
+            ``"shifts"`` (module docstring); ``None``: the preset's,
+            ``"shifts"`` for a formula.
         domain (tuple of 2 floats or None): The range of ``u`` the centres
-            cover; ``None``: the input map's domain, else ``(-2, 2)``.
+            cover; ``None``: each column's domain of the input map, else
+            ``(-2, 2)``.
         input_map (InputMap, dict or None): The search's ``input_map_``: the
             layer maps the raw features to the values the formula was
             searched on, clipped to each column's domain.
@@ -124,6 +153,7 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
         self.sigma = float(sigma)
         self.seed = None if seed is None else int(seed)
         self.input_map = LAYER_OPTIONS["input_map"].check(input_map)
+        self._domain_given = domain
         if domain is None:
             domain = DEFAULT_DOMAIN if self.input_map is None else self.input_map.domain
         try:
@@ -139,18 +169,21 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
         self.input_spec = keras.layers.InputSpec(ndim=2)
 
     # -- weights -----------------------------------------------------------------------
+    def column_domains(self, inputs):
+        """``(low, high)``, arrays of ``inputs``: the range of ``u`` each input's
+        centres cover (``domain``, or each column's domain of the input map)."""
+        if self.input_map is not None and self._domain_given is None:
+            if self.input_map.n_features != inputs:
+                raise ValueError(
+                    f"The input map of {self.name} is for {self.input_map.n_features} "
+                    f"features, but the layer received {inputs}.")
+            return tuple(np.asarray(v, float) for v in self.input_map.column_domains())
+        return np.full(inputs, self.domain[0]), np.full(inputs, self.domain[1])
+
     def inner_constants(self, inputs):
         """The initial ``(a, b)``, each of shape ``(inputs, copies)`` (numpy)."""
-        rng = np.random.default_rng(self.seed)
-        k = self.copies
-        if self.placement == "frequencies":
-            scale = 2 * math.pi * self.sigma * rng.standard_normal((inputs, k))
-            return scale, np.zeros((inputs, k))
-        low, high = self.domain
-        step = (high - low) / k
-        centres = low + step * (np.arange(k) + 0.5)
-        scale = np.full((inputs, k), self.sigma / step)
-        return scale, -scale * centres[None, :]
+        return initial_constants(self.placement, self.sigma, *self.column_domains(inputs),
+                                 self.copies, self.seed)
 
     def build(self, input_shape):
         inputs = input_shape[-1]
@@ -222,7 +255,7 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
             "lite": self.lite,
             "sigma": self.sigma,
             "placement": self.placement,
-            "domain": list(self.domain),
+            "domain": None if self._domain_given is None else list(self.domain),
             "input_map": LAYER_OPTIONS["input_map"].config(self.input_map),
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),

@@ -6,10 +6,13 @@
   the evolution, the hall of fame and the front);
 * ``fitness``: ``1 − R²`` after the best scaling
   of ``Σ_i f(x_i)``, the object gplearn calls, chunked sums;
+* ``embedding``: ``EmbeddingSearch``, an embedding's shape chosen by scoring
+  the embedding;
 * ``refinement``: expansion, pruning and
   least-squares tuning of an evolved formula's constants.
 """
 
+from keras_taskneurons.search.embedding import EmbeddingSearch
 from keras_taskneurons.search.estimators import (
     DEFAULT_FUNCTION_SET,
     VectorizedSymbolicClassifier,
@@ -18,6 +21,7 @@ from keras_taskneurons.search.estimators import (
 
 __all__ = [
     "DEFAULT_FUNCTION_SET",
+    "EmbeddingSearch",
     "VectorizedSymbolicClassifier",
     "VectorizedSymbolicRegressor",
 ]
