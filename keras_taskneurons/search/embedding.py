@@ -15,6 +15,7 @@ with its loss, the chosen one and the best preset marked.
 """
 
 import time
+import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -281,7 +282,9 @@ class EmbeddingSearch(RegressorMixin, BaseEstimator):
         params = dict(self.search_params or {})
         params.update(random_state=seed, scaling=self.scaling)
         started = time.perf_counter()
-        self.search_ = VectorizedSymbolicRegressor(**params).fit(X, y)
+        with warnings.catch_warnings():  # its front competes whatever it chose itself
+            warnings.filterwarnings("ignore", "No formula beats the linear neuron")
+            self.search_ = VectorizedSymbolicRegressor(**params).fit(X, y)
         self.search_seconds_ = time.perf_counter() - started
         self.input_map_ = self.search_.input_map_
         seen, out = {LINEAR}, []
