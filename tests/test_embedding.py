@@ -174,3 +174,25 @@ def test_mixed_precision_computes_in_float32_and_casts_the_output(policy):
     assert all(w.dtype == "float32" for w in layer.weights)
     assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
     np.testing.assert_allclose(to_numpy(out).astype("float32"), expected, rtol=2e-2, atol=2e-2)
+
+
+def test_function_grids_read_the_layer_s_own_values_and_plot_one_panel_per_input():
+    rng = np.random.default_rng(7)
+    X = (rng.normal(size=(200, 3)) * [1.0, 10.0, 0.1]).astype("float32")
+    mapped = ktn.InputMap.fit(X, "standard")
+    layer = ktn.TaskNeuronEmbedding(4, "rbf", copies=5, input_map=mapped, seed=0)
+    out = to_numpy(layer(X)).reshape(200, 3, 4)
+    grids, values = layer.function_grids(points=50)
+    assert grids.shape == (3, 50) and values.shape == (3, 50, 4)
+    low, high = mapped.column_domains()
+    np.testing.assert_allclose(grids[:, [0, -1]], np.column_stack([low, high]), rtol=1e-6)
+    u = mapped.bounded(X)  # every row's values lie on its inputs' curves
+    for i in range(3):
+        for j in range(4):
+            np.testing.assert_allclose(np.interp(u[:, i], grids[i], values[i, :, j]), out[:, i, j],
+                                       atol=0.05 * (np.ptp(values[i, :, j]) + 1e-3))
+    figure = ktn.plot_learned_functions(layer, ["a", "b", "c"])
+    assert [axes.get_title() for axes in figure.axes] == ["a", "b", "c"]
+    assert "embedding" in figure._suptitle.get_text()
+    with pytest.raises(ValueError, match="not built"):
+        ktn.plot_learned_functions(ktn.TaskNeuronEmbedding(4))

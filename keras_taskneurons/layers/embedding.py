@@ -216,31 +216,56 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
                           for _ in range(shape[0])])
 
     # -- computation -------------------------------------------------------------------
-    def features(self, x):
-        """``(batch, inputs, copies · K)``: every basis at every copy's
-        ``a·u + b`` (bases outer, copies inner), in float32."""
+    def mapped(self, x):
+        """``u``: the inputs on the search's map, each clipped to its
+        column's domain (the inputs themselves without a map), float32."""
         x = ops.cast(x, "float32")
         _, u = self._map_input(x)
         if self.input_map is not None:  # the search's columns, each clipped to its domain
             low, high = (ops.convert_to_tensor(np.asarray(v, "float32"))
                          for v in self.input_map.column_domains())
             u = ops.minimum(ops.maximum(u, low), high)
+        return u
+
+    def features(self, x):
+        """``(batch, inputs, copies · K)``: every basis at every copy's
+        ``a·u + b`` (bases outer, copies inner), in float32."""
+        return self._features_of(self.mapped(x))
+
+    def _features_of(self, u):
         z = ops.add(ops.multiply(ops.expand_dims(u, -1), self.inner_scale), self.inner_shift)
         values = [ops.broadcast_to(basis.evaluate_keras(z), ops.shape(z)) for basis in self.bases]
         return values[0] if len(values) == 1 else ops.concatenate(values, axis=-1)
 
-    def call(self, inputs):
-        features = self.features(inputs)
+    def _embed(self, features):
+        """``(batch, inputs, dim)``: each input's map and the activation."""
         if self.lite:
             out = ops.matmul(features, self.kernel)
         else:
             out = ops.einsum("bfk,fkd->bfd", features, self.kernel)
         if self.bias is not None:
             out = ops.add(out, self.bias)
-        if self.activation is not None:
-            out = self.activation(out)
+        return out if self.activation is None else self.activation(out)
+
+    def call(self, inputs):
+        out = self._embed(self.features(inputs))
         out = ops.reshape(out, (-1, self.n_inputs * self.dim))
         return ops.cast(out, self.compute_dtype)
+
+    def function_grids(self, points=200):
+        """``(grids, values)``: per input, ``points`` values of ``u`` over its
+        column's domain (``(inputs, points)``) and the ``dim`` values the
+        layer gives each (``(inputs, points, dim)``, after the activation):
+        the function each input is embedded by, read from the layer's own
+        computation (numpy)."""
+        if not self.built:
+            raise ValueError(f"{self.name} is not built yet: call it on data first.")
+        low, high = self.column_domains(self.n_inputs)
+        if self.input_map is not None:
+            low, high = (np.asarray(v, float) for v in self.input_map.column_domains())
+        grids = np.linspace(low, high, int(points), axis=1)
+        values = self._embed(self._features_of(ops.convert_to_tensor(grids.T.astype("float32"))))
+        return grids, np.transpose(ops.convert_to_numpy(values), (1, 0, 2)).astype(np.float64)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None if input_shape[-1] is None else input_shape[-1] * self.dim)
