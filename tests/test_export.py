@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(
     reason="export goes through TensorFlow's engine: runs in the TensorFlow pass",
 )
 
-SHAPES = {"sequence": (10, 2), "image": (6, 6, 2), "volume": (4, 4, 4, 1)}
+SHAPES = {"sequence": (10, 2), "image": (6, 6, 2), "volume": (4, 4, 4, 1), "table": (2,)}
 
 
 def every_layer_model():
@@ -53,9 +53,12 @@ def every_layer_model():
         ktn.TaskNeuronConv2DTranspose(2, 3, strides=2, padding="same", formula="x**2 + x",
                                       interaction_rank=1, **grow)(image),
         ktn.TaskNeuronConv3D(2, 2, formula="exp(-x**2) + x", **grow)(inputs["volume"]),
+        # the same warped map on a table's two columns; the periodic preset
+        ktn.TaskNeuronEmbedding(3, "periodic", copies=4, input_map=mapped, seed=0)(
+            inputs["table"]),
     ]
     hidden = keras.layers.Concatenate()([keras.layers.Flatten()(b) for b in branches])
-    # 166 inputs, 40 units: "constants" works through 4 slices of the inputs.
+    # 172 inputs, 40 units: "constants" works through 4 slices of the inputs.
     hidden = ktn.TaskNeuronDense(40, "sin(1.3*x + 0.2) + x", parameterization="constants",
                                  **grow)(hidden)
     hidden = ktn.TaskNeuronDense(6, "x**2 - 0.5*x", interaction_rank=2, **grow)(hidden)
@@ -98,7 +101,7 @@ def test_the_model_holds_every_task_neuron_layer():
                     if getattr(layer, "parameterization", None) == "constants"]
     assert constants.input_dim > dense_module.CHUNK_ELEMENTS // constants.units  # sliced
     assert {"TaskNeuronConv1D", "TaskNeuronConv2D", "TaskNeuronConv3D",
-            "TaskNeuronDense"} <= kinds
+            "TaskNeuronDense", "TaskNeuronEmbedding"} <= kinds
     dense = [layer for layer in every_layer_model().layers
              if isinstance(layer, ktn.TaskNeuronDense)]
     assert {layer.parameterization for layer in dense} == {
