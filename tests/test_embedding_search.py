@@ -33,7 +33,7 @@ def test_the_presets_compete_and_the_target_s_family_wins(preset):
         losses[shape.name] = min(losses.get(shape.name, np.inf), shape.loss)
     assert losses[preset] < 0.8 * min(v for k, v in losses.items() if k != preset)
     assert losses["x"] > 0.5  # the linear control explains little of a sum of shapes
-    assert "> " + preset in str(search.shapes_)
+    assert ">* " + preset in str(search.shapes_)
 
 
 @pytest.mark.once
@@ -136,3 +136,18 @@ def test_embedding_overrides_replace_the_chosen_options():
 @parametrize_with_checks([ktn.EmbeddingSearch(evolve=False, sigmas=(1.0,), random_state=0)])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.once
+def test_ties_go_to_the_sigma_nearest_one_and_a_non_finite_loss_never_wins():
+    from keras_taskneurons import Formula
+    from keras_taskneurons.search.embedding import Shape, ShapeTable
+
+    hinge = Formula("abs(x)")
+    table = ShapeTable([Shape("hinge", hinge, "centres", 3.0, 0.25 * (1 + 1e-9)),
+                        Shape("hinge", hinge, "centres", 0.3, 0.25),
+                        Shape("hinge", hinge, "centres", 1.0, 0.25 * (1 + 2e-9)),
+                        Shape("front[0]", Formula("exp(exp(x))"), "shifts", 1.0, np.inf),
+                        Shape("rbf", Formula("exp(-x**2)"), "centres", 1.0, 0.3)])
+    assert table.chosen == table.best_preset == 2
+    assert ShapeTable([Shape("x", Formula("x"), "centres", 1.0, np.inf)]).chosen == 0

@@ -42,6 +42,11 @@ RIDGE_ALPHAS = np.logspace(-3, 4, 8)
 MIN_ROWS = 4
 """Rows ``fit`` needs at least: some to fit the readouts, one held out."""
 
+TIE = 1e-6
+"""Losses this close (relative) are tied: scaling ``|x|`` or a polynomial's
+argument leaves the span of shifted copies unchanged, so their scores differ
+by rounding only; a tie goes to the ``sigma`` nearest 1 (the layer's default)."""
+
 LINEAR = "x"
 """The linear control's name and formula: copies of ``x`` add up to a linear map."""
 
@@ -79,10 +84,18 @@ class ShapeTable:
 
     def __init__(self, shapes):
         self.shapes = tuple(shapes)
-        losses = [s.loss for s in self.shapes]
-        self.chosen = int(np.argmin(losses))
-        presets = [i for i, s in enumerate(self.shapes) if s.preset]
-        self.best_preset = min(presets, key=losses.__getitem__) if presets else None
+        self.chosen = self._best(range(len(self.shapes)))
+        self.best_preset = self._best([i for i, s in enumerate(self.shapes) if s.preset])
+
+    def _best(self, indices):
+        """The lowest loss among ``indices``; among ties (equal to ``TIE``,
+        relative) the ``sigma`` nearest 1, then the first tried."""
+        indices = [i for i in indices if np.isfinite(self.shapes[i].loss)] or list(indices)
+        if not indices:
+            return None
+        low = min(self.shapes[i].loss for i in indices)
+        tied = [i for i in indices if self.shapes[i].loss <= low + TIE * max(abs(low), 1e-12)]
+        return min(tied, key=lambda i: abs(np.log(self.shapes[i].sigma)))
 
     def __len__(self):
         return len(self.shapes)
@@ -95,9 +108,9 @@ class ShapeTable:
 
     def table(self, digits=4):
         """The candidates as text: name, placement, sigma, loss, formula."""
-        lines = [f"{'':2}{'shape':<11}{'placement':<13}{'sigma':>6}  {'loss':>{digits + 4}}  formula"]
+        lines = [f"{'':3}{'shape':<11}{'placement':<13}{'sigma':>6}  {'loss':>{digits + 4}}  formula"]
         for i, s in enumerate(self.shapes):
-            mark = ">" if i == self.chosen else ("*" if i == self.best_preset else " ")
+            mark = (">" if i == self.chosen else " ") + ("*" if i == self.best_preset else " ")
             loss = f"{s.loss:.{digits}f}" if np.isfinite(s.loss) else "inf"
             lines.append(f"{mark} {s.name:<11}{s.placement:<13}{s.sigma:>6.3g}  "
                          f"{loss:>{digits + 4}}  {s.formula.format(3)}")
