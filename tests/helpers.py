@@ -253,3 +253,8 @@ CONFIGS = [
     for f in FORMULAS
     for p in PARAMETERIZATIONS
 ]
+
+
+def sequences(n=3, steps=6, features=4, seed=0):
+    """``(n, steps, features)`` float32 normal values: a batch of sequences."""
+    return np.random.default_rng(seed).normal(size=(n, steps, features)).astype("float32")

@@ -1,5 +1,5 @@
-"""Task-based recurrent cells and layers: exactness against Keras's, the basis
-layout of both projections, Keras's RNN arguments, the shared layer checks,
+"""Task-based recurrent layers (their cells: tests/test_cells.py): exactness
+against Keras's, Keras's RNN arguments, the shared layer checks,
 saving (across processes and backends: tests/test_conv.py, one process per
 backend for every layer kind)."""
 
@@ -9,7 +9,7 @@ import pytest
 
 import keras_taskneurons as ktn
 from tests.helpers import (
-    BACKEND, assert_keras_twin, run_layer_checks, to_numpy,
+    BACKEND, assert_keras_twin, run_layer_checks, sequences, to_numpy,
 )
 
 PAIRS = [
@@ -21,13 +21,6 @@ PAIRS = [
     (ktn.TaskNeuronGRU, keras.layers.GRU, dict(reset_after=False, return_sequences=True)),
     (ktn.TaskNeuronSimpleRNN, keras.layers.SimpleRNN, dict(use_bias=False, unroll=True)),
 ]
-CELLS = [(ktn.TaskNeuronSimpleRNNCell, keras.layers.SimpleRNNCell),
-         (ktn.TaskNeuronLSTMCell, keras.layers.LSTMCell),
-         (ktn.TaskNeuronGRUCell, keras.layers.GRUCell)]
-
-
-def sequences(n=3, steps=6, features=4, seed=0):
-    return np.random.default_rng(seed).normal(size=(n, steps, features)).astype("float32")
 
 
 @pytest.mark.parametrize("ours, theirs, kwargs", PAIRS,
@@ -41,12 +34,6 @@ def test_formula_x_is_the_keras_layer(ours, theirs, kwargs):
                       rtol=1e-6 if fused else 0.0)
 
 
-@pytest.mark.parametrize("ours, theirs", CELLS, ids=lambda v: v.__name__)
-def test_formula_x_cell_is_the_keras_cell_in_an_rnn(ours, theirs):
-    assert_keras_twin(keras.layers.RNN(ours(4, formula="x")), keras.layers.RNN(theirs(4)),
-                      sequences())
-
-
 @pytest.mark.parametrize("ours, theirs, kwargs", PAIRS[:4:], ids=lambda v: getattr(
     v, "__name__", None) or ",".join(v) or "plain")
 def test_a_new_layer_starts_as_the_keras_layer(ours, theirs, kwargs):
@@ -58,39 +45,6 @@ def test_a_new_layer_starts_as_the_keras_layer(ours, theirs, kwargs):
                                rtol=1e-6, atol=1e-6)
     assert tuple(layer.cell.kernel.shape)[0] == 3 * 4  # three bases times four features
     assert tuple(layer.cell.recurrent_kernel.shape)[0] == 3 * 5
-
-
-def test_both_projections_are_task_based_one_step_reference():
-    """One LSTM step against numpy: each block of both kernels multiplies its
-    basis of the input and of the previous state."""
-    cell = ktn.TaskNeuronLSTMCell(3, formula="x**2 + sin(x)")
-    x = sequences(n=2, steps=1, features=4)[:, 0] * 0.8
-    h = np.random.default_rng(1).uniform(-0.9, 0.9, (2, 3)).astype("float32")
-    c = np.random.default_rng(2).normal(size=(2, 3)).astype("float32")
-    cell.build(x.shape)
-    rng = np.random.default_rng(3)
-    for variable in cell.weights:
-        variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.5)
-    kernel, recurrent, bias = (to_numpy(v) for v in cell.weights)
-
-    def features(v):
-        return np.concatenate([m * b.evaluate(np.clip(v, -1, 1) if str(b) != "x" else v)
-                               for b, m in zip(cell.bases, cell.multipliers)], axis=-1)
-
-    z = features(x) @ kernel + features(h) @ recurrent + bias
-    i, f, g, o = np.split(z, 4, axis=1)
-
-    def sigmoid(v):
-        return 1 / (1 + np.exp(-v))
-    c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
-    h_new = sigmoid(o) * np.tanh(c_new)
-    output, (h_out, c_out) = cell(x, [h, c])
-    np.testing.assert_allclose(to_numpy(output), h_new, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(to_numpy(c_out), c_new, rtol=1e-5, atol=1e-5)
-    # The recurrent blocks matter: swapping two of them changes the output.
-    swapped = np.concatenate([recurrent[3:6], recurrent[:3], recurrent[6:]])
-    cell.recurrent_kernel.assign(swapped)
-    assert not np.allclose(to_numpy(cell(x, [h, c])[0]), h_new, atol=1e-4)
 
 
 @pytest.mark.parametrize("cls", [ktn.TaskNeuronSimpleRNN, ktn.TaskNeuronLSTM, ktn.TaskNeuronGRU],
