@@ -74,29 +74,20 @@ def _program_to_formula(program):
 
 
 FIRST_LAYER_BASIS_SCALE = 1.0
-"""``basis_scale`` of the first layer ``layer_factory()`` builds (the
-layers' default, 0.1, trains a basis ten times more gently than ``x``): the
-search chose its bases for that layer, and at 0.1 they never get their
-weight within the README recipe's budget. One unit from a search with
-held-out R² 0.988 reached 0.347 at 0.1, 0.742 at 0.3 and 0.988 at 1.0
-(Adam 1e-3, batch 32, 150 epochs, raw columns of mixed units); in the
-README network the bases' share of the first layer's output went from 1-10 %
-to 10-25 % and the test score improved on 5 of 6 runs where a formula was
-chosen (yacht 0.034 -> 0.020 and 0.016 -> 0.009 MSE, airfoil 0.076 ->
-0.066, vehicle 0.829 -> 0.835 and 0.794 -> 0.818 accuracy; abalone 0.449 ->
-0.455). Later layers keep the gentle default."""
+"""``basis_scale`` of the first layer ``layer_factory()`` builds: the search
+chose its bases for that layer, so they start at the scale of the
+standardized ``x`` beside them; later layers keep the layers' gentle
+default, 0.1 (the measurements behind both defaults: docs/benchmarks.md,
+"Defaults and the figures behind them")."""
 
 FIRST_LAYER_NORMALIZATION = "spread"
 """``normalize_bases`` of the first layer ``layer_factory()`` builds: each
 basis divided by its spread on each column of the search's rows (the input
 map's sketch), so that at ``basis_scale=1`` it varies as much as the
 standardized ``x`` beside it; the layers' default divides by the basis's
-largest magnitude on the typical column's domain (``x**2 / 9`` on a domain
-reaching 3 standard deviations: about 9 times smaller than ``x`` on the
-rows in a column's bulk). README recipe, 20 datasets x 3 seeds (the 12 where the search chose
-a formula but ``x`` on some seed): better on 7 (yacht 0.0116 -> 0.0054 test
-MSE, skillcraft1 0.441 -> 0.424, airfoil 0.087 -> 0.082), worse on 4
-(vehicle 0.841 -> 0.816 accuracy, wankara 0.0146 -> 0.0159)."""
+largest magnitude on the typical column's domain, which leaves ``x**2``
+about 9 times smaller than ``x`` on a column's bulk when the domain reaches
+3 standard deviations."""
 
 
 def first_layer_options(defaults):
@@ -455,14 +446,7 @@ class _VectorizedSymbolicBase(ParameterChecks, BaseEstimator):
 
         With ``interactions=True`` the first layer also gets the suggested
         ``interaction_rank_`` (the check measured products of ITS inputs).
-        Off by default: on 20 tabular datasets (``benchmarks/
-        tabular_interactions.py``) the suggested term helped the README's
-        network on 6 of the 9 where a rank was suggested and hurt on none,
-        but a Dense network re-matched to the larger layer gained as much,
-        and in ``benchmarks/interactions.py`` (a product of two projections
-        plus a separable part) it took one converged unit's test MSE from
-        0.53 to 0.004, but it made the README's ReLU network there worse
-        (0.034 against 0.025; README "Interaction terms").
+        Off by default (why: the guide "Interaction terms").
         ``interaction_rank=r`` gives every layer rank ``r``.
         """
         position = self._equation_index(index)  # NotFittedError before fit
