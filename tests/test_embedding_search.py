@@ -45,8 +45,8 @@ def test_an_evolved_formula_competes_and_the_choice_is_never_worse_than_a_preset
     assert any(name.startswith("front[") for name in names)
     assert {s.placement for s in search.shapes_ if s.name.startswith("front[")} == {
         "frequencies", "centres", "shifts"}
-    assert search.shape_.loss <= search.best_preset_.loss
-    assert search.shape_.loss == min(s.loss for s in search.shapes_)
+    assert search.shape_.loss <= 1.05 * search.best_preset_.loss
+    assert search.shape_.loss <= 1.05 * min(s.loss for s in search.shapes_)
     assert search.input_map_ is search.search_.input_map_
     assert search.search_seconds_ > 0 and search.scoring_seconds_ > 0
 
@@ -139,15 +139,20 @@ def test_scikit_learn_estimator_checks(estimator, check):
 
 
 @pytest.mark.once
-def test_ties_go_to_the_sigma_nearest_one_and_a_non_finite_loss_never_wins():
+def test_the_smoothest_sigma_within_five_percent_wins_and_a_non_finite_loss_never_does():
     from keras_taskneurons import Formula
     from keras_taskneurons.search.embedding import Shape, ShapeTable
 
-    hinge = Formula("abs(x)")
+    hinge, periodic = Formula("abs(x)"), Formula("cos(x) + sin(x)")
     table = ShapeTable([Shape("hinge", hinge, "centres", 3.0, 0.25 * (1 + 1e-9)),
-                        Shape("hinge", hinge, "centres", 0.3, 0.25),
-                        Shape("hinge", hinge, "centres", 1.0, 0.25 * (1 + 2e-9)),
-                        Shape("front[0]", Formula("exp(exp(x))"), "shifts", 1.0, np.inf),
-                        Shape("rbf", Formula("exp(-x**2)"), "centres", 1.0, 0.3)])
-    assert table.chosen == table.best_preset == 2
+                        Shape("hinge", hinge, "centres", 0.3, 0.26),   # within 5 %
+                        Shape("hinge", hinge, "centres", 1.0, 0.25),
+                        Shape("front[0]", Formula("exp(exp(x))"), "shifts", 0.3, np.inf),
+                        Shape("rbf", Formula("exp(-x**2)"), "centres", 0.3, 0.3)])
+    assert table.chosen == table.best_preset == 1
+    table = ShapeTable([Shape("periodic", periodic, "frequencies", 0.3, 0.30),  # 50 % worse
+                        Shape("periodic", periodic, "frequencies", 1.0, 0.198),
+                        Shape("periodic", periodic, "frequencies", 3.0, 0.19),
+                        Shape("rbf", Formula("exp(-x**2)"), "centres", 0.3, 0.199)])
+    assert table.chosen == 1  # 0.198 is within 5 % of 0.19; rbf is another shape
     assert ShapeTable([Shape("x", Formula("x"), "centres", 1.0, np.inf)]).chosen == 0
