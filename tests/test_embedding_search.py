@@ -6,7 +6,9 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import keras_taskneurons as ktn
-from keras_taskneurons.layers.embedding import embedding_features, initial_constants
+from keras_taskneurons.layers.embedding import (
+    embedding_features, formula_bases, initial_constants,
+)
 from tests.helpers import to_numpy
 
 
@@ -112,7 +114,7 @@ def test_the_layer_starts_at_the_scored_constants_and_computes_the_scored_featur
                                      layer.copies, search.layer_seed_)
     np.testing.assert_allclose(to_numpy(layer.inner_scale), scale, rtol=1e-6)
     np.testing.assert_allclose(to_numpy(layer.inner_shift), shift, rtol=1e-6, atol=1e-6)
-    bases = [basis for _, basis in search.formula_.terms()[1]]
+    bases = formula_bases(search.formula_)
     expected = embedding_features(bases, search.input_map_.bounded(X32), scale, shift)
     np.testing.assert_allclose(to_numpy(layer.features(X32)), expected, rtol=2e-4, atol=2e-5)
     model = keras.Sequential([keras.Input((3,)), layer, keras.layers.Dense(1)])

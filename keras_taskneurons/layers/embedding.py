@@ -67,6 +67,12 @@ def initial_constants(placement, sigma, low, high, copies, seed):
     return scale, -scale * centres
 
 
+def formula_bases(formula):
+    """The formula's bases (its terms without their coefficients and constant):
+    what every copy evaluates."""
+    return tuple(basis for _, basis in formula.terms()[1])
+
+
 def embedding_features(bases, u, scale, shift):
     """``(rows, inputs, copies · K)``: the layer's ``features()`` in numpy
     (float64), for ``u`` already mapped and clipped."""
@@ -164,8 +170,7 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = LAYER_OPTIONS["kernel_initializer"].check(kernel_initializer)
         self.bias_initializer = LAYER_OPTIONS["bias_initializer"].check(bias_initializer)
-        self.formula_constant, terms = self.formula.terms()
-        self.bases = tuple(basis for _, basis in terms)
+        self.bases = formula_bases(self.formula)
         self.input_spec = keras.layers.InputSpec(ndim=2)
 
     # -- weights -----------------------------------------------------------------------
@@ -260,9 +265,8 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
         computation (numpy)."""
         if not self.built:
             raise ValueError(f"{self.name} is not built yet: call it on data first.")
-        low, high = self.column_domains(self.n_inputs)
-        if self.input_map is not None:
-            low, high = (np.asarray(v, float) for v in self.input_map.column_domains())
+        low, high = (self.column_domains(self.n_inputs) if self.input_map is None
+                     else self.input_map.column_domains())  # where u is clipped to
         grids = np.linspace(low, high, int(points), axis=1)
         values = self._embed(self._features_of(ops.convert_to_tensor(grids.T.astype("float32"))))
         return grids, np.transpose(ops.convert_to_numpy(values), (1, 0, 2)).astype(np.float64)

@@ -35,6 +35,7 @@ from keras_taskneurons.layers.embedding import (
     PRESETS,
     TaskNeuronEmbedding,
     embedding_features,
+    formula_bases,
     initial_constants,
 )
 
@@ -279,7 +280,7 @@ class EmbeddingSearch(RegressorMixin, BaseEstimator):
         started = time.perf_counter()
         shapes = []
         for name, formula, placement in candidates:
-            bases = [basis for _, basis in formula.terms()[1]]
+            bases = formula_bases(formula)
             copies = self._scored_copies(bases, X.shape[1])
             for sigma in (sigmas if name != LINEAR else sigmas[:1]):
                 draws = seeds if placement == "frequencies" else seeds[:1]
@@ -297,7 +298,7 @@ class EmbeddingSearch(RegressorMixin, BaseEstimator):
         self.formula_, self.placement_, self.sigma_ = (
             self.shape_.formula, self.shape_.placement, self.shape_.sigma)
         self.preset_ = self.shape_.name if self.shape_.preset else None
-        self._fit_readout(U, y, low, high)
+        self._fit_readout(U, y)
         if self.verbose:
             print(self.shapes_.table(), flush=True)
         return self
@@ -317,7 +318,7 @@ class EmbeddingSearch(RegressorMixin, BaseEstimator):
         seen, out = {LINEAR}, []
         for i, equation in enumerate(self.search_.equations_ or ()):
             text = str(equation.formula)
-            if text in seen or not equation.formula.terms()[1]:
+            if text in seen or not formula_bases(equation.formula):
                 continue
             seen.add(text)
             out += [(f"front[{i}]", equation.formula, placement) for placement in PLACEMENTS]
@@ -344,12 +345,17 @@ class EmbeddingSearch(RegressorMixin, BaseEstimator):
         return float(np.mean(residual ** 2) / variance) if variance > 0 else float(
             np.mean(residual ** 2))
 
-    def _fit_readout(self, U, y, low, high):
+    def _chosen_features(self, U):
+        """The chosen shape's features of ``u`` (its first draw, scored copies)."""
+        low, high = (np.asarray(v, float) for v in self.input_map_.column_domains())
+        return self._features(formula_bases(self.formula_), self.placement_, self.sigma_, U,
+                              low, high, self.layer_seed_, self.scoring_copies_)
+
+    def _fit_readout(self, U, y):
         """The chosen shape's ridge readout on every row, for ``predict``."""
-        bases = [basis for _, basis in self.formula_.terms()[1]]
+        bases = formula_bases(self.formula_)
         self.scoring_copies_ = self._scored_copies(bases, U.shape[1])
-        F = self._features(bases, self.placement_, self.sigma_, U, low, high, self.layer_seed_,
-                           self.scoring_copies_)
+        F = self._chosen_features(U)
         self._scales = _block_scales(F, len(bases))
         self.ridge_ = RidgeCV(alphas=RIDGE_ALPHAS).fit(_scaled(F, self._scales), y)
 
@@ -358,10 +364,7 @@ class EmbeddingSearch(RegressorMixin, BaseEstimator):
         """The chosen shape's ridge readout (an additive model of the inputs)."""
         check_is_fitted(self, "ridge_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        low, high = (np.asarray(v, float) for v in self.input_map_.column_domains())
-        bases = [basis for _, basis in self.formula_.terms()[1]]
-        F = self._features(bases, self.placement_, self.sigma_, self.input_map_.bounded(X),
-                           low, high, self.layer_seed_, self.scoring_copies_)
+        F = self._chosen_features(self.input_map_.bounded(X))
         return self.ridge_.predict(_scaled(F, self._scales))
 
     def embedding(self, dim, **overrides):
