@@ -128,3 +128,23 @@ def test_a_whole_fit_writes_nothing_but_real_warnings_to_stderr(tmp_path):
              if "cuInit" in line or "retracing" in line or "absl::InitializeLog" in line
              or any(pattern.match(line) for pattern in startup.NOISE)]
     assert noise == [], done.stderr
+
+
+def test_the_public_names_are_the_ones_type_checkers_see():
+    """``_HOMES`` (what ``_load_public`` imports, and ``__all__``) and the
+    imports under ``TYPE_CHECKING`` (what IDEs and the API pages read) name
+    the same objects from the same modules."""
+    import ast
+
+    import keras_taskneurons
+
+    tree = ast.parse(open(keras_taskneurons.__file__, encoding="utf-8").read())
+    guarded = next(node for node in tree.body if isinstance(node, ast.If)
+                   and getattr(node.test, "id", None) == "TYPE_CHECKING")
+    seen = {alias.name: node.module.removeprefix("keras_taskneurons.")
+            for node in guarded.body for alias in node.names}
+    assert seen == keras_taskneurons._HOMES
+    assert keras_taskneurons.__all__ == list(keras_taskneurons._HOMES)
+    for name, home in keras_taskneurons._HOMES.items():
+        module = sys.modules[f"keras_taskneurons.{home}"]
+        assert getattr(keras_taskneurons, name) is getattr(module, name), name

@@ -7,6 +7,7 @@ fix are ``CommandError``.
 """
 
 import csv
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -17,15 +18,14 @@ class CommandError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
 
 
-class Table:
+class Table(NamedTuple):
     """Numeric features, a target, and their names."""
 
-    def __init__(self, X, y, feature_names, target_name, source):
-        self.X = X
-        self.y = y
-        self.feature_names = feature_names
-        self.target_name = target_name
-        self.source = source
+    X: Any
+    y: Any
+    feature_names: list
+    target_name: str
+    source: str
 
 
 def read_csv_columns(path):

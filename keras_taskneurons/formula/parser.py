@@ -126,17 +126,17 @@ class _Parser:
         return tree
 
     def expr(self):
-        tree = self.term()
-        while self.peek()[1] in ("+", "-"):
-            name = trees.INFIX_NAME[self.take()[1]]
-            tree = trees.apply_primitive(name, tree, self.term())
-        return tree
+        return self.chain(("+", "-"), self.term)
 
     def term(self):
-        tree = self.unary()
-        while self.peek()[1] in ("*", "/"):
+        return self.chain(("*", "/"), self.unary)
+
+    def chain(self, operators, operand):
+        """``operand (op operand)*`` for the left-associative ``operators``."""
+        tree = operand()
+        while self.peek()[1] in operators:
             name = trees.INFIX_NAME[self.take()[1]]
-            tree = trees.apply_primitive(name, tree, self.unary())
+            tree = trees.apply_primitive(name, tree, operand())
         return tree
 
     def unary(self):

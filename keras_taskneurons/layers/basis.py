@@ -7,7 +7,7 @@ to ONE linear operation (a matmul for ``TaskNeuronDense``, a convolution for
 ``TaskNeuronConvND``) whose kernel holds one block per basis. This module
 holds what does not depend on that operation: the options (``linear_basis``,
 ``basis_scale``, ``normalize_bases``, ``input_map``, ``basis_range``,
-``basis_domain``) and their validation, the bases and factors, the input
+the basis domain) and their validation, the bases and factors, the input
 map and the range the bases see, the features, the block-wise kernel
 initialization, the float32 computation under mixed precision, and the
 config with its safe loading (the stored ``"bases"`` pin the kernel order).
@@ -16,7 +16,7 @@ config with its safe loading (the stored ``"bases"`` pin the kernel order).
 search's map from the user's features to the values the formula was found
 on; the identity by default), giving ``u``; the linear basis ``x`` sees
 ``u`` standardized with the map's statistics (``z``; ``u`` itself for a map
-without them). Every other basis sees ``u`` brought into ``basis_domain`` (the range
+without them). Every other basis sees ``u`` brought into the basis domain (the range
 the formula was searched on, default ``[-1, 1]``), as ``basis_range`` says:
 
 - ``"clip"``: ``u`` clipped to the domain (exact inside it; a layer holding
@@ -124,6 +124,16 @@ def check_positive_int(name, value):
             f"integer. Received: {name}={value!r}"
         )
     return int(value)
+
+
+def known_size(layer, input_shape, axis=-1, which="last"):
+    """The input's size along ``axis``; refused when the shape leaves it
+    unknown (``which`` names the axis in the message)."""
+    size = input_shape[axis]
+    if size is None:
+        raise ValueError(f"The {which} dimension of the inputs to {layer.name} must be known. "
+                         f"Received: input_shape={tuple(input_shape)}")
+    return size
 
 
 class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.Layer):
@@ -237,7 +247,7 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
 
     def _multiplier(self, basis, per_input=True):
         """The fixed factor ``m_k`` of a basis's features (1 for ``x``);
-        without ``per_input``, one number sized on ``basis_domain`` (what a
+        without ``per_input``, one number sized on the basis domain (what a
         recurrent cell's state sees)."""
         if basis == LINEAR:
             return 1.0
@@ -249,7 +259,7 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
             return self._spread_multiplier(basis, scale, per_input)
         size = 1.0
         if self.normalize_bases:
-            grid = np.linspace(*self.basis_domain, 201)
+            grid = np.linspace(*self.basis_bounds(by_column=False), 201)
             values = np.abs(basis.evaluate(grid))
             largest = float(values.max()) if np.all(np.isfinite(values)) else 0.0
             size = largest if largest > 0 else 1.0
@@ -273,12 +283,12 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
         a layer holding the search's map (but ``basis_range="running"``), the map's
         ``column_sample()`` (the
         search's rows); else one column: a normal law centred in
-        ``basis_domain`` with a quarter of its width as spread, clipped
+        the basis domain with a quarter of its width as spread, clipped
         there (the ``"running"`` range maps ``mean ± 2 std`` onto the
         domain's ends)."""
         if per_input and self.input_map is not None and self.basis_range != "running":
             return self.input_map.column_sample()
-        return domain_sample(*self.basis_domain)
+        return domain_sample(*self.basis_bounds(by_column=False))
 
     # -- weights and computing -------------------------------------------------------
 
@@ -316,7 +326,7 @@ class BasisLayer(HandOffMixin, InputRangeMixin, InteractionMixin, keras.layers.L
         channel's group. ``constants`` (one list of tensors or ``None`` per
         basis) replace the formula's constants inside the bases. ``state``:
         a recurrent cell's state, whose factors are sized on
-        ``basis_domain``."""
+        the basis domain."""
         constants = constants or [None] * len(self._matmul_bases)
         features = [
             scaled(

@@ -7,7 +7,7 @@ import keras
 from keras import ops
 
 from keras_taskneurons.layers.arguments import documented
-from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
+from keras_taskneurons.layers.basis import BasisLayer, check_positive_int, known_size
 from keras_taskneurons.layers.options import check_bool
 
 
@@ -50,13 +50,7 @@ class TaskNeuronRNNCellBase(BasisLayer):
         return self.bias_initializer(shape, dtype=dtype)
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                f"The last dimension of the inputs to {self.name} must be known. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-        self.input_dim = input_dim
+        self.input_dim = input_dim = known_size(self, input_shape)
         blocks = len(self._matmul_bases)
         width = self.GATES * self.units
         self.kernel = self.add_weight(
@@ -132,7 +126,7 @@ class TaskNeuronRNNCellBase(BasisLayer):
 _CELL_ARGS = """
     Args:
         basis_range (str or None): ``"auto"`` or ``"clip"`` (the same: clip to
-            ``basis_domain``) or ``None``; ``"running"`` is refused (running
+            the basis domain) or ``None``; ``"running"`` is refused (running
             statistics would be updated inside the time loop).
         interaction_rank (int): Rank of the interaction term, products of two
             projections of the input ``x_t`` added to every gate's

@@ -12,7 +12,7 @@ import numpy as np
 from keras import ops
 
 from keras_taskneurons.layers.arguments import documented
-from keras_taskneurons.layers.basis import BasisLayer, check_positive_int
+from keras_taskneurons.layers.basis import BasisLayer, check_positive_int, known_size
 from keras_taskneurons.layers.lora import LoraMixin
 from keras_taskneurons.layers.options import invalid
 
@@ -134,12 +134,7 @@ class TaskNeuronConv(LoraMixin, BasisLayer):
                 f"rank {self.rank + 2} (batch, {self.rank} spatial dimensions and "
                 f"channels). Received: input_shape={tuple(input_shape)}"
             )
-        channels = input_shape[self._channel_axis]
-        if channels is None:
-            raise ValueError(
-                f"The channel dimension of the inputs to {self.name} must be known. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
+        channels = known_size(self, input_shape, self._channel_axis, "channel")
         if channels % self.groups:
             raise ValueError(
                 f"The number of input channels must be evenly divisible by the number "
@@ -268,7 +263,7 @@ _CONV_DOC = """{rank}D convolution of task-based neurons.
     into bases ``g_k``; the layer computes the features
     ``[m_1 g_1(x), ..., m_K g_K(x)]`` of every input channel (``x`` itself
     after the ``input_map``, if any, the other bases on that value brought
-    into ``basis_domain`` as ``basis_range`` says, the running statistics
+    into the basis domain as ``basis_range`` says, the running statistics
     per channel) and runs ONE convolution over them, with a kernel of shape
     ``kernel_size + (K * channels // groups, filters)`` whose blocks along
     the input-channel axis belong to the bases in the order of

@@ -5,7 +5,7 @@ from keras import ops
 
 from keras_taskneurons.layers import readout
 from keras_taskneurons.layers.arguments import documented
-from keras_taskneurons.layers.basis import BasisLayer, check_positive_int, scaled
+from keras_taskneurons.layers.basis import BasisLayer, check_positive_int, known_size, scaled
 from keras_taskneurons.layers.lora import LoraMixin
 from keras_taskneurons.layers.options import invalid, passed_on
 from keras_taskneurons.layers.quantization import Int8Mixin
@@ -66,7 +66,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     (zeros), so a new layer computes exactly the ``Dense`` layer with the
     same units and initializer. The other bases are trained gently and on a
     common scale: their features are multiplied by
-    ``m_k = basis_scale / max|g_k|`` (the maximum over ``basis_domain``, the
+    ``m_k = basis_scale / max|g_k|`` (the maximum over the basis domain, the
     range the formula is searched on; ``normalize_bases="spread"`` divides
     by ``g_k``'s spread on each input instead, ``False`` not at all). Under Adam a weight
     moves about the learning rate per step
@@ -82,7 +82,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
     ``Normalization`` layer needed), and ``x`` sees each input standardized
     with the map's statistics (``u_mean``, ``u_std``; an affine change that
     its weights absorb, and the conditioning ``Dense`` trains best with). Every basis but ``x`` sees
-    ``u`` brought into ``basis_domain`` (the range of ``u`` the search saw,
+    ``u`` brought into the basis domain (the range of ``u`` the search saw,
     default ``[-1, 1]``) as ``basis_range`` says: ``"clip"`` clips ``u`` to
     it (exact inside it; beyond it ``x**5`` stays at its boundary value, so
     an outlying row cannot blow the network up); ``"running"`` maps each
@@ -199,20 +199,11 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
         return self._initialize_blocks((self.input_dim, self.units), axis=0, dtype=dtype)
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                f"The last dimension of the inputs to {self.name} must be "
-                f"known. Received: input_shape={input_shape}"
-            )
-        self.input_dim = input_dim
-        kernel_args = dict(
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
+        self.input_dim = input_dim = known_size(self, input_shape)
         # Under mixed precision the variables stay float32 inside `call`
         # (autocast=False): the layer computes in float32, see the docstring.
-        kernel_args["autocast"] = False
+        kernel_args = dict(regularizer=self.kernel_regularizer,
+                           constraint=self.kernel_constraint, autocast=False)
         self.kernel = None
         if self._matmul_bases:
             self.kernel = self._add_kernel(
@@ -223,41 +214,18 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
         # "input_constants": the constants inside basis k are one trainable
         # vector over the inputs, shared by all units.
         self.input_constants = [
-            [
-                self.add_weight(
-                    name=f"basis{index}_constant{position}",
-                    shape=(input_dim,),
-                    initializer=keras.initializers.Constant(value),
-                    autocast=False,
-                )
-                for position, value in enumerate(basis.constants)
-            ] if self.parameterization == "input_constants" and basis.constants else None
+            self._add_constants(f"basis{index}", basis, (input_dim,))
+            if self.parameterization == "input_constants" and basis.constants else None
             for index, basis in enumerate(self._matmul_bases)
         ]
-        self.term_kernels = []
-        self.term_constants = []
+        # "constants": each term's kernel, then its constants per input and unit.
+        self.term_kernels, self.term_constants = [], []
         for index, basis in enumerate(self._parametric_bases):
-            self.term_kernels.append(
-                self.add_weight(
-                    name=f"term{index}_kernel",
-                    shape=(input_dim, self.units),
-                    initializer=self.basis_initializer,
-                    **kernel_args,
-                )
-            )
-            # Kept in float32 under mixed precision: they sit inside
-            # functions, where float16 rounding would move the formula.
+            self.term_kernels.append(self.add_weight(
+                name=f"term{index}_kernel", shape=(input_dim, self.units),
+                initializer=self.basis_initializer, **kernel_args))
             self.term_constants.append(
-                [
-                    self.add_weight(
-                        name=f"term{index}_constant{position}",
-                        shape=(input_dim, self.units),
-                        initializer=keras.initializers.Constant(value),
-                        autocast=False,
-                    )
-                    for position, value in enumerate(basis.constants)
-                ]
-            )
+                self._add_constants(f"term{index}", basis, (input_dim, self.units)))
         self._constants_chunk = _rematerialized(self._constants_term)
         self._build_range(input_dim)
         self._build_interaction((input_dim, self.units), kernel_axis=1, output_axis=-1)
@@ -265,6 +233,16 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
         self._build_lora()
         self._build_float8()
+
+    def _add_constants(self, prefix, basis, shape):
+        """One weight of ``shape`` per constant inside ``basis``, starting at
+        its value; float32 under mixed precision (they sit inside functions,
+        where float16 rounding would move the formula)."""
+        return [
+            self.add_weight(name=f"{prefix}_constant{position}", shape=shape,
+                            initializer=keras.initializers.Constant(value), autocast=False)
+            for position, value in enumerate(basis.constants)
+        ]
 
     def call(self, inputs, training=None):
         dtype = self._feature_dtype()
@@ -368,7 +346,7 @@ class TaskNeuronDense(Int8Mixin, LoraMixin, BasisLayer):
         running statistics and trained constants folded in; ``None`` where
         every weight is zero). Unit ``j``'s output before its activation is
         ``Σ_i f[j][i](x_i)`` plus its bias (and any interaction term),
-        exactly where the bases' values lie inside ``basis_domain`` (the
+        exactly where the bases' values lie inside the basis domain (the
         layer clips beyond it).
 
         Examples:

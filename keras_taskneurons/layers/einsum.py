@@ -27,6 +27,36 @@ def _check_equation(equation):
     return match
 
 
+def _match_shared_axes(equation, input_sizes, output_sizes, input_shape, output_shape):
+    """Give each output axis the input's size where it is the input's axis
+    and has none; refuse sizes that disagree."""
+    for c, size in list(output_sizes.items()):
+        if c in input_sizes:
+            if size is not None and input_sizes[c] is not None and size != input_sizes[c]:
+                raise ValueError(
+                    f"Input shape and output shape do not match at shared axis {c!r} of "
+                    f"{equation!r}: {input_sizes[c]} against {size}. Received: "
+                    f"input_shape={input_shape}, output_shape={output_shape!r}"
+                )
+            if size is None:
+                output_sizes[c] = input_sizes[c]
+
+
+def _bias_shape(bias_axes, output_spec, output_sizes):
+    """The bias's shape: the output's sizes on ``bias_axes`` (letters of the
+    output), 1 elsewhere from the first of them on; ``None`` without."""
+    if not bias_axes:
+        return None
+    missing = [c for c in bias_axes if c not in output_spec]
+    if missing or not isinstance(bias_axes, str):
+        raise ValueError(
+            f"Received an invalid value for `bias_axes`, expected letters of the output "
+            f"{output_spec!r}. Received: bias_axes={bias_axes!r}"
+        )
+    first = min(output_spec.find(c) for c in bias_axes)
+    return tuple(output_sizes[c] if c in bias_axes else 1 for c in output_spec[first:])
+
+
 def analyze_equation(equation, bias_axes, input_shape, output_shape):
     """The shapes an einsum layer needs, from its equation.
 
@@ -60,16 +90,7 @@ def analyze_equation(equation, bias_axes, input_shape, output_shape):
     output_sizes = dict(zip(output_spec[-len(given):] if given else "", given))
     if not elided_left:
         output_sizes[output_spec[0]] = input_shape[0]
-    for c, size in list(output_sizes.items()):
-        if c in input_sizes:
-            if size is not None and input_sizes[c] is not None and size != input_sizes[c]:
-                raise ValueError(
-                    f"Input shape and output shape do not match at shared axis {c!r} of "
-                    f"{equation!r}: {input_sizes[c]} against {size}. Received: "
-                    f"input_shape={input_shape}, output_shape={output_shape!r}"
-                )
-            if size is None:
-                output_sizes[c] = input_sizes[c]
+    _match_shared_axes(equation, input_sizes, output_sizes, input_shape, output_shape)
     for c in output_spec:
         if c not in input_sizes and c not in kernel_spec:
             raise ValueError(
@@ -85,16 +106,7 @@ def analyze_equation(equation, bias_axes, input_shape, output_shape):
             )
         kernel_shape.append(size)
     full_output = (leading if elided_left else []) + [output_sizes[c] for c in output_spec]
-    bias_shape = None
-    if bias_axes:
-        missing = [c for c in bias_axes if c not in output_spec]
-        if missing or not isinstance(bias_axes, str):
-            raise ValueError(
-                f"Received an invalid value for `bias_axes`, expected letters of the output "
-                f"{output_spec!r}. Received: bias_axes={bias_axes!r}"
-            )
-        first = min(output_spec.find(c) for c in bias_axes)
-        bias_shape = tuple(output_sizes[c] if c in bias_axes else 1 for c in output_spec[first:])
+    bias_shape = _bias_shape(bias_axes, output_spec, output_sizes)
     contracted = [c for c in kernel_spec if c in input_sizes and c not in output_spec]
     if not contracted:
         raise ValueError(

@@ -33,7 +33,7 @@ from keras import ops
 from keras_taskneurons.formula import as_formula
 from keras_taskneurons.input_map import _domain_pair
 from keras_taskneurons.layers.arguments import documented
-from keras_taskneurons.layers.basis import check_positive_int
+from keras_taskneurons.layers.basis import check_positive_int, known_size
 from keras_taskneurons.layers.options import LAYER_OPTIONS, check_bool, invalid
 from keras_taskneurons.layers.ranges import InputRangeMixin
 
@@ -191,11 +191,7 @@ class TaskNeuronEmbedding(InputRangeMixin, keras.layers.Layer):
                                  self.copies, self.seed)
 
     def build(self, input_shape):
-        inputs = input_shape[-1]
-        if inputs is None:
-            raise ValueError(f"The last dimension of the inputs to {self.name} must be known. "
-                             f"Received: input_shape={tuple(input_shape)}")
-        self.n_inputs = int(inputs)
+        self.n_inputs = int(known_size(self, input_shape))
         scale, shift = self.inner_constants(self.n_inputs)
         self.inner_scale = self.add_weight(
             name="inner_scale", shape=scale.shape, autocast=False,

@@ -87,8 +87,8 @@ class TaskNeuronLayerFactory:
     with ``first=True`` holds it: it maps the raw features to the values
     the formula was searched on and computes the searched bases there.
     Place it where the raw features come in, as you would a
-    ``Normalization`` layer. Every layer gets the map's domain as
-    ``basis_domain``, so the others bring what they see into that range by
+    ``Normalization`` layer. Every layer gets the map's domain as its
+    basis domain, so the others bring what they see into that range by
     running statistics (``basis_range="auto"``). ``first_layer`` (a dict)
     holds options for the ``first=True`` layers only (the search's
     first-layer ``basis_scale`` and suggested ``interaction_rank``); a

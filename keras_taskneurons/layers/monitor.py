@@ -1,5 +1,5 @@
 """Where the bases are evaluated: how much of what a task-neuron layer's
-bases see falls outside their ``basis_domain``.
+bases see falls outside their basis domain.
 
 A basis clipped to its domain is a constant beyond it, so a layer fed
 values mostly outside the domain (raw features without the search's input
@@ -41,7 +41,7 @@ def _basis_layers(model):
 
 def basis_range_report(model, x, batch_size=256):
     """The fraction of what each task-neuron layer's bases see that falls
-    outside its ``basis_domain``, on data ``x`` (inference mode).
+    outside its basis domain, on data ``x`` (inference mode).
 
     Args:
         model: A Keras model or layer holding task-neuron layers.
@@ -86,7 +86,7 @@ def basis_range_report(model, x, batch_size=256):
 
 class BasisRangeMonitor(keras.callbacks.Callback):
     """Warns, once per layer, when a task-neuron layer's bases see mostly
-    values outside their ``basis_domain`` (checked on ``x`` after the first
+    values outside their basis domain (checked on ``x`` after the first
     epoch, when running statistics have settled, and at the end of
     training).
 

@@ -23,7 +23,7 @@ import numpy as np
 from keras_taskneurons.input_map import InputMap, _domain_pair
 
 DEFAULT_BASIS_DOMAIN = (-1.0, 1.0)
-"""Default ``basis_domain``: the range formulas are searched on with the
+"""The default basis domain: the range formulas are searched on with the
 default (min-max) scaling."""
 
 BASIS_RANGES = ("auto", "clip", "running", None)
@@ -91,7 +91,7 @@ def _basis_range(value):
     return value
 
 
-def _basis_domain(value):
+def _domain(value):
     """A checked ``(low, high)`` pair; ``None`` stays (the layer resolves it)."""
     if value is None:
         return None
@@ -139,7 +139,7 @@ LAYER_OPTIONS = {
     "normalize_bases": Option(
         True, "bool or str",
         "How each basis but ``x`` is sized before ``basis_scale``: ``True``, divided by its "
-        "largest magnitude on ``basis_domain``; ``\"spread\"``, by its standard deviation on "
+        "largest magnitude on the basis domain; ``\"spread\"``, by its standard deviation on "
         "values standing for the layer's input; ``False``, not at all.", _normalize_bases),
     "input_map": Option(
         None, "InputMap, dict or None",
@@ -150,14 +150,14 @@ LAYER_OPTIONS = {
         lambda value: None if value is None else value.get_config()),
     "basis_range": Option(
         "auto", "str or None",
-        "How the bases but ``x`` are kept in ``basis_domain``: ``\"clip\"``, ``\"running\"`` "
+        "How the bases but ``x`` are kept in the basis domain: ``\"clip\"``, ``\"running\"`` "
         "(running statistics of the layer's input mapped onto the domain, then clipped), "
         "``None`` (not at all) or ``\"auto\"`` (``\"clip\"`` with an input map, else "
         "``\"running\"``).", _basis_range),
     "basis_domain": Option(
         None, "tuple of 2 floats or None",
-        "``(low, high)``, the range the formula was searched on; ``None``: the input map's "
-        "domain, else ``(-1, 1)``.", _basis_domain, list),
+        "The basis domain ``(low, high)``, the range the formula was searched on; ``None``: the input map's "
+        "domain, else ``(-1, 1)``.", _domain, list),
     "interaction_rank": Option(
         0, "int",
         "Rank ``r`` of the interaction term, products of two projections of the input added "

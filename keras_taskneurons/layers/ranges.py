@@ -36,7 +36,7 @@ domain's ends (a normal input is clipped 4.6 % of the time)."""
 
 SATURATION_WARNING = 0.5
 """A layer warns (once) when more than this fraction of what its bases see
-in a training batch falls outside ``basis_domain`` (the bases saturate
+in a training batch falls outside the basis domain (the bases saturate
 there: clipped, they are constants)."""
 
 
@@ -156,14 +156,14 @@ class InputRangeMixin:
 
     def _basis_input(self, u, axis=-1, training=None, state=False):
         """What every basis but ``x`` sees: ``u`` brought into
-        ``basis_domain`` as ``basis_range`` says (module docstring).
+        the basis domain as ``basis_range`` says (module docstring).
         ``state``: ``u`` is a recurrent state, not the input: clipped to
-        ``basis_domain``, never to the input's per-column domains, and not
+        the basis domain, never to the input's per-column domains, and not
         counted by the range check."""
         if self.basis_range is None:
             return u
         by_column = self._clips_by_column() and not state
-        low, high = self.basis_bounds() if not state else self.basis_domain
+        low, high = self.basis_bounds(by_column=not state)
         if self.basis_range == "running" and self.range_mean is not None:
             mean, variance = self._running_statistics(u, axis, training)
             shape = [1] * len(u.shape)
@@ -205,11 +205,12 @@ class InputRangeMixin:
         layer's whole sequence, outside its time loop)."""
         self._inputs(x, axis, False)
 
-    def basis_bounds(self):
+    def basis_bounds(self, by_column=True):
         """``(low, high)`` of what the bases see, for numpy: each input's own
-        domain (arrays) in a layer that clips by column, else
-        ``basis_domain``."""
-        if self._clips_by_column():
+        domain (arrays) in a layer that clips by column (unless
+        ``by_column=False``), else the layer's one basis domain, the
+        ``(low, high)`` pair the layer holds."""
+        if by_column and self._clips_by_column():
             return self.input_map.column_domains()
         return self.basis_domain
 
@@ -251,7 +252,7 @@ class InputRangeMixin:
         if fraction <= threshold or self._range_warned:
             return
         self._range_warned = True
-        low, high = self.basis_domain
+        low, high = self.basis_bounds(by_column=False)
         advice = ("Give the first layer the search's input map (search.layer_factory())"
                   + (", or use basis_range='running'." if self.basis_range != "running" else
                      "; the running statistics follow what the layer sees over about 100 "

@@ -11,7 +11,7 @@ input map, standardization for ``x``, the running statistics) and ``g_k``
 has its trained constants where the parameterization trains them.
 ``learned_functions()`` returns these as [Formula][keras_taskneurons.Formula]
 objects of the layer's own input; they are exact where the values the bases
-see lie inside ``basis_domain`` (the layer clips beyond it) and leave out the
+see lie inside the basis domain (the layer clips beyond it) and leave out the
 bias and any interaction term (which are not functions of one input).
 
 A layer whose input map warps its columns (``scaling="quantile"``) gives
@@ -73,7 +73,7 @@ def input_maps(layer):
             variance = ops.convert_to_numpy(layer.range_variance).astype(np.float64) / correction
         else:
             mean, variance = zeros, ones
-        low, high = layer.basis_domain
+        low, high = layer.basis_bounds(by_column=False)
         factor = (high - low) / (2 * RUNNING_SPREAD) / np.sqrt(variance + 1e-6)
         # v = (u - mean) * factor + mid, u = a x + b
         a, b = other[:, 0], other[:, 1]
@@ -164,7 +164,7 @@ def average_functions(layer):
 def seen_ranges(layer):
     """Per input, ``(low, high)`` of the values the layer receives there
     whose bases lie inside their domain (the search's per-column domain, or
-    ``basis_domain`` through the running statistics): the range where
+    the basis domain through the running statistics): the range where
     ``learned_functions()`` is exact and where the layer has seen its
     data. Two arrays of shape ``(input_dim,)``."""
     _check_built(layer)
@@ -260,7 +260,7 @@ def contributions(layer, x, rows=4096):
     """Per basis, in kernel order, its term of the layer's pre-activation
     output on ``x`` (``(n, units)`` arrays, float64): the terms, the bias and
     any interaction term add up to what the layer computes before its
-    activation (inside ``basis_domain``; clipping applied as the layer
+    activation (inside the basis domain; clipping applied as the layer
     does)."""
     x = _check_data(layer, x)
     linear_maps, other_maps = input_maps(layer)

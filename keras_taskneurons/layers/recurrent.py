@@ -13,7 +13,7 @@ it (the ``x`` blocks from ``kernel_initializer`` and
 ``recurrent_initializer``, the others zeros, trained gently).
 
 What the bases see: the input as every task-neuron layer (``input_map``,
-then ``basis_domain``), the recurrent state ``h`` as it is, clipped to the
+then the basis domain), the recurrent state ``h`` as it is, clipped to the
 domain (``tanh`` keeps it in ``(-1, 1)``). The ranges are ``"clip"`` (the
 default, ``"auto"``) or ``None``: running statistics would have to be
 updated inside the time loop, so ``"running"`` is refused. Dropout is not
@@ -120,7 +120,7 @@ _LAYER_DOC = """Keras's ``{keras}`` layer over a [{cell}][keras_taskneurons.{cel
 
     Args:
         basis_range (str or None): ``"auto"`` or ``"clip"`` (the same: clip to
-            ``basis_domain``) or ``None``; ``"running"`` is refused (running
+            the basis domain) or ``None``; ``"running"`` is refused (running
             statistics would be updated inside the time loop).
 
     Input shape:

@@ -18,6 +18,7 @@ one and the best preset marked.
 
 import time
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -85,7 +86,7 @@ class Shape(NamedTuple):
         return self.name in PRESETS
 
 
-class ShapeTable:
+class ShapeTable(Sequence):
     """The scored candidates in the order tried, ``chosen`` (the lowest
     loss) and ``best_preset`` (the lowest among the presets) as indices.
     Indexing, ``len`` and iteration give ``Shape`` records; printing gives a
@@ -113,9 +114,6 @@ class ShapeTable:
 
     def __getitem__(self, index):
         return self.shapes[index]
-
-    def __iter__(self):
-        return iter(self.shapes)
 
     def table(self, digits=4):
         """The candidates as text: name, placement, sigma, loss, formula."""

@@ -23,6 +23,7 @@ one through rounding.
 """
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -64,7 +65,7 @@ class Equation(NamedTuple):
     fitness: float
 
 
-class ParetoFront:
+class ParetoFront(Sequence):
     """Equations sorted by complexity, each more accurate than all simpler
     ones; ``chosen`` is the index of the selected equation.
 
@@ -84,9 +85,6 @@ class ParetoFront:
 
     def __getitem__(self, index):
         return self.equations[index]
-
-    def __iter__(self):
-        return iter(self.equations)
 
     @property
     def best(self):

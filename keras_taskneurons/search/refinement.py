@@ -121,36 +121,7 @@ def _tune(formula, X, targets, weights):
     least squares does not cross.
     """
     nodes = [node for node in trees.walk(formula.tree) if trees.is_const(node)]
-    start = np.array(formula.constants, dtype=np.float64)
-    score = _fitness_with(formula, start, X, targets, weights)
-    values = start
-    starts = [start]
-    flipped = np.array([-v if len(n) == 3 and v == 1.0 else v for n, v in zip(nodes, start)])
-    if np.any(flipped != start):
-        starts.append(flipped)
-    if 0 < start.size <= MAX_TUNED_CONSTANTS:
-        root_w = np.sqrt(weights / weights.sum())
-
-        def residuals(values):
-            sums = _sums_with(formula, values, X)
-            if not np.all(np.isfinite(sums)):
-                return np.full(targets.size, 1e3)
-            a, b = linear_scaling(sums, targets, weights)
-            return ((targets - (sums[:, None] * a + b)) * root_w[:, None]).ravel()
-
-        for first in starts:
-            try:
-                with np.errstate(all="ignore"):
-                    result = optimize.least_squares(
-                        residuals, first, method="trf", max_nfev=20 * (start.size + 1),
-                    )
-                fitted = _fitness_with(formula, result.x, X, targets, weights)
-                # The flipped start must do better than rounding (1e-12) to
-                # win: sin(1.3*x) reads better than its twin sin(-1.3*x).
-                if fitted < score - (1e-12 if first is not start else 0.0):
-                    values, score = result.x, fitted
-            except (ValueError, np.linalg.LinAlgError):
-                pass
+    values, score = _least_squares(formula, nodes, X, targets, weights)
     # Constants that do not earn their place go: a freed one back to its
     # neutral value, any other to zero; expansion then drops them.
     values = np.array(values, dtype=np.float64)
@@ -167,9 +138,53 @@ def _tune(formula, X, targets, weights):
         result = _canonical(formula.with_constants(values))
     except ValueError:
         return None
+    return _without_rounding_rest(result, X, targets, weights)
+
+
+def _least_squares(formula, nodes, X, targets, weights):
+    """``(constants, fitness)``: the formula's own constants, or the least
+    squares fit from them (and from the freed arguments flipped) where it
+    scores better."""
+    start = np.array(formula.constants, dtype=np.float64)
+    score = _fitness_with(formula, start, X, targets, weights)
+    values = start
+    starts = [start]
+    flipped = np.array([-v if len(n) == 3 and v == 1.0 else v for n, v in zip(nodes, start)])
+    if np.any(flipped != start):
+        starts.append(flipped)
+    if not 0 < start.size <= MAX_TUNED_CONSTANTS:
+        return values, score
+    root_w = np.sqrt(weights / weights.sum())
+
+    def residuals(values):
+        sums = _sums_with(formula, values, X)
+        if not np.all(np.isfinite(sums)):
+            return np.full(targets.size, 1e3)
+        a, b = linear_scaling(sums, targets, weights)
+        return ((targets - (sums[:, None] * a + b)) * root_w[:, None]).ravel()
+
+    for first in starts:
+        try:
+            with np.errstate(all="ignore"):
+                result = optimize.least_squares(
+                    residuals, first, method="trf", max_nfev=20 * (start.size + 1),
+                )
+            fitted = _fitness_with(formula, result.x, X, targets, weights)
+            # The flipped start must do better than rounding (1e-12) to
+            # win: sin(1.3*x) reads better than its twin sin(-1.3*x).
+            if fitted < score - (1e-12 if first is not start else 0.0):
+                values, score = result.x, fitted
+        except (ValueError, np.linalg.LinAlgError):
+            pass
+    return values, score
+
+
+def _without_rounding_rest(result, X, targets, weights):
+    """``(formula, fitness)``: ``result``, or ``result`` less a constant of
+    rounding size where dropping it costs nothing. Two constants that cancel
+    (a freed shift against an inner one) leave such a rest after expansion
+    (``sin(-1.3*x + 3.6e-14)``)."""
     score = float(_fitness_with(result, np.array(result.constants), X, targets, weights))
-    # Two constants that cancel (a freed shift against an inner one) leave a
-    # rest of rounding size after expansion (sin(-1.3*x + 3.6e-14)): it goes.
     for index, value in enumerate(result.constants):
         if 0 < abs(value) < NEGLIGIBLE_CONSTANT:
             trial = np.array(result.constants, dtype=np.float64)
