@@ -18,6 +18,7 @@ merges them.
 """
 
 import os
+import shutil
 import sys
 import time
 
@@ -235,7 +236,10 @@ def main():
         dict.fromkeys(["MLP"] + args.networks.split(",")))
     # seeds outermost: a run cut short leaves whole seeds of every set
     cases = [(name, seed, kind) for seed in range(seeds) for name in names for kind in kinds]
-    os.makedirs(FOLDER + ("_quick" if args.quick else ""), exist_ok=True)
+    folder = FOLDER + ("_quick" if args.quick else "")
+    if args.quick:  # a quick run always runs: CI checks the code, not stored files
+        shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
     tasks = [(case_path(*c, args.quick), *c, args.quick) for c in cases]
     if not args.report_only:
         todo = [t for t in tasks if not os.path.exists(t[0])]

@@ -78,3 +78,27 @@ def test_an_older_or_misstated_result_file_is_caught(tmp_path):
              "| c (`new.md`) | 3 | 0.2.0 |\n")
     found = problems(headline_rows(table), "0.2.0", str(tmp_path))
     assert len(found) == 2 and "older than" in found[0] and "its row says" in found[1], found
+
+
+def test_ci_runs_every_benchmark_in_quick_mode():
+    """``benchmarks/quick.py`` (what CI runs) lists every benchmark script:
+    each file of ``benchmarks/`` with a ``main()`` and a ``--quick`` mode."""
+    import ast
+    import sys
+
+    folder = os.path.join(ROOT, "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        import quick
+    finally:
+        sys.path.remove(folder)
+    listed = {script for script, *_ in quick.SCRIPTS}
+    scripts = set()
+    for name in os.listdir(folder):
+        if not name.endswith(".py") or name == "quick.py":
+            continue
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+        if any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body):
+            scripts.add(name)
+    assert scripts and listed == scripts, (sorted(scripts - listed), sorted(listed - scripts))

@@ -73,6 +73,7 @@ def _search(n_jobs):
     ).fit(*_search_data())
 
 
+@pytest.mark.once  # the search is numpy: the backend does not matter
 def test_search_on_a_dask_cluster_gives_the_serial_formula():
     distributed = pytest.importorskip(
         "distributed", reason="the `distributed` extra is part of the `test` extra")

@@ -15,6 +15,11 @@ import pytest
 
 from tests.helpers import BACKEND
 
+# The plumbing checked here (the console script, one fresh process per
+# command, the layers registered before a load) does not depend on the
+# backend; test_cli fits, predicts and reloads on every backend.
+pytestmark = pytest.mark.once
+
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "keras-taskneurons")
 SMALL = ["--generations", "2", "--population", "60", "--epochs", "3", "--hidden", "8",
          "--quiet"]
