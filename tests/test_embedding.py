@@ -196,3 +196,29 @@ def test_function_grids_read_the_layer_s_own_values_and_plot_one_panel_per_input
     assert "embedding" in figure._suptitle.get_text()
     with pytest.raises(ValueError, match="not built"):
         ktn.plot_learned_functions(ktn.TaskNeuronEmbedding(4))
+
+
+def test_a_model_with_an_embedding_quantizes_its_dense_layers_and_reloads(tmp_path):
+    """``model.quantize("int8")`` quantizes the MLP after an embedding and
+    leaves the embedding in float (its weights are a small part of such a
+    model: Keras warns that it has no ``quantize``); the model predicts
+    close to the float one and reloads quantized."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), ktn.TaskNeuronEmbedding(8, "periodic", copies=8),
+                              keras.layers.Dense(32, activation="relu"), keras.layers.Dense(1)])
+    before = to_numpy(model.predict(x, verbose=0))
+    embedding = model.layers[0]
+    weights = [to_numpy(w) for w in embedding.weights]
+    with pytest.warns(UserWarning, match="TaskNeuronEmbedding.*quantize"):
+        model.quantize("int8")
+    assert [layer.dtype_policy.name for layer in model.layers[1:]] == ["int8_from_float32"] * 2
+    assert all(np.array_equal(to_numpy(w), v) for w, v in zip(embedding.weights, weights))
+    after = to_numpy(model.predict(x, verbose=0))
+    assert np.max(np.abs(after - before)) < 0.05 * np.max(np.abs(before))
+    path = str(tmp_path / "int8.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.layers[1].dtype_policy.name == "int8_from_float32"
+    np.testing.assert_allclose(to_numpy(loaded.predict(x, verbose=0)), after, atol=1e-5)
