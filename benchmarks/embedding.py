@@ -230,6 +230,9 @@ def main():
     parser.add_argument("--report-only", action="store_true",
                         help="merge the stored result files, run nothing")
     args = parser.parse_args()
+    unknown = set(args.sets.split(",")) - set(SETS)
+    if unknown:
+        parser.error(f"--sets: no set named {sorted(unknown)}; known: {sorted(SETS)}")
     seeds = 1 if args.quick else args.seeds
     names = args.sets.split(",")[:1] if args.quick else args.sets.split(",")
     kinds = ("MLP", "searched", "random") if args.quick else tuple(
