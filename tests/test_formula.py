@@ -142,7 +142,7 @@ def test_bad_formulas_are_refused_with_a_specific_message(text, message):
 
 
 def test_oversized_formulas_are_refused_fast():
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time, as in the tests below
     with pytest.raises(ValueError, match="10000000 characters"):
         Formula("x+" * 5_000_000)
     with pytest.raises(ValueError, match="nested deeper"):
@@ -152,7 +152,7 @@ def test_oversized_formulas_are_refused_fast():
     with pytest.raises(ValueError, match="nested deeper"):
         Formula(" + ".join(["x"] * 200))  # a long chain is deep, too
     assert Formula(" + ".join(["x"] * 50)).size == 99
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
 
 
 def test_non_strings_are_refused_with_a_type_error():
@@ -245,10 +245,10 @@ BOMBS = [
 
 @pytest.mark.parametrize("text, message", BOMBS, ids=range(len(BOMBS)))
 def test_expansion_bombs_are_refused_from_the_tree(text, message):
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(ValueError, match=message) as info:
         Formula(text)
-    assert time.perf_counter() - started < 0.1
+    assert time.process_time() - started < 0.1
     assert repr(text[:20]) in str(info.value) or text[:20] in str(info.value)
 
 
@@ -259,14 +259,14 @@ def test_expansion_stays_below_a_second_at_the_limits():
         "(x + sin(x) + cos(x) + 1)**3*(x + 1)**9",
         "((x + 1)**9)**2",
     ]:
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: the bound is on the work, not the machine's load
         formula = Formula(text)
         try:
             formula.terms()
         except ValueError as error:
             assert "limit is 64" in str(error)
         formula.to_latex()
-        assert time.perf_counter() - started < 1.0, text
+        assert time.process_time() - started < 1.0, text
 
 
 def test_non_finite_numbers_are_refused():

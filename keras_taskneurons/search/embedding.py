@@ -51,11 +51,9 @@ SMOOTH = 0.05
 lower frequencies, wider bumps) whose loss is within ``SMOOTH`` (relative)
 of that shape's lowest is chosen. The ridge readout is additive; the network
 after the embedding adds capacity of its own, and there the smoother
-embedding trains better: in ``benchmarks/embedding.py`` the periodic preset
-did best on validation at sigma 0.3 in 14 of 16 trials and worst at 3 in
-all, while the readout's loss often fell with sigma. Ties (scaling ``|x|``
-or a polynomial's argument leaves the span of shifted copies unchanged) go
-the same way."""
+embedding trains better (the figures: docs/benchmarks.md, "Embeddings").
+Ties (scaling ``|x|`` or a polynomial's argument leaves the span of shifted
+copies unchanged) go the same way."""
 
 LINEAR = "x"
 """The linear control's name and formula: copies of ``x`` add up to a linear map."""
