@@ -17,6 +17,7 @@ per input. One result file per set, seed and network
 merges them.
 """
 
+import math
 import os
 import shutil
 import sys
@@ -174,16 +175,23 @@ def report(results, quick):
             if not cases:
                 continue
             rmse = np.array([r["rmse"] for r in cases])
+            diverged = [r["seed"] for r in cases if not np.isfinite(r["rmse"])]
+            rmse = rmse[np.isfinite(rmse)]  # a diverged seed is named, not averaged
             paired = [(r["rmse"], mlp[r["seed"]]["rmse"], r["seconds_per_epoch"] /
-                       mlp[r["seed"]]["seconds_per_epoch"]) for r in cases if r["seed"] in mlp]
+                       mlp[r["seed"]]["seconds_per_epoch"]) for r in cases
+                      if r["seed"] in mlp and np.isfinite(r["rmse"])]
             change = (f"{100 * np.mean([a / b - 1 for a, b, _ in paired]):+.1f} %"
                       if paired and kind != "MLP" else "—")
             ratio = f"{np.median([c for *_, c in paired]):.2f}" if paired and kind != "MLP" else "—"
             extra = f" ({_chosen(cases)})" if kind in ("searched", "random", "recipe") else ""
-            lines.append(f"| {name} | {cases[0]['rows']} | {kind}{extra} | {rmse.mean():.4f} ± "
-                         f"{rmse.std():.4f} | {change} | {ratio} | {len(cases)} |")
-            summary.append(dict(set=name, network=kind, rmse=float(rmse.mean()),
-                                std=float(rmse.std()), seeds=len(cases)))
+            if diverged:
+                extra += (f"; **diverged (NaN) on seed {', '.join(map(str, diverged))}**, "
+                          "the figures are the other seeds'")
+            mean, std = ((rmse.mean(), rmse.std()) if rmse.size else (math.nan, math.nan))
+            lines.append(f"| {name} | {cases[0]['rows']} | {kind}{extra} | {mean:.4f} ± "
+                         f"{std:.4f} | {change} | {ratio} | {len(cases)} |")
+            summary.append(dict(set=name, network=kind, rmse=float(mean), std=float(std),
+                                seeds=len(cases), diverged=diverged))
     lines += goals(results)
     common.write_results("embedding", "\n".join(lines) + "\n",
                          dict(cases=results, summary=summary), quick, lambda raw: None)
@@ -200,8 +208,12 @@ def goals(results):
         if seeds:
             counted.append((name, len(seeds)))
             for kind in kinds:
+                # A network that diverged on a seed (NaN) scores inf: it is worse than any
+                # other there, so it is better than none and level with none.
                 values = np.array([runs[s, kind] for s in seeds])
-                means[name, kind] = (values.mean(), values.std())
+                values = np.where(np.isfinite(values), values, np.inf)
+                means[name, kind] = ((values.mean(), values.std()) if np.all(np.isfinite(values))
+                                     else (np.inf, 0.0))
     if not counted:
         return []
     names = [n for n, _ in counted]
@@ -211,6 +223,7 @@ def goals(results):
     level = sum(rmse[n, "searched"] <= min(rmse[n, k] + means[n, k][1]
                                            for k in ("periodic", "rbf", "hinge")) for n in names)
     better_plr = sum(rmse[n, "searched"] < rmse[n, "periodic"] for n in names)
+    diverged = [n for n in names if not np.isfinite(rmse[n, "searched"])]
     seeds = ", ".join(f"{n} {k}" for n, k in counted)
     return ["", f"Goals over {len(names)} sets, on the seeds where every network ran ({seeds}):",
             f"- the searched embedding network better than the MLP on {better_mlp} (goal ≥ 75 %: "
@@ -218,7 +231,9 @@ def goals(results):
             f"the MLP's std on {worse_std} (goal 0)",
             f"- level with the best preset (within its std) on {level} (goal ≥ half)",
             f"- better than PLR (periodic, sigma chosen on validation) on {better_plr} "
-            f"(goal ≥ a third)"]
+            f"(goal ≥ a third)"] + (
+            [f"- the searched network diverged (NaN) on a seed of {', '.join(diverged)}: "
+             "counted as worse than every other network there"] if diverged else [])
 
 
 def main():
