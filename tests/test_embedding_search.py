@@ -158,3 +158,19 @@ def test_the_smoothest_sigma_within_five_percent_wins_and_a_non_finite_loss_neve
                         Shape("rbf", Formula("exp(-x**2)"), "centres", 0.3, 0.199)])
     assert table.chosen == 1  # 0.198 is within 5 % of 0.19; rbf is another shape
     assert ShapeTable([Shape("x", Formula("x"), "centres", 1.0, np.inf)]).chosen == 0
+
+
+def test_front_formulas_that_grow_exponentially_do_not_compete():
+    """``tame()``: a copy's bases are evaluated at trained ``a·u + b``, so a
+    front formula competes only when its bases grow at most polynomially;
+    the exponential an evolved front offered (and that sent a benchmark
+    network to NaN) is refused, bounded and polynomial shapes are not."""
+    from keras_taskneurons import Formula
+    from keras_taskneurons.search.embedding import tame
+
+    for text in ["sin(x)", "exp(-x**2)", "x**3 + x**2 + x", "abs(x)", "x*sin(x)", "tanh(x)",
+                 "cos(0.571*x + x**2)", "x*exp(-x**2)"]:
+        assert tame(Formula(text)), text
+    for text in ["exp(x)", "exp(-0.4*x)", "x**5", "-26.17*exp(x) + x**3",
+                 "exp(1.805*x + 1.805*cos(3.24*x))"]:
+        assert not tame(Formula(text)), text

@@ -3,7 +3,8 @@ shape by scoring what the embedding computes.
 
 Each candidate shape (every preset, ``x`` as the linear control, and each
 formula on a [VectorizedSymbolicRegressor][keras_taskneurons.VectorizedSymbolicRegressor]'s
-front under both placements) is scored at each ``sigma`` the way the layer
+front under both placements, when its bases grow no faster than a polynomial:
+``tame()``) is scored at each ``sigma`` the way the layer
 would start: every input in ``copies`` copies at the layer's own initial
 inner constants (``layers.embedding.initial_constants``, the same draw), all
 inputs' features side by side (each basis's scaled to one spread), a ridge
@@ -54,6 +55,36 @@ after the embedding adds capacity of its own, and there the smoother
 embedding trains better (the figures: docs/benchmarks.md, "Embeddings").
 Ties (scaling ``|x|`` or a polynomial's argument leaves the span of shifted
 copies unchanged) go the same way."""
+
+GROWTH_DEGREE = 4
+"""A front formula competes only when each of its bases grows no faster than
+a polynomial of this degree (``tame()``): a copy evaluates its bases at
+``a·u + b`` with ``a`` and ``b`` trained, and an exponential of that
+overflows once training moves them (an evolved ``exp(1.8*x + …)`` sent a
+benchmark network to NaN). The ridge readout that scores the shapes sees
+only the initial constants, so it cannot tell."""
+
+GROWTH_REACH = 8.0
+"""``tame()`` compares the largest ``|g|`` on ``|z| ≤ 2·GROWTH_REACH`` with
+that on ``|z| ≤ GROWTH_REACH``."""
+
+
+def tame(formula):
+    """Whether every basis of ``formula`` stays finite and grows at most like
+    a polynomial of degree ``GROWTH_DEGREE``: doubling the reach of its
+    argument from ``GROWTH_REACH`` multiplies its largest magnitude by at
+    most ``2 ** GROWTH_DEGREE`` (``sin``, ``exp(-x**2)``, ``x**3``: yes;
+    ``exp(x)``, ``exp(-0.4*x)``, ``x**5``: no)."""
+    near = np.linspace(-GROWTH_REACH, GROWTH_REACH, 401)
+    far = np.linspace(-2 * GROWTH_REACH, 2 * GROWTH_REACH, 801)
+    for basis in formula_bases(formula):
+        with np.errstate(all="ignore"):
+            inner, outer = (np.abs(np.asarray(basis.evaluate(z), float)) for z in (near, far))
+        if not (np.all(np.isfinite(outer)) and outer.max() <= 2**GROWTH_DEGREE * inner.max()
+                + 1e-12):
+            return False
+    return True
+
 
 LINEAR = "x"
 """The linear control's name and formula: copies of ``x`` add up to a linear map."""
@@ -314,7 +345,8 @@ class EmbeddingSearch(RegressorMixin, BaseEstimator):
         seen, out = {LINEAR}, []
         for i, equation in enumerate(self.search_.equations_ or ()):
             text = str(equation.formula)
-            if text in seen or not formula_bases(equation.formula):
+            if text in seen or not formula_bases(equation.formula) or not tame(
+                    equation.formula):
                 continue
             seen.add(text)
             out += [(f"front[{i}]", equation.formula, placement) for placement in PLACEMENTS]
