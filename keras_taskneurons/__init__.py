@@ -79,7 +79,7 @@ _HOMES = {
     "layer_factory": "layers",
 }
 """``{public name: the module of the package it comes from}``; the imports
-under ``TYPE_CHECKING`` above name the same (``tests/test_basis.py``)."""
+under ``TYPE_CHECKING`` above name the same (``tests/test_startup.py``)."""
 
 __all__ = list(_HOMES)
 
