@@ -74,12 +74,8 @@ def refine_variants(formula, X, targets, weights, free_arguments=False):
         variants.append(tuned)
     if free_arguments and variants:
         base = variants[0][0]
-        try:
-            freed = Formula._from_tree(_free_arguments(base.tree))
-        except ValueError:
-            freed = None
-        if (freed is not None and freed.size > base.size
-                and len(freed.constants) <= MAX_FREED_CONSTANTS):
+        freed = _freed(base)
+        if freed is not None:
             tuned = _tune(freed, X, targets, weights)
             if tuned is not None and expands(tuned[0]):
                 variants.append(tuned)
@@ -95,21 +91,61 @@ MAX_FREED_CONSTANTS = 8
 constants: a readable form frees few (``sin(a*x + b)``), while freeing a sum
 of three nested sines costs seconds and such formulas are not chosen."""
 
+def _freed(formula):
+    """``formula`` with its arguments and factors freed
+    (``_free_arguments()``), or with its arguments only when that has too
+    many constants (``MAX_FREED_CONSTANTS``); ``None`` when neither frees
+    anything within the limit."""
+    for factors in (True, False):
+        try:
+            freed = Formula._from_tree(_free_arguments(formula.tree, factors))
+        except ValueError:
+            continue
+        if freed.size > formula.size and len(freed.constants) <= MAX_FREED_CONSTANTS:
+            return freed
+    return None
+
+
 _FREEABLE = frozenset({"sin", "cos", "tanh", "exp", "log", "sqrt", "inv", "abs"})
 
 
-def _free_arguments(tree):
+def _free_arguments(tree, factors=True):
     """``tree`` with every freeable function's argument ``u`` written as
-    ``1*u + 0``, the two constants marked (a third tuple item) so that
-    ``_tune()`` can put them back; not canonical, only for tuning."""
+    ``1*u + 0`` and, with ``factors``, every bare ``x`` that a product or a
+    power outside any function's argument takes as a factor written as
+    ``x + 0``; the constants are marked
+    (a third tuple item) so that ``_tune()`` can put them back; not
+    canonical, only for tuning.
+
+    A factor's shift is what scaling the inputs asks of ``x·g(x)`` and
+    ``x**k``: the search sees ``u = (x − m)/s``, so ``x·exp(−x²)`` becomes
+    ``(u + m/s)·exp(…)``, which no constant of ``u*exp(…)`` can express
+    (a nested sine then fits it better and wins).
+    """
     if trees.is_leaf(tree):
         return tree
-    arguments = [_free_arguments(arg) for arg in tree[1:]]
+    # Inside a function's argument a factor's shift would only repeat the
+    # argument's own (``exp(a*(x + c)**2 + b)``): least squares then drifts
+    # along the pair and ends where the fit is flat.
+    inner = factors and tree[0] not in _FREEABLE
+    arguments = [_free_arguments(arg, inner) for arg in tree[1:]]
+    if factors and _takes_factors(tree):
+        arguments = [("add", arg, ("const", 0.0, "free")) if arg == ("x",) else arg
+                     for arg in arguments]
     if tree[0] in _FREEABLE:
         arguments = [
             ("add", ("mul", ("const", 1.0, "free"), arguments[0]), ("const", 0.0, "free"))
         ]
     return (tree[0], *arguments)
+
+
+def _takes_factors(tree):
+    """Whether ``tree`` is a power of its argument or a product of two
+    factors that both depend on ``x`` (a shift of ``c*x`` is only a
+    constant, which the scaling absorbs)."""
+    if prim.power_exponent(tree[0]) is not None:
+        return True
+    return tree[0] == "mul" and not any(trees.is_const(arg) for arg in tree[1:])
 
 
 def _tune(formula, X, targets, weights):
@@ -205,16 +241,61 @@ NEGLIGIBLE_CONSTANT = 1e-9
 
 
 def _canonical(formula):
-    """The expansion's terms as one sum, scaled so that the last (most
+    """The formula in its shortest readable form with the same bases.
+
+    The expansion's terms as one sum, scaled so that the last (most
     complex) term has coefficient 1 and without the constant term: the
-    scaling ``a, b`` absorbs both, so they carry no information. The formula
-    itself when it does not expand."""
+    scaling ``a, b`` absorbs both, so they carry no information. Or, when it
+    is simpler (``Formula.complexity``), the formula's own product form
+    (``_compact()``): ``(x + 0.0089)*exp(-0.026*x - 1.32*x**2)`` rather
+    than its expansion into two terms that repeat the exponential. The
+    formula itself when it does not expand."""
     try:
         _, terms = formula.terms()
         last = terms[-1][0]
-        return Formula._from_tree(sum_tree(0.0, [(c / last, b) for c, b in terms]))
+        expanded = Formula._from_tree(sum_tree(0.0, [(c / last, b) for c, b in terms]))
     except ValueError:
         return formula
+    compact = _compact(formula)
+    if compact is not None and compact.complexity < expanded.complexity:
+        return compact
+    return expanded
+
+
+def _compact(formula):
+    """``formula`` with every function's argument expanded into its terms
+    and without an outer constant factor or summand (the scaling absorbs
+    them); ``None`` when that is not a valid formula."""
+
+    def inside(tree):
+        if trees.is_leaf(tree):
+            return tree
+        arguments = tuple(inside(arg) for arg in tree[1:])
+        if prim.PRIMITIVES[tree[0]].complexity > 1:  # a function's argument
+            expanded = []
+            for argument in arguments:
+                try:
+                    constant, terms = Formula._from_tree(argument).terms()
+                    expanded.append(sum_tree(constant, terms))
+                except ValueError:
+                    expanded.append(argument)
+            arguments = tuple(expanded)
+        return apply_primitive(tree[0], *arguments)
+
+    try:
+        tree = inside(formula.tree)
+        while not trees.is_leaf(tree):
+            if tree[0] in ("mul", "add", "sub") and trees.is_const(tree[1]):
+                tree = tree[2]  # c*A, c + A, c - A: A
+            elif tree[0] in ("add", "sub") and trees.is_const(tree[2]):
+                tree = tree[1]  # A + c, A - c: A
+            elif tree[0] == "neg":
+                tree = tree[1]
+            else:
+                break
+        return Formula._from_tree(tree)
+    except ValueError:
+        return None
 
 
 PRUNE_TOLERANCE = 1e-6
