@@ -59,6 +59,15 @@ def package_commit(commit_id):
     return (found + plus + rest) if done.returncode == 0 and found else commit_id
 
 
+def measured_at(results, what="The cases"):
+    """A sentence naming the package commit(s) the stored ``results`` ran at
+    (``package_commit`` of each result's ``commit``), for a report that merges
+    result files measured at different times."""
+    commits = sorted({package_commit(r.get("commit", "unknown")) for r in results})
+    return (f"{what} ran with the package as of commit(s) {', '.join(commits)} (the last "
+            "commit that changed `keras_taskneurons/` before each case).")
+
+
 def header(title, argv):
     """Machine, versions, the package's commit, date and the exact command,
     for a results file."""

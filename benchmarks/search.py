@@ -319,8 +319,6 @@ def report(raw, methods, dims, targets, args, n):
         totals.append(f"- VSR ({fitness}): exact form on the four targets "
                       f"**{sum(r['exact'] for r in core)}/{len(core)}**; on the six more targets "
                       f"(d = 20) **{sum(r['exact'] for r in more)}/{len(more)}**")
-    commits = sorted({common.package_commit(r.get("commit", "unknown"))
-                      for r in raw if r["method"] == "VSR"})
     reference_note = (
         f" VSR 0.1: the package before the Pareto front (`{args.reference}`), same settings."
         if args.reference else "")
@@ -336,8 +334,7 @@ def report(raw, methods, dims, targets, args, n):
         "`SymbolicRegressor` on the unstacked data, same population and generations, "
         "add/sub/mul/sin/cos (gplearn has no exp), default parsimony; its programs are in "
         "d variables, so the exact-form count does not apply." + reference_note,
-        f"The VSR cases ran with the package as of commit(s) {', '.join(commits)} (the "
-        "last commit that changed `keras_taskneurons/` before each case).",
+        common.measured_at([r for r in raw if r["method"] == "VSR"], "The VSR cases"),
         "",
         *totals,
         "",
