@@ -380,6 +380,7 @@ print("OK")
 """
 
 
+@pytest.mark.once  # starts JAX itself, whichever backend the suite runs on
 @pytest.mark.skipif("jax" not in INSTALLED_BACKENDS, reason="JAX is not installed here "
                     "(CI's lowest-versions run has TensorFlow only)")
 def test_float64_on_jax_with_x64_enabled():
