@@ -190,7 +190,7 @@ def report(results, quick):
              "| set | rows | network | test RMSE (mean ± std) | vs MLP | s / epoch vs MLP | seeds |",
              "|---|---|---|---|---|---|---|"]
     summary = []
-    results = [r for r in results if r["network"] != VALIDATED] + validated(results)
+    results = results + validated(results)
     for name in dict.fromkeys(r["set"] for r in results):
         rows = [r for r in results if r["set"] == name]
         mlp = {r["seed"]: r for r in rows if r["network"] == "MLP"}
